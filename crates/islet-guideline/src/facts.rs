@@ -1,0 +1,349 @@
+//! Clinical facts: the guideline's only input.
+//!
+//! The FHIR decoder (`islet-fhir`) turns each resource into zero or more
+//! [`Fact`]s. Every fact carries the resource it came from, its clinical time
+//! and whether the source was preliminary, so every alert can name its
+//! evidence. Values are validated newtypes: a [`Ki67Percent`] cannot be 150,
+//! a [`Millimetres`] cannot be negative. A value outside its physical range
+//! never becomes a fact; the decoder emits a [`FactKind::Problem`] instead.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+
+/// An instant on the clinical time line (always UTC inside Islet).
+pub type Instant = OffsetDateTime;
+
+/// A FHIR reference to the resource a fact came from: `Type/id`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SourceRef(pub String);
+
+impl SourceRef {
+    pub fn new(resource_type: &str, id: &str) -> Self {
+        SourceRef(format!("{resource_type}/{id}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One clinical fact with its provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fact {
+    /// The resource that states it.
+    pub source: SourceRef,
+    /// Clinical time (effective / onset / performed / authored), never arrival time.
+    pub at: Instant,
+    /// The source Observation is `preliminary`: alerts resting on it say so.
+    pub preliminary: bool,
+    pub kind: FactKind,
+}
+
+/// Error for a value outside its physical range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{what} {value} is outside its physical range {range}")]
+pub struct OutOfRange {
+    pub what: &'static str,
+    pub value: f64,
+    pub range: &'static str,
+}
+
+macro_rules! bounded_f64 {
+    ($(#[$m:meta])* $name:ident, $what:literal, $lo:expr, $hi:expr, $range:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(f64);
+
+        impl $name {
+            pub fn new(value: f64) -> Result<Self, OutOfRange> {
+                if value.is_finite() && value >= $lo && value <= $hi {
+                    Ok(Self(value))
+                } else {
+                    Err(OutOfRange { what: $what, value, range: $range })
+                }
+            }
+            pub fn get(self) -> f64 {
+                self.0
+            }
+        }
+    };
+}
+
+bounded_f64!(
+    /// Ki-67 proliferation index, 0–100 %.
+    Ki67Percent, "Ki-67", 0.0, 100.0, "0–100 %"
+);
+bounded_f64!(
+    /// Share of the liver volume replaced by tumour, 0–100 %.
+    LiverInvolvementPercent, "liver involvement", 0.0, 100.0, "0–100 %"
+);
+bounded_f64!(
+    /// Mitoses per 10 high-power fields (or per 2 mm²), ≥ 0.
+    MitoticCount, "mitotic count", 0.0, f64::MAX, "≥ 0"
+);
+bounded_f64!(
+    /// A length in millimetres, ≥ 0 (tumour diameters).
+    Millimetres, "size", 0.0, f64::MAX, "≥ 0"
+);
+bounded_f64!(
+    /// A non-negative laboratory concentration in its canonical unit.
+    Concentration, "concentration", 0.0, f64::MAX, "≥ 0"
+);
+
+/// WHO 2010 grade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Grade {
+    G1,
+    G2,
+    G3,
+}
+
+impl fmt::Display for Grade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Grade::G1 => "G1",
+            Grade::G2 => "G2",
+            Grade::G3 => "G3",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Syndrome {
+    Insulinoma,
+    Gastrinoma,
+    Glucagonoma,
+    Vipoma,
+    Somatostatinoma,
+    /// Explicitly recorded as non-functioning.
+    NonFunctioning,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hereditary {
+    Men1,
+    VonHippelLindau,
+    TuberousSclerosis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetastasisSite {
+    Liver,
+    Bone,
+    Lung,
+    DistantNodes,
+    Other,
+}
+
+impl MetastasisSite {
+    /// Outside the abdomen: bone, lung, distant nodes, other distant sites.
+    pub fn is_extra_abdominal(self) -> bool {
+        !matches!(self, MetastasisSite::Liver)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TumourSite {
+    /// The pancreatic primary (the default when a size has no site).
+    Primary,
+    /// A liver lesion (metastasis).
+    Liver,
+}
+
+/// Chromogranin A, in the unit family its LOINC code implies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CgaValue {
+    /// ng/mL (= µg/L), LOINC 9811-1.
+    NgPerMl(Concentration),
+    /// nmol/L, LOINC 25587-7.
+    NmolPerL(Concentration),
+    /// U/L, LOINC 30169-7.
+    UPerL(Concentration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SstrImaging {
+    Positive,
+    Negative,
+    Equivocal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiseaseStatus {
+    Improved,
+    Stable,
+    Worsened,
+    Undetermined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recist {
+    CompleteResponse,
+    PartialResponse,
+    StableDisease,
+    ProgressiveDisease,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resectability {
+    Complete,
+    AtLeast90,
+    Below90,
+    UnresectableVascular,
+    Unresectable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscoveryMode {
+    Incidental,
+    Symptomatic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HormonalSymptoms {
+    Controlled,
+    Uncontrolled,
+    Crisis,
+}
+
+/// A therapy, whatever resource carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TherapyClass {
+    /// Somatostatin analogue (octreotide, lanreotide, pasireotide).
+    Ssa,
+    Interferon,
+    Chemotherapy,
+    Everolimus,
+    Sunitinib,
+    Prrt,
+    PrimaryResection,
+    LiverAblation,
+    Tae,
+    Tace,
+    Sirt,
+    LiverTransplant,
+    ProtonPumpInhibitor,
+    Diazoxide,
+}
+
+impl TherapyClass {
+    pub fn is_targeted(self) -> bool {
+        matches!(self, TherapyClass::Everolimus | TherapyClass::Sunitinib)
+    }
+    pub fn is_liver_directed(self) -> bool {
+        matches!(
+            self,
+            TherapyClass::LiverAblation | TherapyClass::Tae | TherapyClass::Tace | TherapyClass::Sirt
+        )
+    }
+    pub fn is_surgery(self) -> bool {
+        matches!(self, TherapyClass::PrimaryResection | TherapyClass::LiverTransplant)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            TherapyClass::Ssa => "somatostatin analogue",
+            TherapyClass::Interferon => "α-interferon",
+            TherapyClass::Chemotherapy => "chemotherapy",
+            TherapyClass::Everolimus => "everolimus",
+            TherapyClass::Sunitinib => "sunitinib",
+            TherapyClass::Prrt => "PRRT",
+            TherapyClass::PrimaryResection => "resection of the primary",
+            TherapyClass::LiverAblation => "liver ablation",
+            TherapyClass::Tae => "TAE",
+            TherapyClass::Tace => "TACE",
+            TherapyClass::Sirt => "SIRT",
+            TherapyClass::LiverTransplant => "liver transplantation",
+            TherapyClass::ProtonPumpInhibitor => "proton pump inhibitor",
+            TherapyClass::Diazoxide => "diazoxide",
+        }
+    }
+}
+
+/// The tense of a therapy, decided by the resource status (contract: "Therapies").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tense {
+    Planned,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResectionOutcome {
+    Curative,
+    Debulking,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Therapy {
+    pub class: TherapyClass,
+    pub tense: Tense,
+    /// High-dose or shortened-interval (≤ 21 days) SSA.
+    pub escalated: bool,
+    /// Procedure.outcome of a resection, when recorded.
+    pub outcome: Option<ResectionOutcome>,
+}
+
+/// A problem in the data itself, found while decoding; the value is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProblemKind {
+    /// `data.implausible-value`
+    ImplausibleValue,
+    /// `data.unknown-unit`
+    UnknownUnit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactKind {
+    /// An active pancreatic NET diagnosis.
+    PnetDiagnosis,
+    /// A poorly differentiated neuroendocrine carcinoma diagnosis (G3 unless Ki-67 says otherwise).
+    NecDiagnosis,
+    Syndrome(Syndrome),
+    Hereditary(Hereditary),
+    Metastasis(MetastasisSite),
+    PortalVeinOcclusion,
+    LiverFailure,
+    BiliaryReconstruction,
+    Ki67(Ki67Percent),
+    Mitoses(MitoticCount),
+    ReportedGrade(Grade),
+    ChromograninA {
+        value: CgaValue,
+        /// `referenceRange.high`, in the same unit, when given.
+        upper_limit: Option<Concentration>,
+    },
+    /// Pancreatic polypeptide in pg/mL.
+    PancreaticPolypeptide(Concentration),
+    TumourSize {
+        site: TumourSite,
+        largest: Millimetres,
+    },
+    LiverLesionCount(u32),
+    LiverInvolvement(LiverInvolvementPercent),
+    SstrImaging(SstrImaging),
+    /// Krenning uptake score 0–4 (≥ 2: uptake at least that of normal liver).
+    KrenningScore(u8),
+    OctreotideTest { positive: bool },
+    DiseaseStatus(DiseaseStatus),
+    Recist(Recist),
+    /// ECOG performance status 0–5.
+    Ecog(u8),
+    Resectability(Resectability),
+    LiverResectable(bool),
+    DiscoveryMode(DiscoveryMode),
+    HormonalSymptoms(HormonalSymptoms),
+    Therapy(Therapy),
+    BirthDate(time::Date),
+    Deceased,
+    /// The value could not be used; `detail` says why (no patient values in logs,
+    /// but the alert for the clinician names the value).
+    Problem { kind: ProblemKind, detail: String },
+}

@@ -1,0 +1,104 @@
+//! Data problems (spec "Data problems"): the data itself needs attention.
+//! These apply to every patient, with or without a pNET diagnosis.
+
+use super::Finding;
+use crate::alert::{Kind, RuleSpec, Severity};
+use crate::derived::Picture;
+use crate::facts::ProblemKind;
+
+pub const GRADE_DISCORDANT: RuleSpec = RuleSpec {
+    id: "data.grade-discordant",
+    kind: Kind::Data,
+    severity: Severity::Warning,
+    summary: "Grading measures disagree: the higher WHO grade is used",
+    detail: "The Ki-67 index and the mitotic count (or the reported grade / diagnosis) give different \
+             WHO 2010 grades. Islet uses the higher grade; review the pathology.",
+    citation: "Rossi et al. 2014, ref 11",
+};
+
+pub const IMPLAUSIBLE_VALUE: RuleSpec = RuleSpec {
+    id: "data.implausible-value",
+    kind: Kind::Data,
+    severity: Severity::Warning,
+    summary: "A value outside its physical range was recorded and is not used",
+    detail: "A result lies outside its physical range (Ki-67 outside 0–100 %, a negative size or \
+             concentration). Islet ignores it; correct the source record.",
+    citation: "Islet data-quality check (no paper reference)",
+};
+
+pub const UNKNOWN_UNIT: RuleSpec = RuleSpec {
+    id: "data.unknown-unit",
+    kind: Kind::Data,
+    severity: Severity::Warning,
+    summary: "A quantity in a unit Islet cannot convert was recorded and is not used",
+    detail: "A result carries a unit that cannot be converted to the unit the guideline uses \
+             (e.g. chromogranin A in an unknown unit). Islet ignores it; correct the unit or add a \
+             site mapping.",
+    citation: "Islet data-quality check (no paper reference)",
+};
+
+pub const RULES: &[&RuleSpec] = &[&GRADE_DISCORDANT, &IMPLAUSIBLE_VALUE, &UNKNOWN_UNIT];
+
+pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
+    out.extend(grade_discordant(p));
+    out.extend(problems(p, ProblemKind::ImplausibleValue, &IMPLAUSIBLE_VALUE));
+    out.extend(problems(p, ProblemKind::UnknownUnit, &UNKNOWN_UNIT));
+}
+
+/// "When the two measures disagree, the higher grade wins and a
+/// `data.grade-discordant` note is raised" [11]. Also raised when a reported
+/// grade or a poorly-differentiated-carcinoma diagnosis contradicts the measures.
+pub fn grade_discordant(p: &Picture) -> Option<Finding> {
+    let g = p.grade.as_ref()?;
+    let why = g.discordance.as_ref()?;
+    let mut f = Finding::new(&GRADE_DISCORDANT).note(format!("{why}; grade used: {}.", g.grade));
+    for e in &g.evidence {
+        f = f.fact(e);
+    }
+    Some(f)
+}
+
+/// One alert for all problems of a kind; each problem is its own evidence.
+fn problems(p: &Picture, kind: ProblemKind, spec: &'static RuleSpec) -> Option<Finding> {
+    let mut found = None;
+    for (fact, k, _) in p.problems() {
+        if k == kind {
+            found = Some(found.unwrap_or_else(|| Finding::new(spec)).fact(fact));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::facts::{FactKind, ProblemKind};
+    use crate::rules::testkit::*;
+
+    #[test]
+    fn ki67_and_mitoses_disagree() {
+        let p = Patient::pnet().on("2024-01-05", ki67(12.0)).on("2024-01-05", mitoses(1.0));
+        let a = p.alerts("2024-02-01", "data.grade-discordant");
+        assert_eq!(a.len(), 1);
+        assert!(a[0].detail.contains("grade used: G2"), "{}", a[0].detail);
+        let agree = Patient::pnet().on("2024-01-05", ki67(12.0)).on("2024-01-05", mitoses(4.0));
+        assert!(!agree.fires("2024-02-01", "data.grade-discordant"));
+    }
+
+    #[test]
+    fn nec_diagnosis_with_low_ki67_is_discordant() {
+        let p = Patient::pnet().on("2024-01-02", FactKind::NecDiagnosis).on("2024-01-05", ki67(8.0));
+        assert!(p.fires("2024-02-01", "data.grade-discordant"));
+        let p = Patient::pnet().on("2024-01-02", FactKind::NecDiagnosis).on("2024-01-05", ki67(40.0));
+        assert!(!p.fires("2024-02-01", "data.grade-discordant"));
+    }
+
+    #[test]
+    fn problems_are_reported_even_without_pnet() {
+        let p = Patient::empty().on(
+            "2024-01-05",
+            FactKind::Problem { kind: ProblemKind::UnknownUnit, detail: "chromogranin A in 'mg/dL'".into() },
+        );
+        assert!(p.fires("2024-02-01", "data.unknown-unit"));
+        assert!(!p.fires("2024-02-01", "data.implausible-value"));
+    }
+}

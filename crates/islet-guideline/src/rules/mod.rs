@@ -1,0 +1,116 @@
+//! Every rule of `spec/guideline.md`, one family per file.
+//!
+//! A rule is a small pure function `fn(&Picture) -> Option<Finding>` (or a
+//! `Vec` when it can hold several times). Its [`RuleSpec`] carries the public
+//! id, kind, severity, wording and citation; its doc comment quotes the
+//! paper's condition so a clinician can review it.
+
+use crate::alert::{Evidence, RuleSpec, ScheduleItem, Severity};
+use crate::derived::{describe, Picture};
+use crate::facts::{Fact, Instant};
+
+pub mod chemo;
+pub mod data;
+pub mod followup;
+pub mod liver;
+pub mod monitoring;
+pub mod ssa;
+pub mod surgery;
+pub mod workup;
+
+/// Every rule, in spec order. Rule ids are a public contract.
+pub fn catalogue() -> Vec<&'static RuleSpec> {
+    let mut all = Vec::new();
+    all.extend_from_slice(workup::RULES);
+    all.extend_from_slice(surgery::RULES);
+    all.extend_from_slice(ssa::RULES);
+    all.extend_from_slice(chemo::RULES);
+    all.extend_from_slice(liver::RULES);
+    all.extend_from_slice(monitoring::RULES);
+    all.extend_from_slice(followup::RULES);
+    all.extend_from_slice(data::RULES);
+    all
+}
+
+/// Runs every clinical rule family over the picture.
+pub(crate) fn evaluate_clinical(p: &Picture, out: &mut Vec<Finding>) {
+    workup::evaluate(p, out);
+    surgery::evaluate(p, out);
+    ssa::evaluate(p, out);
+    chemo::evaluate(p, out);
+    liver::evaluate(p, out);
+    monitoring::evaluate(p, out);
+    followup::evaluate(p, out);
+}
+
+/// A rule that holds now, with what made it hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub rule: &'static RuleSpec,
+    pub evidence: Vec<Evidence>,
+    /// Clinical time of the newest evidence.
+    pub since: Option<Instant>,
+    /// Any evidence comes from a `preliminary` result.
+    pub preliminary: bool,
+    /// Extra markdown after the rule's detail (e.g. which criterion failed).
+    pub notes: Vec<String>,
+    /// For follow-ups: the schedule item, its due date and state.
+    pub schedule: Option<ScheduleItem>,
+    /// Overrides the rule's severity (an overdue follow-up escalates).
+    pub severity: Option<Severity>,
+}
+
+impl Finding {
+    pub fn new(rule: &'static RuleSpec) -> Self {
+        Finding { rule, evidence: Vec::new(), since: None, preliminary: false, notes: Vec::new(), schedule: None, severity: None }
+    }
+
+    /// Adds a fact as evidence, described in words.
+    pub fn fact(mut self, f: &Fact) -> Self {
+        self.push(f, describe(f));
+        self
+    }
+
+    /// Adds an optional fact as evidence.
+    pub fn maybe(self, f: Option<&Fact>) -> Self {
+        match f {
+            Some(f) => self.fact(f),
+            None => self,
+        }
+    }
+
+    /// Adds a fact as evidence for a derived fact, in the rule's own words
+    /// (e.g. "WHO grade G2 from Ki-67 12 %").
+    pub fn derived(mut self, f: &Fact, words: impl Into<String>) -> Self {
+        let evidence = Evidence { reference: f.source.clone(), fact: format!("{} ({})", words.into(), f.at.date()) };
+        self.push(f, evidence);
+        self
+    }
+
+    /// Adds a note to the detail.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+
+    fn push(&mut self, f: &Fact, evidence: Evidence) {
+        self.preliminary |= f.preliminary;
+        self.since = Some(self.since.map_or(f.at, |s| s.max(f.at)));
+        if !self.evidence.contains(&evidence) {
+            self.evidence.push(evidence);
+        }
+    }
+}
+
+/// Evidence for the WHO grade, as the rules cite it.
+pub(crate) fn with_grade(mut finding: Finding, p: &Picture) -> Finding {
+    if let Some(g) = &p.grade {
+        for f in &g.evidence {
+            finding = finding.derived(f, format!("WHO grade {} from {}", g.grade, crate::words::fact_in_words(&f.kind)));
+        }
+    }
+    finding
+}
+
+#[cfg(test)]
+pub(crate) mod testkit;
