@@ -1,1 +1,208 @@
+//! The engine: decode → apply → evaluate → reconcile → commit, for any [`Store`].
+//!
+//! **Invariants.** The engine reads no clock: "now" is an argument (the
+//! service passes its clock, replay an explicit instant). The outcome for a
+//! patient depends on the set of resource versions and "now", never on
+//! arrival order (except where the contract says arrival order breaks ties:
+//! unversioned resources with equal `meta.lastUpdated`). Decoding happens
+//! before a transaction opens; a transaction covers one batch.
+//!
+//! **API.** [`Engine::decode`], [`Engine::process`] (one batch of decoded
+//! messages through a store), [`Engine::wake_due`] (the scheduler's path),
+//! [`replay`] (files through an in-memory store), [`MemStore`].
 
+pub mod alert;
+pub mod block_on;
+pub mod reconcile;
+pub mod record;
+pub mod replay;
+pub mod store;
+
+pub use alert::{AlertChange, AlertRecord, Cause, ChangeKind};
+pub use store::{MemStore, PatientState, SourcePosition, Store, Transaction, Written};
+
+use islet_fhir::{Change, Decoded, Decoder, SiteMapping};
+use islet_guideline::{Config, Instant};
+use record::Applied;
+use std::collections::BTreeMap;
+
+pub struct Engine {
+    decoder: Decoder,
+    config: Config,
+}
+
+/// One decoded message and its arrival sequence number (file line, Kafka offset).
+pub struct Item {
+    pub arrival: u64,
+    pub decoded: Decoded,
+}
+
+/// Counts of what a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    pub stored: usize,
+    pub duplicates: usize,
+    pub stale: usize,
+    pub skipped: usize,
+    /// DELETEs naming a resource no patient holds.
+    pub orphan_deletes: usize,
+    pub patients: usize,
+}
+
+impl std::ops::AddAssign for BatchStats {
+    fn add_assign(&mut self, o: Self) {
+        self.stored += o.stored;
+        self.duplicates += o.duplicates;
+        self.stale += o.stale;
+        self.skipped += o.skipped;
+        self.orphan_deletes += o.orphan_deletes;
+        self.patients += o.patients;
+    }
+}
+
+impl Engine {
+    pub fn new(mapping: SiteMapping, config: Config) -> Self {
+        Engine { decoder: Decoder::new(mapping), config }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Bytes → resource versions and rejections. Pure; no store involved.
+    pub fn decode(&self, bytes: &[u8]) -> Decoded {
+        self.decoder.decode(bytes)
+    }
+
+    /// The desired alert set of one patient at `now`, and its next wake time.
+    pub fn assess(&self, patient: &str, state: &PatientState, now: Instant) -> (Vec<AlertRecord>, Option<Instant>) {
+        let assessment = islet_guideline::evaluate(state.record.facts(), now, &self.config);
+        let alerts = assessment
+            .alerts
+            .iter()
+            .map(|a| AlertRecord::from_guideline(patient, self.config.profile, a))
+            .collect();
+        (alerts, assessment.wake_at)
+    }
+
+    /// Applies one batch in one transaction and commits it with `position`.
+    /// Returns the alert changes it made.
+    pub async fn process<S: Store>(
+        &self,
+        store: &mut S,
+        items: &[Item],
+        position: Option<&SourcePosition>,
+        now: Instant,
+    ) -> Result<(Vec<AlertChange>, BatchStats), S::Error> {
+        let mut stats = BatchStats::default();
+        let mut tx = store.begin().await?;
+        // Group by patient; a DELETE that names only the resource goes to the
+        // patient holding it (this batch first, then the store).
+        let mut by_patient: BTreeMap<String, Vec<(u64, &Change)>> = BTreeMap::new();
+        let mut seen_here: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for item in items {
+            for change in &item.decoded.changes {
+                let patient = match change {
+                    Change::Upsert(v) => {
+                        seen_here.insert(v.reference(), v.patient.clone());
+                        v.patient.clone()
+                    }
+                    Change::Delete { resource_type, id, patient, .. } => {
+                        let reference = format!("{resource_type}/{id}");
+                        let holder = match patient.clone().or_else(|| seen_here.get(&reference).cloned()) {
+                            Some(p) => Some(p),
+                            None => tx.patient_of(&reference).await?,
+                        };
+                        match holder {
+                            Some(p) => p,
+                            None => {
+                                stats.orphan_deletes += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    Change::Skipped { .. } => {
+                        stats.skipped += 1;
+                        continue;
+                    }
+                };
+                by_patient.entry(patient).or_default().push((item.arrival, change));
+            }
+        }
+
+        let mut all_changes = Vec::new();
+        for (patient, changes) in &by_patient {
+            let mut state = tx.lock_patient(patient).await?;
+            // What this batch wrote for the patient: versions, and deletions by reference.
+            let mut versions = Vec::new();
+            let mut deletions: Vec<(String, Option<&str>)> = Vec::new();
+            for (arrival, change) in changes {
+                let outcome = match change {
+                    Change::Upsert(v) => {
+                        let o = state.record.apply_version(v, *arrival);
+                        if o == Applied::Stored {
+                            versions.push(v);
+                        }
+                        o
+                    }
+                    Change::Delete { resource_type, id, version_id, .. } => {
+                        let reference = format!("{resource_type}/{id}");
+                        let o = state.record.apply_delete(reference.clone(), version_id.clone(), *arrival);
+                        if o == Applied::Stored {
+                            deletions.push((reference, version_id.as_deref()));
+                        }
+                        o
+                    }
+                    Change::Skipped { .. } => unreachable!("skipped changes are not grouped"),
+                };
+                match outcome {
+                    Applied::Stored => stats.stored += 1,
+                    Applied::Duplicate => stats.duplicates += 1,
+                    Applied::Stale => stats.stale += 1,
+                }
+            }
+            let written: Vec<Written> = versions
+                .iter()
+                .map(|v| Written::Version(v))
+                .chain(deletions.iter().map(|(r, v)| Written::Deleted { reference: r, version_id: *v }))
+                .collect();
+            let mut causes: Vec<String> =
+                versions.iter().map(|v| v.reference()).chain(deletions.iter().map(|(r, _)| r.clone())).collect();
+            let mut changes_here = Vec::new();
+            if !written.is_empty() {
+                causes.sort();
+                causes.dedup();
+                let cause = Cause::Data { resources: causes.clone() };
+                let (desired, wake_at) = self.assess(patient, &state, now);
+                changes_here = reconcile::reconcile(&mut state.alerts, desired, now, &cause);
+                state.wake_at = wake_at;
+            }
+            tx.save_patient(patient, state, &written, &changes_here).await?;
+            all_changes.extend(changes_here);
+        }
+        stats.patients = by_patient.len();
+        if let Some(p) = position {
+            tx.save_position(p).await?;
+        }
+        tx.commit().await?;
+        Ok((all_changes, stats))
+    }
+
+    /// The scheduler's path: re-evaluates up to `limit` patients whose wake
+    /// time has passed, in one transaction.
+    pub async fn wake_due<S: Store>(&self, store: &mut S, now: Instant, limit: usize) -> Result<Vec<AlertChange>, S::Error> {
+        let mut tx = store.begin().await?;
+        let due = tx.claim_due(now, limit).await?;
+        let mut all = Vec::new();
+        for patient in due {
+            let mut state = tx.lock_patient(&patient).await?;
+            let (desired, wake_at) = self.assess(&patient, &state, now);
+            let changes = reconcile::reconcile(&mut state.alerts, desired, now, &Cause::Clock);
+            state.wake_at = wake_at;
+            tx.save_patient(&patient, state, &[], &changes).await?;
+            all.extend(changes);
+        }
+        tx.commit().await?;
+        Ok(all)
+    }
+}

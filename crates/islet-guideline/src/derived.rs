@@ -62,10 +62,19 @@ pub fn grade_from_mitoses(m: MitoticCount) -> Grade {
 }
 
 impl<'a> Picture<'a> {
-    pub fn new(all: &'a [Fact], now: Instant, config: &'a Config) -> Self {
-        let mut facts: Vec<&Fact> = all.iter().filter(|f| f.at <= now).collect();
+    pub fn new(all: impl IntoIterator<Item = &'a Fact>, now: Instant, config: &'a Config) -> Self {
+        let mut facts: Vec<&Fact> = Vec::new();
+        let mut next_future_fact: Option<Instant> = None;
+        for f in all {
+            if f.at <= now {
+                facts.push(f);
+            } else {
+                next_future_fact = Some(next_future_fact.map_or(f.at, |t| t.min(f.at)));
+            }
+        }
+        // Clinical time, then source: never arrival order. Within one source
+        // the decoder's order is deterministic, and the sort is stable.
         facts.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.source.cmp(&b.source)));
-        let next_future_fact = all.iter().filter(|f| f.at > now).map(|f| f.at).min();
         let mut p = Picture {
             now,
             config,
