@@ -127,3 +127,88 @@ impl PatientRecord {
         self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use islet_guideline::facts::{FactKind, Ki67Percent};
+    use islet_guideline::SourceRef;
+
+    fn version(id: &str, version: Option<&str>, last_updated: Option<&str>, ki67: f64, retracted: bool) -> ResourceVersion {
+        let at = time::macros::datetime!(2024-01-10 00:00 UTC);
+        let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        ResourceVersion {
+            resource_type: "Observation".into(),
+            id: id.into(),
+            patient: "Patient/p1".into(),
+            version_id: version.map(String::from),
+            last_updated: last_updated.map(parse),
+            clinical_time: Some(at),
+            retracted,
+            facts: vec![Fact {
+                source: SourceRef::new("Observation", id),
+                at,
+                preliminary: false,
+                kind: FactKind::Ki67(Ki67Percent::new(ki67).unwrap()),
+            }],
+            raw: String::new(),
+        }
+    }
+
+    fn ki67s(r: &PatientRecord) -> Vec<f64> {
+        r.facts()
+            .filter_map(|f| match f.kind {
+                FactKind::Ki67(k) => Some(k.get()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_version_is_a_duplicate_and_lower_is_stale() {
+        let mut r = PatientRecord::default();
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, false), 1), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 9.0, false), 2), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 9.0, false), 3), Applied::Stale);
+        assert_eq!(ki67s(&r), vec![5.0]);
+        // Version ids compare as numbers, not strings: 10 > 9.
+        assert_eq!(r.apply_version(&version("k", Some("10"), None, 7.0, false), 4), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("9"), None, 9.0, false), 5), Applied::Stale);
+        assert_eq!(ki67s(&r), vec![7.0]);
+    }
+
+    #[test]
+    fn without_version_id_newest_last_updated_wins_then_arrival() {
+        let mut r = PatientRecord::default();
+        r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 5.0, false), 1);
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-01-01T00:00:00Z"), 9.0, false), 2), Applied::Stale);
+        assert_eq!(ki67s(&r), vec![5.0]);
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 6.0, false), 3), Applied::Stored);
+        assert_eq!(ki67s(&r), vec![6.0]);
+    }
+
+    #[test]
+    fn entered_in_error_retracts_and_stale_copies_stay_out() {
+        let mut r = PatientRecord::default();
+        r.apply_version(&version("k", Some("1"), None, 5.0, false), 1);
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, true), 2), Applied::Stored);
+        assert!(ki67s(&r).is_empty());
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 5.0, false), 3), Applied::Stale);
+        assert!(ki67s(&r).is_empty());
+    }
+
+    #[test]
+    fn delete_keeps_a_tombstone() {
+        let mut r = PatientRecord::default();
+        r.apply_version(&version("k", Some("3"), None, 5.0, false), 1);
+        assert_eq!(r.apply_delete("Observation/k".into(), None, 2), Applied::Stored);
+        assert!(ki67s(&r).is_empty());
+        // A redelivered copy of the deleted version stays deleted…
+        assert_eq!(r.apply_version(&version("k", Some("3"), None, 5.0, false), 3), Applied::Stale);
+        assert!(ki67s(&r).is_empty());
+        // …a second delete changes nothing, and a newer version recreates it.
+        assert_eq!(r.apply_delete("Observation/k".into(), None, 4), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("4"), None, 6.0, false), 5), Applied::Stored);
+        assert_eq!(ki67s(&r), vec![6.0]);
+    }
+}

@@ -1,0 +1,163 @@
+//! Command-line interface (contract "`islet replay`").
+//!
+//! Exit status: 0 when every line was used, 1 when any line was rejected,
+//! 2 on a usage or I/O error.
+
+use clap::{Parser, Subcommand};
+use islet_engine::replay::{replay, ReplayOptions};
+use islet_engine::Engine;
+use islet_fhir::SiteMapping;
+use islet_guideline::{Config, Instant, Profile};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "islet", version, about = "pNET guideline decision support over FHIR R4 events")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply NDJSON FHIR messages in memory and print the alerts at an instant.
+    Replay {
+        /// Evaluate at this instant (RFC 3339, or a date = 00:00 UTC). Default: the latest clinical time seen.
+        #[arg(long, value_parser = parse_instant)]
+        at: Option<Instant>,
+        /// Guideline profile.
+        #[arg(long, default_value = "enets")]
+        profile: Profile,
+        /// Site mapping file (TOML): local codes → Islet facts.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Print the change log (raised / updated / resolved) instead of the current alerts.
+        #[arg(long)]
+        changes: bool,
+        /// Messages per transaction, as the service batches them.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        /// Print counts (lines, resources, rejections, patients, alerts) as JSON on stderr at the end.
+        #[arg(long)]
+        stats: bool,
+        /// NDJSON file, or - for standard input.
+        file: String,
+    },
+    /// Validate an NDJSON file: report each unusable line on stderr, print nothing else.
+    Check {
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        file: String,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{}", serde_json::json!({ "error": message }));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Replay { at, profile, mapping, changes, batch_size, stats, file } => {
+            let engine = Engine::new(load_mapping(mapping.as_deref())?, Config { profile, ..Config::default() });
+            let input = open(&file)?;
+            let opts = ReplayOptions { at, batch_size, changes };
+            let outcome = replay(&engine, input, &opts).map_err(|e| format!("reading {file}: {e}"))?;
+            report_rejections(&outcome.rejections);
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let written = if changes {
+                outcome.changes().iter().try_for_each(|c| write_json_line(&mut out, c))
+            } else {
+                outcome.alerts().into_iter().try_for_each(|a| write_json_line(&mut out, a))
+            };
+            written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+            if stats {
+                eprintln!("{}", serde_json::json!({ "stats": outcome.stats, "at": outcome.at.format(&time::format_description::well_known::Rfc3339).ok() }));
+            }
+            Ok(if outcome.rejections.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Check { mapping, file } => {
+            let engine = Engine::new(load_mapping(mapping.as_deref())?, Config::default());
+            let input = open(&file)?;
+            let mut rejected = false;
+            for (i, line) in input.lines().enumerate() {
+                let line = line.map_err(|e| format!("reading {file}: {e}"))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let decoded = engine.decode(line.as_bytes());
+                for r in &decoded.rejections {
+                    rejected = true;
+                    eprintln!("{}", rejection_json(i + 1, r));
+                }
+            }
+            Ok(if rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+    }
+}
+
+fn rejection_json(line: usize, r: &islet_fhir::Rejection) -> serde_json::Value {
+    let mut v = serde_json::json!({ "line": line, "code": r.reason.code(), "reason": r.reason.to_string() });
+    if let Some(e) = r.entry {
+        v["entry"] = e.into();
+    }
+    if let Some(res) = &r.resource {
+        v["resource"] = res.clone().into();
+    }
+    v
+}
+
+fn report_rejections(rejections: &[islet_engine::replay::LineRejection]) {
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    for r in rejections {
+        let _ = writeln!(err, "{}", serde_json::to_string(r).unwrap_or_default());
+    }
+}
+
+fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
+    out.write_all(b"\n")
+}
+
+fn load_mapping(path: Option<&Path>) -> Result<SiteMapping, String> {
+    match path {
+        None => Ok(SiteMapping::empty()),
+        Some(p) => SiteMapping::load(p).map_err(|e| format!("mapping file {}: {e}", p.display())),
+    }
+}
+
+fn open(file: &str) -> Result<Box<dyn BufRead>, String> {
+    if file == "-" {
+        Ok(Box::new(BufReader::new(io::stdin())))
+    } else {
+        let f = std::fs::File::open(file).map_err(|e| format!("opening {file}: {e}"))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+    }
+}
+
+/// RFC 3339 instant, or a plain date meaning 00:00 UTC that day.
+fn parse_instant(s: &str) -> Result<Instant, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.to_offset(time::UtcOffset::UTC));
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, date_format)
+        .map(islet_guideline::calendar::start_of)
+        .map_err(|_| format!("{s:?} is neither an RFC 3339 instant nor a YYYY-MM-DD date"))
+}
