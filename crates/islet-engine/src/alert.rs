@@ -123,3 +123,59 @@ mod date_opt {
         s.map(|s| Date::parse(&s, FORMAT).map_err(serde::de::Error::custom)).transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn sample(due: Option<Date>) -> AlertRecord {
+        AlertRecord {
+            id: alert_id("Patient/1", "followup.surveillance-imaging", Some(3)),
+            patient: "Patient/1".into(),
+            rule: "followup.surveillance-imaging".into(),
+            kind: Kind::FollowUp,
+            severity: Severity::Info,
+            state: State::Scheduled,
+            due,
+            summary: "s".into(),
+            detail: "d".into(),
+            evidence: vec![EvidenceRecord { reference: "Observation/1".into(), fact: "primary 14 mm on 2024-01-10".into() }],
+            citation: "Rossi et al. 2014, ref 8".into(),
+            profile: Profile::Enets,
+            preliminary: false,
+            since: time::macros::datetime!(2024-01-10 00:00 UTC),
+        }
+    }
+
+    /// The serialised alert has exactly the properties of `schemas/alert.schema.json`.
+    #[test]
+    fn json_matches_the_published_schema() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../../schemas/alert.schema.json")).unwrap();
+        let properties: BTreeSet<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
+        let required: BTreeSet<String> =
+            schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let with_due = serde_json::to_value(sample(Some(time::macros::date!(2024 - 04 - 10)))).unwrap();
+        let keys: BTreeSet<String> = with_due.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, properties);
+        assert_eq!(with_due["due"], "2024-04-10");
+        assert_eq!(with_due["kind"], "follow-up");
+        assert_eq!(with_due["since"], "2024-01-10T00:00:00Z");
+        let without_due = serde_json::to_value(sample(None)).unwrap();
+        let keys: BTreeSet<String> = without_due.as_object().unwrap().keys().cloned().collect();
+        assert!(required.is_subset(&keys));
+        assert!(!keys.contains("due"));
+        // And it reads back.
+        let back: AlertRecord = serde_json::from_value(with_due).unwrap();
+        assert_eq!(back, sample(Some(time::macros::date!(2024 - 04 - 10))));
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(alert_id("Patient/1", "a.b", None), alert_id("Patient/1", "a.b", None));
+        assert_ne!(alert_id("Patient/1", "a.b", None), alert_id("Patient/2", "a.b", None));
+        assert_ne!(alert_id("Patient/1", "a.b", Some(3)), alert_id("Patient/1", "a.b", Some(6)));
+        assert_eq!(alert_id("Patient/1", "a.b", None).len(), 32);
+    }
+}
