@@ -19,12 +19,12 @@ pub mod replay;
 pub mod store;
 
 pub use alert::{AlertChange, AlertRecord, Cause, ChangeKind};
-pub use store::{MemStore, PatientState, SourcePosition, Store, Transaction, Written};
+pub use store::{MemStore, PatientState, PatientWrite, SourcePosition, Store, Transaction, Written};
 
 use islet_fhir::{Change, Decoded, Decoder, SiteMapping};
 use islet_guideline::{Config, Instant};
 use record::Applied;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub struct Engine {
     decoder: Decoder,
@@ -96,23 +96,38 @@ impl Engine {
     ) -> Result<(Vec<AlertChange>, BatchStats), S::Error> {
         let mut stats = BatchStats::default();
         let mut tx = store.begin().await?;
-        // Group by patient; a DELETE that names only the resource goes to the
-        // patient holding it (this batch first, then the store).
+
+        // A DELETE that names only the resource goes to the patient holding
+        // it: a version earlier in this batch, else the store.
+        let mut holder_here: HashMap<String, &str> = HashMap::new();
+        let mut unknown_holders: Vec<String> = Vec::new();
+        for change in items.iter().flat_map(|i| &i.decoded.changes) {
+            match change {
+                Change::Upsert(v) => {
+                    holder_here.insert(v.reference(), &v.patient);
+                }
+                Change::Delete { resource_type, id, patient: None, .. } => {
+                    let reference = format!("{resource_type}/{id}");
+                    if !holder_here.contains_key(&reference) {
+                        unknown_holders.push(reference);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let holders = if unknown_holders.is_empty() { HashMap::new() } else { tx.patients_of(&unknown_holders).await? };
+
         let mut by_patient: BTreeMap<String, Vec<(u64, &Change)>> = BTreeMap::new();
-        let mut seen_here: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         for item in items {
             for change in &item.decoded.changes {
                 let patient = match change {
-                    Change::Upsert(v) => {
-                        seen_here.insert(v.reference(), v.patient.clone());
-                        v.patient.clone()
-                    }
+                    Change::Upsert(v) => v.patient.clone(),
                     Change::Delete { resource_type, id, patient, .. } => {
                         let reference = format!("{resource_type}/{id}");
-                        let holder = match patient.clone().or_else(|| seen_here.get(&reference).cloned()) {
-                            Some(p) => Some(p),
-                            None => tx.patient_of(&reference).await?,
-                        };
+                        let holder = patient
+                            .clone()
+                            .or_else(|| holder_here.get(&reference).map(|p| p.to_string()))
+                            .or_else(|| holders.get(&reference).cloned());
                         match holder {
                             Some(p) => p,
                             None => {
@@ -130,18 +145,20 @@ impl Engine {
             }
         }
 
+        let patients: Vec<String> = by_patient.keys().cloned().collect();
+        let states = tx.lock_patients(&patients).await?;
+        let mut writes = Vec::with_capacity(patients.len());
         let mut all_changes = Vec::new();
-        for (patient, changes) in &by_patient {
-            let mut state = tx.lock_patient(patient).await?;
-            // What this batch wrote for the patient: versions, and deletions by reference.
-            let mut versions = Vec::new();
-            let mut deletions: Vec<(String, Option<&str>)> = Vec::new();
+        for ((patient, changes), mut state) in by_patient.iter().zip(states) {
+            let mut written = Vec::new();
+            let mut causes = Vec::new();
             for (arrival, change) in changes {
                 let outcome = match change {
                     Change::Upsert(v) => {
                         let o = state.record.apply_version(v, *arrival);
                         if o == Applied::Stored {
-                            versions.push(v);
+                            written.push(Written::Version(v));
+                            causes.push(v.reference());
                         }
                         o
                     }
@@ -149,7 +166,12 @@ impl Engine {
                         let reference = format!("{resource_type}/{id}");
                         let o = state.record.apply_delete(reference.clone(), version_id.clone(), *arrival);
                         if o == Applied::Stored {
-                            deletions.push((reference, version_id.as_deref()));
+                            written.push(Written::Deleted {
+                                resource_type,
+                                id,
+                                version_id: version_id.as_deref(),
+                            });
+                            causes.push(reference);
                         }
                         o
                     }
@@ -161,26 +183,20 @@ impl Engine {
                     Applied::Stale => stats.stale += 1,
                 }
             }
-            let written: Vec<Written> = versions
-                .iter()
-                .map(|v| Written::Version(v))
-                .chain(deletions.iter().map(|(r, v)| Written::Deleted { reference: r, version_id: *v }))
-                .collect();
-            let mut causes: Vec<String> =
-                versions.iter().map(|v| v.reference()).chain(deletions.iter().map(|(r, _)| r.clone())).collect();
             let mut changes_here = Vec::new();
             if !written.is_empty() {
                 causes.sort();
                 causes.dedup();
-                let cause = Cause::Data { resources: causes.clone() };
+                let cause = Cause::Data { resources: causes };
                 let (desired, wake_at) = self.assess(patient, &state, now);
                 changes_here = reconcile::reconcile(&mut state.alerts, desired, now, &cause);
                 state.wake_at = wake_at;
             }
-            tx.save_patient(patient, state, &written, &changes_here).await?;
-            all_changes.extend(changes_here);
+            all_changes.extend(changes_here.iter().cloned());
+            writes.push(PatientWrite { patient, state, written, changes: changes_here });
         }
-        stats.patients = by_patient.len();
+        stats.patients = patients.len();
+        tx.save_patients(writes).await?;
         if let Some(p) = position {
             tx.save_position(p).await?;
         }
@@ -193,15 +209,17 @@ impl Engine {
     pub async fn wake_due<S: Store>(&self, store: &mut S, now: Instant, limit: usize) -> Result<Vec<AlertChange>, S::Error> {
         let mut tx = store.begin().await?;
         let due = tx.claim_due(now, limit).await?;
+        let states = tx.lock_patients(&due).await?;
         let mut all = Vec::new();
-        for patient in due {
-            let mut state = tx.lock_patient(&patient).await?;
-            let (desired, wake_at) = self.assess(&patient, &state, now);
+        let mut writes = Vec::with_capacity(due.len());
+        for (patient, mut state) in due.iter().zip(states) {
+            let (desired, wake_at) = self.assess(patient, &state, now);
             let changes = reconcile::reconcile(&mut state.alerts, desired, now, &Cause::Clock);
             state.wake_at = wake_at;
-            tx.save_patient(&patient, state, &[], &changes).await?;
-            all.extend(changes);
+            all.extend(changes.iter().cloned());
+            writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
         }
+        tx.save_patients(writes).await?;
         tx.commit().await?;
         Ok(all)
     }

@@ -27,7 +27,7 @@ pub struct PatientState {
 #[derive(Debug, Clone, Copy)]
 pub enum Written<'a> {
     Version(&'a ResourceVersion),
-    Deleted { reference: &'a str, version_id: Option<&'a str> },
+    Deleted { resource_type: &'a str, id: &'a str, version_id: Option<&'a str> },
 }
 
 /// How far a source (Kafka topic partition, replay file) has been consumed:
@@ -47,29 +47,36 @@ pub trait Store: Send {
     fn begin(&mut self) -> impl Future<Output = Result<Self::Tx<'_>, Self::Error>> + Send;
 }
 
+/// One patient's writes at the end of a batch.
+#[derive(Debug)]
+pub struct PatientWrite<'a> {
+    pub patient: &'a str,
+    pub state: PatientState,
+    pub written: Vec<Written<'a>>,
+    pub changes: Vec<AlertChange>,
+}
+
+/// A transaction over a whole batch. The methods take many patients at once,
+/// so a database store needs a handful of round trips per batch, not one
+/// per message.
 pub trait Transaction: Send {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Locks a patient for the rest of the transaction and loads its state
-    /// (empty for a patient never seen). Callers lock patients in sorted
-    /// order, so two writers cannot deadlock.
-    fn lock_patient(&mut self, patient: &str) -> impl Future<Output = Result<PatientState, Self::Error>> + Send;
+    /// Locks these patients (given sorted, so two writers cannot deadlock)
+    /// for the rest of the transaction and loads their states, in the same
+    /// order (empty for a patient never seen).
+    fn lock_patients(&mut self, patients: &[String]) -> impl Future<Output = Result<Vec<PatientState>, Self::Error>> + Send;
 
-    /// The patient that holds a resource (`Type/id`), for a DELETE that names only the resource.
-    fn patient_of(&mut self, reference: &str) -> impl Future<Output = Result<Option<String>, Self::Error>> + Send;
+    /// Which patient holds each of these resources (`Type/id`), for DELETEs
+    /// that name only the resource. Unknown references are left out.
+    fn patients_of(&mut self, references: &[String]) -> impl Future<Output = Result<HashMap<String, String>, Self::Error>> + Send;
 
-    /// Writes a locked patient back: its state, the resource writes and the
-    /// alert changes of this batch. Called for every locked patient.
-    fn save_patient(
-        &mut self,
-        patient: &str,
-        state: PatientState,
-        written: &[Written<'_>],
-        changes: &[AlertChange],
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Writes every locked patient back: state, resource writes, alert changes.
+    fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Claims up to `limit` patients whose wake time is ≤ `now` and that no
-    /// other transaction holds (`FOR UPDATE SKIP LOCKED`); they are locked.
+    /// other transaction holds (`FOR UPDATE SKIP LOCKED`), locks them and
+    /// returns their ids, sorted.
     fn claim_due(&mut self, now: Instant, limit: usize) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
 
     /// Records how far a source was consumed, atomically with the batch.
@@ -135,33 +142,29 @@ impl Store for MemStore {
 impl Transaction for MemTx<'_> {
     type Error = Infallible;
 
-    async fn lock_patient(&mut self, patient: &str) -> Result<PatientState, Infallible> {
-        Ok(self.store.patients.remove(patient).unwrap_or_default())
+    async fn lock_patients(&mut self, patients: &[String]) -> Result<Vec<PatientState>, Infallible> {
+        Ok(patients.iter().map(|p| self.store.patients.remove(p).unwrap_or_default()).collect())
     }
 
-    async fn patient_of(&mut self, reference: &str) -> Result<Option<String>, Infallible> {
-        Ok(self.store.holder.get(reference).cloned())
+    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, Infallible> {
+        Ok(references.iter().filter_map(|r| self.store.holder.get(r).map(|p| (r.clone(), p.clone()))).collect())
     }
 
-    async fn save_patient(
-        &mut self,
-        patient: &str,
-        state: PatientState,
-        written: &[Written<'_>],
-        changes: &[AlertChange],
-    ) -> Result<(), Infallible> {
-        for w in written {
-            if let Written::Version(v) = w {
-                let reference = v.reference();
-                if !self.store.holder.contains_key(&reference) {
-                    self.store.holder.insert(reference, patient.to_string());
+    async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), Infallible> {
+        for w in writes {
+            for written in &w.written {
+                if let Written::Version(v) = written {
+                    let reference = v.reference();
+                    if !self.store.holder.contains_key(&reference) {
+                        self.store.holder.insert(reference, w.patient.to_string());
+                    }
                 }
             }
+            if self.store.keep_log {
+                self.store.log.extend(w.changes);
+            }
+            self.store.patients.insert(w.patient.to_string(), w.state);
         }
-        if self.store.keep_log {
-            self.store.log.extend_from_slice(changes);
-        }
-        self.store.patients.insert(patient.to_string(), state);
         Ok(())
     }
 
@@ -169,7 +172,9 @@ impl Transaction for MemTx<'_> {
         let mut due: Vec<(&Instant, &String)> =
             self.store.patients.iter().filter_map(|(p, s)| s.wake_at.as_ref().filter(|w| **w <= now).map(|w| (w, p))).collect();
         due.sort();
-        Ok(due.into_iter().take(limit).map(|(_, p)| p.clone()).collect())
+        let mut claimed: Vec<String> = due.into_iter().take(limit).map(|(_, p)| p.clone()).collect();
+        claimed.sort();
+        Ok(claimed)
     }
 
     async fn save_position(&mut self, position: &SourcePosition) -> Result<(), Infallible> {
