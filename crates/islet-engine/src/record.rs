@@ -9,12 +9,14 @@
 use islet_fhir::ResourceVersion;
 use islet_guideline::{Fact, Instant};
 use std::cmp::Ordering;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How a version compares with what is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionStamp {
     pub version_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_updated: Option<Instant>,
     /// Arrival sequence: the last resort, as the contract says.
     pub arrival: u64,
@@ -39,7 +41,7 @@ impl VersionStamp {
 }
 
 /// One resource as currently known.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredResource {
     pub stamp: VersionStamp,
     /// Retracted (entered-in-error / refuted) or deleted: contributes no facts.
@@ -58,7 +60,7 @@ pub enum Applied {
     Stale,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatientRecord {
     /// Keyed by `Type/id`; a BTreeMap so iteration never depends on arrival.
     pub resources: BTreeMap<String, StoredResource>,
