@@ -147,6 +147,13 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
 /// it (`unresectable-vascular` has its own rule, `surgery.vascular-exploration`).
 /// The rule is not silenced by a planned or completed resection (the spec does
 /// not say so); a note mentions it.
+///
+/// The resectability branch is applied literally, whatever the size: a small
+/// (≤ 20 mm) non-metastatic tumour assessed as completely resectable fires
+/// here *and* may fire `surveillance.small-nonfunctioning` or
+/// `men1.small-tumour`. The paper gives both options ("a non-operative
+/// approach could be advocated", 8,30), so the rule is kept and a note names
+/// the size and points to the small-tumour rules.
 pub fn resection_indicated(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     if !p.well_differentiated() || p.extra_abdominal_metastasis().is_some() {
@@ -159,6 +166,19 @@ pub fn resection_indicated(p: &Picture) -> Option<Finding> {
             f = f.fact(r);
             for (m, _) in p.metastases() {
                 f = f.fact(m);
+            }
+            if let Some((size, mm)) = p
+                .primary_size()
+                .filter(|(_, mm)| mm.get() <= SMALL_PRIMARY_MM)
+            {
+                if !p.metastatic() {
+                    f = f.fact(size).note(format!(
+                        "The primary measures {} mm (not > 2 cm) and no metastases are recorded: \
+                         small pNETs may instead be watched (`surveillance.small-nonfunctioning`, \
+                         `men1.small-tumour`).",
+                        mm.get()
+                    ));
+                }
             }
         }
         Some((
@@ -576,6 +596,19 @@ mod tests {
             (a.severity, a.citation),
             (Severity::Info, "Rossi et al. 2014, refs 20, 26, 30")
         );
+        // A small tumour assessed as completely resectable: fires, pointing to surveillance.
+        let small = graded(12.0)
+            .on("2024-01-10", primary_mm(15.0))
+            .on("2024-03-01", resectable(Resectability::Complete));
+        let a = &small.alerts(NOW, RESECT)[0];
+        assert!(a.detail.contains("primary measures 15 mm"), "{}", a.detail);
+        assert!(small.fires(NOW, "surveillance.small-nonfunctioning"));
+        let big = graded(12.0)
+            .on("2024-01-10", primary_mm(25.0))
+            .on("2024-03-01", resectable(Resectability::Complete));
+        assert!(!big.alerts(NOW, RESECT)[0]
+            .detail
+            .contains("primary measures"));
         // Not silenced by a planned resection, but it says so.
         let planned = p.on(
             "2024-02-01",
