@@ -20,7 +20,11 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions { at: None, batch_size: 1000, changes: false }
+        ReplayOptions {
+            at: None,
+            batch_size: 1000,
+            changes: false,
+        }
     }
 }
 
@@ -70,7 +74,11 @@ impl ReplayOutcome {
 
 /// Replays `input`. With `at` given, lines stream through in batches; without
 /// it, every line is decoded first to find the latest clinical time.
-pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std::io::Result<ReplayOutcome> {
+pub fn replay(
+    engine: &Engine,
+    input: impl BufRead,
+    opts: &ReplayOptions,
+) -> std::io::Result<ReplayOutcome> {
     let mut store = MemStore::new(opts.changes);
     let mut rejections = Vec::new();
     let mut stats = ReplayStats::default();
@@ -108,16 +116,28 @@ pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std
                 }
             }
         }
-        pending.push(Item { arrival: number as u64, decoded });
+        pending.push(Item {
+            arrival: number as u64,
+            decoded,
+        });
         if let Some(at) = opts.at {
             if pending.len() >= opts.batch_size.max(1) {
                 batch_stats += run(engine, &mut store, &mut pending, at);
             }
         }
     }
-    let at = opts.at.or(latest).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let at = opts
+        .at
+        .or(latest)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     for chunk in std::mem::take(&mut pending).chunks_mut(opts.batch_size.max(1)) {
-        let mut items: Vec<Item> = chunk.iter_mut().map(|i| Item { arrival: i.arrival, decoded: take(&mut i.decoded) }).collect();
+        let mut items: Vec<Item> = chunk
+            .iter_mut()
+            .map(|i| Item {
+                arrival: i.arrival,
+                decoded: take(&mut i.decoded),
+            })
+            .collect();
         batch_stats += run(engine, &mut store, &mut items, at);
     }
     stats.stored = batch_stats.stored;
@@ -127,11 +147,19 @@ pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std
     stats.orphan_deletes = batch_stats.orphan_deletes;
     stats.patients = store.patients().count();
     stats.alerts = store.alerts().len();
-    Ok(ReplayOutcome { at, store, rejections, stats })
+    Ok(ReplayOutcome {
+        at,
+        store,
+        rejections,
+        stats,
+    })
 }
 
 fn take(d: &mut Decoded) -> Decoded {
-    Decoded { changes: std::mem::take(&mut d.changes), rejections: std::mem::take(&mut d.rejections) }
+    Decoded {
+        changes: std::mem::take(&mut d.changes),
+        rejections: std::mem::take(&mut d.rejections),
+    }
 }
 
 fn run(engine: &Engine, store: &mut MemStore, items: &mut Vec<Item>, at: Instant) -> BatchStats {

@@ -109,12 +109,19 @@ impl<'a> Picture<'a> {
 
     /// The newest fact `pick` extracts a value from, with that value.
     pub fn latest_map<T>(&self, pick: impl Fn(&FactKind) -> Option<T>) -> Option<(&'a Fact, T)> {
-        self.facts.iter().rev().find_map(|f| pick(&f.kind).map(|v| (*f, v)))
+        self.facts
+            .iter()
+            .rev()
+            .find_map(|f| pick(&f.kind).map(|v| (*f, v)))
     }
 
     /// All facts matching `pred`, oldest first.
     pub fn all(&self, pred: impl Fn(&FactKind) -> bool) -> Vec<&'a Fact> {
-        self.facts.iter().copied().filter(|f| pred(&f.kind)).collect()
+        self.facts
+            .iter()
+            .copied()
+            .filter(|f| pred(&f.kind))
+            .collect()
     }
 
     fn assess_grade(&self) -> Option<GradeAssessment<'a>> {
@@ -133,7 +140,9 @@ impl<'a> Picture<'a> {
         let by_ki67 = ki67.map(|(_, v)| grade_from_ki67(v));
         let by_mitoses = mitoses.map(|(_, v)| grade_from_mitoses(v));
         let measured = by_ki67.max(by_mitoses);
-        let grade = measured.or(reported.map(|(_, g)| g)).or(self.nec.map(|_| Grade::G3))?;
+        let grade = measured
+            .or(reported.map(|(_, g)| g))
+            .or(self.nec.map(|_| Grade::G3))?;
 
         let mut discordance = Vec::new();
         if let (Some(k), Some(m)) = (by_ki67, by_mitoses) {
@@ -148,7 +157,9 @@ impl<'a> Picture<'a> {
         }
         if let (Some(m), Some(_)) = (measured, self.nec) {
             if m != Grade::G3 {
-                discordance.push(format!("diagnosis of poorly differentiated carcinoma (G3), measured {m}"));
+                discordance.push(format!(
+                    "diagnosis of poorly differentiated carcinoma (G3), measured {m}"
+                ));
             }
         }
         let mut evidence: Vec<&Fact> = Vec::new();
@@ -180,20 +191,37 @@ impl<'a> Picture<'a> {
     /// Metastasis facts: secondary-malignancy Conditions, plus liver lesions
     /// seen on imaging (a liver lesion size, a lesion count ≥ 1, or liver
     /// involvement > 0 % all mean the liver holds tumour).
+    ///
+    /// Imaging counts by its latest result only: a later count of 0 or
+    /// involvement of 0 % means the liver is no longer known to hold tumour.
+    /// (Conditions that resolved carry no facts at all.)
     pub fn metastases(&self) -> Vec<(&'a Fact, MetastasisSite)> {
-        self.facts
+        let mut found: Vec<(&'a Fact, MetastasisSite)> = self
+            .facts
             .iter()
-            .filter_map(|f| {
-                let site = match &f.kind {
-                    FactKind::Metastasis(site) => *site,
-                    FactKind::TumourSize { site: TumourSite::Liver, .. } => MetastasisSite::Liver,
-                    FactKind::LiverLesionCount(n) if *n > 0 => MetastasisSite::Liver,
-                    FactKind::LiverInvolvement(p) if p.get() > 0.0 => MetastasisSite::Liver,
-                    _ => return None,
-                };
-                Some((*f, site))
+            .filter_map(|f| match &f.kind {
+                FactKind::Metastasis(site) => Some((*f, *site)),
+                _ => None,
             })
-            .collect()
+            .collect();
+        let imaging = [
+            self.largest_liver_lesion()
+                .filter(|(_, mm)| mm.get() > 0.0)
+                .map(|(f, _)| f),
+            self.liver_lesion_count()
+                .filter(|(_, n)| *n > 0)
+                .map(|(f, _)| f),
+            self.liver_involvement()
+                .filter(|(_, p)| p.get() > 0.0)
+                .map(|(f, _)| f),
+        ];
+        found.extend(
+            imaging
+                .into_iter()
+                .flatten()
+                .map(|f| (f, MetastasisSite::Liver)),
+        );
+        found
     }
 
     pub fn metastatic(&self) -> bool {
@@ -201,7 +229,10 @@ impl<'a> Picture<'a> {
     }
 
     pub fn metastasis_at(&self, site: MetastasisSite) -> Option<&'a Fact> {
-        self.metastases().into_iter().find(|(_, s)| *s == site).map(|(f, _)| f)
+        self.metastases()
+            .into_iter()
+            .find(|(_, s)| *s == site)
+            .map(|(f, _)| f)
     }
 
     pub fn liver_metastases(&self) -> Option<&'a Fact> {
@@ -210,7 +241,9 @@ impl<'a> Picture<'a> {
 
     /// Bone or any other metastasis outside the abdomen.
     pub fn extra_abdominal_metastasis(&self) -> Option<(&'a Fact, MetastasisSite)> {
-        self.metastases().into_iter().find(|(_, s)| s.is_extra_abdominal())
+        self.metastases()
+            .into_iter()
+            .find(|(_, s)| s.is_extra_abdominal())
     }
 
     /// Extrahepatic metastases (Milan criteria): any site other than the liver.
@@ -242,16 +275,22 @@ impl<'a> Picture<'a> {
     /// liver metastases assessed as unresectable.
     pub fn unresectable(&self) -> Option<&'a Fact> {
         match self.resectability() {
-            Some((f, Resectability::Below90 | Resectability::UnresectableVascular | Resectability::Unresectable)) => {
-                Some(f)
-            }
+            Some((
+                f,
+                Resectability::Below90
+                | Resectability::UnresectableVascular
+                | Resectability::Unresectable,
+            )) => Some(f),
             _ => self.liver_unresectable(),
         }
     }
 
     /// Metastatic or unresectable: the evidence for it.
     pub fn advanced(&self) -> Option<&'a Fact> {
-        self.metastases().first().map(|(f, _)| *f).or_else(|| self.unresectable())
+        self.metastases()
+            .first()
+            .map(|(f, _)| *f)
+            .or_else(|| self.unresectable())
     }
 
     pub fn liver_involvement(&self) -> Option<(&'a Fact, LiverInvolvementPercent)> {
@@ -273,7 +312,9 @@ impl<'a> Picture<'a> {
                     FactKind::DiseaseStatus(DiseaseStatus::Improved) => Course::Response,
                     FactKind::Recist(Recist::ProgressiveDisease) => Course::Progression,
                     FactKind::Recist(Recist::StableDisease) => Course::Stable,
-                    FactKind::Recist(Recist::PartialResponse | Recist::CompleteResponse) => Course::Response,
+                    FactKind::Recist(Recist::PartialResponse | Recist::CompleteResponse) => {
+                        Course::Response
+                    }
                     _ => return None,
                 };
                 Some((*f, c))
@@ -291,7 +332,11 @@ impl<'a> Picture<'a> {
 
     /// Every progression observation, oldest first.
     pub fn progressions(&self) -> Vec<&'a Fact> {
-        self.course().into_iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| f).collect()
+        self.course()
+            .into_iter()
+            .filter(|(_, c)| *c == Course::Progression)
+            .map(|(f, _)| f)
+            .collect()
     }
 
     /// How long the disease has been documented without progression: from the
@@ -304,7 +349,12 @@ impl<'a> Picture<'a> {
         if last_course == Course::Progression {
             return None;
         }
-        let start = course.iter().rev().take_while(|(_, c)| *c != Course::Progression).last()?.0;
+        let start = course
+            .iter()
+            .rev()
+            .take_while(|(_, c)| *c != Course::Progression)
+            .last()?
+            .0;
         Some((start, last, months_between(start.at.date(), last.at.date())))
     }
 
@@ -319,7 +369,10 @@ impl<'a> Picture<'a> {
         self.facts
             .iter()
             .filter_map(|f| match &f.kind {
-                FactKind::TumourSize { site: TumourSite::Primary, largest } => Some((*f, *largest)),
+                FactKind::TumourSize {
+                    site: TumourSite::Primary,
+                    largest,
+                } => Some((*f, *largest)),
                 _ => None,
             })
             .collect()
@@ -331,7 +384,7 @@ impl<'a> Picture<'a> {
         let (last, _) = *sizes.last()?;
         sizes
             .into_iter()
-            .filter(|(f, _)| f.at == last.at)
+            .filter(|(f, _)| f.at.date() == last.at.date())
             .max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
     }
 
@@ -348,7 +401,11 @@ impl<'a> Picture<'a> {
             .find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
         let months = months_between(earlier.at.date(), latest.at.date());
         let mm_per_year = (latest_mm.get() - earlier_mm.get()) * 12.0 / months;
-        Some(Growth { earlier, latest, mm_per_year })
+        Some(Growth {
+            earlier,
+            latest,
+            mm_per_year,
+        })
     }
 
     /// The largest liver lesion on the latest imaging that measured liver lesions.
@@ -357,7 +414,10 @@ impl<'a> Picture<'a> {
             .facts
             .iter()
             .filter_map(|f| match &f.kind {
-                FactKind::TumourSize { site: TumourSite::Liver, largest } => Some((*f, *largest)),
+                FactKind::TumourSize {
+                    site: TumourSite::Liver,
+                    largest,
+                } => Some((*f, *largest)),
                 _ => None,
             })
             .collect();
@@ -458,9 +518,29 @@ impl<'a> Picture<'a> {
         })
     }
 
-    /// The newest therapy of a class in one of the given tenses.
-    pub fn therapy(&self, class: impl Fn(TherapyClass) -> bool, tenses: &[Tense]) -> Option<(&'a Fact, Therapy)> {
-        self.therapies().filter(|(_, t)| class(t.class) && tenses.contains(&t.tense)).last()
+    /// The newest therapy of a class in one of the given tenses that is
+    /// still current: a later record of the same class supersedes it when it
+    /// moves the course on (planned → running → done). So an old "active"
+    /// statement does not keep a therapy running once a later record says it
+    /// was completed or stopped, and a plan is no longer "planned" once the
+    /// therapy started.
+    pub fn therapy(
+        &self,
+        class: impl Fn(TherapyClass) -> bool,
+        tenses: &[Tense],
+    ) -> Option<(&'a Fact, Therapy)> {
+        let of_class: Vec<(&'a Fact, Therapy)> =
+            self.therapies().filter(|(_, t)| class(t.class)).collect();
+        of_class
+            .iter()
+            .filter(|(f, t)| {
+                tenses.contains(&t.tense)
+                    && !of_class.iter().any(|(g, u)| {
+                        u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense)
+                    })
+            })
+            .last()
+            .copied()
     }
 
     pub fn running(&self, class: TherapyClass) -> Option<(&'a Fact, Therapy)> {
@@ -491,7 +571,11 @@ impl<'a> Picture<'a> {
         let progressions = self.progressions();
         let last_progression = *progressions.last()?;
         self.therapies()
-            .filter(|(f, t)| class(t.class) && matches!(t.tense, Tense::Running | Tense::Done) && f.at < last_progression.at)
+            .filter(|(f, t)| {
+                class(t.class)
+                    && matches!(t.tense, Tense::Running | Tense::Done)
+                    && f.at < last_progression.at
+            })
             .last()
             .map(|(f, _)| (f, last_progression))
     }
@@ -510,7 +594,8 @@ impl<'a> Picture<'a> {
 
     /// Age in whole years at `now`.
     pub fn age(&self) -> Option<(&'a Fact, i32)> {
-        self.birth_date.map(|(f, d)| (f, age_in_years(d, self.now.date())))
+        self.birth_date
+            .map(|(f, d)| (f, age_in_years(d, self.now.date())))
     }
 
     pub fn problems(&self) -> impl Iterator<Item = (&'a Fact, ProblemKind, &'a str)> + '_ {
@@ -518,6 +603,17 @@ impl<'a> Picture<'a> {
             FactKind::Problem { kind, detail } => Some((*f, *kind, detail.as_str())),
             _ => None,
         })
+    }
+}
+
+/// A later record of tense `later` ends a course of tense `earlier`: a plan
+/// ends when the therapy starts or is done; a running course ends when done.
+/// A later plan does not end a running course (a next cycle, an escalation).
+fn superseded_by(earlier: Tense, later: Tense) -> bool {
+    match earlier {
+        Tense::Planned => matches!(later, Tense::Running | Tense::Done),
+        Tense::Running => later == Tense::Done,
+        Tense::Done => false,
     }
 }
 
@@ -537,5 +633,12 @@ pub struct Growth<'a> {
 
 /// Evidence lines for a fact: the resource and the fact in words.
 pub fn describe(f: &Fact) -> Evidence {
-    Evidence { reference: f.source.clone(), fact: format!("{} on {}", crate::words::fact_in_words(&f.kind), f.at.date()) }
+    Evidence {
+        reference: f.source.clone(),
+        fact: format!(
+            "{} on {}",
+            crate::words::fact_in_words(&f.kind),
+            f.at.date()
+        ),
+    }
 }

@@ -255,11 +255,17 @@ impl TherapyClass {
     pub fn is_liver_directed(self) -> bool {
         matches!(
             self,
-            TherapyClass::LiverAblation | TherapyClass::Tae | TherapyClass::Tace | TherapyClass::Sirt
+            TherapyClass::LiverAblation
+                | TherapyClass::Tae
+                | TherapyClass::Tace
+                | TherapyClass::Sirt
         )
     }
     pub fn is_surgery(self) -> bool {
-        matches!(self, TherapyClass::PrimaryResection | TherapyClass::LiverTransplant)
+        matches!(
+            self,
+            TherapyClass::PrimaryResection | TherapyClass::LiverTransplant
+        )
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -345,7 +351,9 @@ pub enum FactKind {
     SstrImaging(SstrImaging),
     /// Krenning uptake score 0–4 (≥ 2: uptake at least that of normal liver).
     KrenningScore(u8),
-    OctreotideTest { positive: bool },
+    OctreotideTest {
+        positive: bool,
+    },
     DiseaseStatus(DiseaseStatus),
     Recist(Recist),
     /// ECOG performance status 0–5.
@@ -359,7 +367,10 @@ pub enum FactKind {
     Deceased,
     /// The value could not be used; `detail` says why (no patient values in logs,
     /// but the alert for the clinician names the value).
-    Problem { kind: ProblemKind, detail: String },
+    Problem {
+        kind: ProblemKind,
+        detail: String,
+    },
 }
 
 #[cfg(test)]
@@ -373,7 +384,10 @@ mod tests {
         assert!(Ki67Percent::new(-0.1).is_err());
         assert!(Ki67Percent::new(f64::NAN).is_err());
         assert!(Millimetres::new(-1.0).is_err());
-        assert_eq!(Ki67Percent::new(150.0).unwrap_err().to_string(), "Ki-67 150 is outside its physical range 0–100 %");
+        assert_eq!(
+            Ki67Percent::new(150.0).unwrap_err().to_string(),
+            "Ki-67 150 is outside its physical range 0–100 %"
+        );
     }
 
     #[test]
@@ -388,7 +402,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), fact);
         let tampered = json.replace("12.5", "150.0");
         assert!(serde_json::from_str::<Fact>(&tampered).is_err());
-        let birth = Fact { kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)), ..fact };
+        let birth = Fact {
+            kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)),
+            ..fact
+        };
         let json = serde_json::to_string(&birth).unwrap();
         assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), birth);
     }

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "islet", version, about = "pNET guideline decision support over FHIR R4 events")]
+#[command(
+    name = "islet",
+    version,
+    about = "pNET guideline decision support over FHIR R4 events"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +61,11 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match execute(cli.command) {
@@ -71,24 +79,58 @@ pub fn run() -> ExitCode {
 
 fn execute(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Replay { at, profile, mapping, changes, batch_size, stats, file } => {
-            let engine = Engine::new(load_mapping(mapping.as_deref())?, Config { profile, ..Config::default() });
+        Command::Replay {
+            at,
+            profile,
+            mapping,
+            changes,
+            batch_size,
+            stats,
+            file,
+        } => {
+            let engine = Engine::new(
+                load_mapping(mapping.as_deref())?,
+                Config {
+                    profile,
+                    ..Config::default()
+                },
+            );
             let input = open(&file)?;
-            let opts = ReplayOptions { at, batch_size, changes };
-            let outcome = replay(&engine, input, &opts).map_err(|e| format!("reading {file}: {e}"))?;
+            let opts = ReplayOptions {
+                at,
+                batch_size,
+                changes,
+            };
+            let outcome =
+                replay(&engine, input, &opts).map_err(|e| format!("reading {file}: {e}"))?;
             report_rejections(&outcome.rejections);
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let written = if changes {
-                outcome.changes().iter().try_for_each(|c| write_json_line(&mut out, c))
+                outcome
+                    .changes()
+                    .iter()
+                    .try_for_each(|c| write_json_line(&mut out, c))
             } else {
-                outcome.alerts().into_iter().try_for_each(|a| write_json_line(&mut out, a))
+                outcome
+                    .alerts()
+                    .into_iter()
+                    .try_for_each(|a| write_json_line(&mut out, a))
             };
-            written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+            written
+                .and_then(|_| out.flush())
+                .map_err(|e| format!("writing output: {e}"))?;
             if stats {
-                eprintln!("{}", serde_json::json!({ "stats": outcome.stats, "at": outcome.at.format(&time::format_description::well_known::Rfc3339).ok() }));
+                eprintln!(
+                    "{}",
+                    serde_json::json!({ "stats": outcome.stats, "at": outcome.at.format(&time::format_description::well_known::Rfc3339).ok() })
+                );
             }
-            Ok(if outcome.rejections.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if outcome.rejections.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Check { mapping, file } => {
             let engine = Engine::new(load_mapping(mapping.as_deref())?, Config::default());
@@ -105,7 +147,11 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                     eprintln!("{}", rejection_json(i + 1, r));
                 }
             }
-            Ok(if rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if rejected {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
