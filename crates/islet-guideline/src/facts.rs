@@ -64,7 +64,7 @@ macro_rules! bounded_f64 {
 
         impl $name {
             pub fn new(value: f64) -> Result<Self, OutOfRange> {
-                if value.is_finite() && value >= $lo && value <= $hi {
+                if value.is_finite() && ($lo..=$hi).contains(&value) {
                     Ok(Self(value))
                 } else {
                     Err(OutOfRange { what: $what, value, range: $range })
