@@ -297,13 +297,22 @@ pub fn prrt_needs_uptake(p: &Picture) -> Option<Finding> {
     let f = Finding::new(&PRRT_NEEDS_UPTAKE).fact(prrt);
     match p.krenning() {
         Some((_, score)) if score >= PRRT_MIN_KRENNING => None,
-        Some((k, score)) => Some(f.derived(k, format!("Krenning score {score}: uptake below normal liver")).note(
-            format!("Uptake below normal liver (Krenning {score} < {PRRT_MIN_KRENNING}): PRRT is not suitable."),
-        )),
-        None => Some(f.maybe(p.sstr_imaging().map(|(s, _)| s)).note(
-            "Uptake not documented: no Krenning score recorded. Obtain somatostatin-receptor \
-             scintigraphy (or 68Ga-SSA PET) with uptake graded against normal liver.",
-        )),
+        Some((k, score)) => {
+            let words = format!("Krenning score {score}: uptake below normal liver");
+            let note = format!(
+                "Uptake below normal liver (Krenning {score} < {PRRT_MIN_KRENNING}): \
+                 PRRT is not suitable."
+            );
+            Some(f.derived(k, words).note(note))
+        }
+        None => {
+            let imaging = p.sstr_imaging().map(|(s, _)| s);
+            Some(f.maybe(imaging).note(
+                "Uptake not documented: no Krenning score recorded. Obtain \
+                 somatostatin-receptor scintigraphy (or 68Ga-SSA PET) with uptake graded \
+                 against normal liver.",
+            ))
+        }
     }
 }
 

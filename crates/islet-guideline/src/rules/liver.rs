@@ -1228,7 +1228,9 @@ mod tests {
             .on("2024-01-01", status(DiseaseStatus::Stable))
             .fires(NOW, CANDIDATE));
         let a = &planned_olt(five.clone()).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert!(a.detail.contains("V. stable disease for at least 6 months: stable only from 2023-07-01 to 2023-12-01"), "{}", a.detail);
+        let expected =
+            "V. stable disease for at least 6 months: stable only from 2023-07-01 to 2023-12-01";
+        assert!(a.detail.contains(expected), "{}", a.detail);
         assert!(
             !planned_olt(five.on("2024-01-01", status(DiseaseStatus::Stable)))
                 .fires(NOW, NOT_ELIGIBLE)
