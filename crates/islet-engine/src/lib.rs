@@ -246,13 +246,14 @@ impl Engine {
     }
 
     /// The scheduler's path: re-evaluates up to `limit` patients whose wake
-    /// time has passed, in one transaction.
+    /// time has passed, in one transaction. Returns the alert changes and how
+    /// many patients were claimed (fewer than `limit`: nobody else is due).
     pub async fn wake_due<S: Store>(
         &self,
         store: &mut S,
         now: Instant,
         limit: usize,
-    ) -> Result<Vec<AlertChange>, S::Error> {
+    ) -> Result<(Vec<AlertChange>, usize), S::Error> {
         let mut tx = store.begin().await?;
         let due = tx.claim_due(now, limit).await?;
         let states = tx.lock_patients(&due).await?;
@@ -272,6 +273,6 @@ impl Engine {
         }
         tx.save_patients(writes).await?;
         tx.commit().await?;
-        Ok(all)
+        Ok((all, due.len()))
     }
 }

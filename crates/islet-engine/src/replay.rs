@@ -93,33 +93,20 @@ pub fn replay(
         if line.trim().is_empty() {
             continue;
         }
-        let mut decoded = engine.decode(line.as_bytes());
-        if !decoded.rejections.is_empty() {
+        let (mut item, rejected) = decode_line(engine, number, &line);
+        if !rejected.is_empty() {
             stats.rejected_lines += 1;
+            rejections.extend(rejected);
         }
-        for r in decoded.rejections.drain(..) {
-            rejections.push(LineRejection {
-                line: number,
-                entry: r.entry,
-                resource: r.resource,
-                code: r.reason.code(),
-                reason: r.reason.to_string(),
-            });
-        }
-        for change in &mut decoded.changes {
+        latest = latest_of(latest, &item.decoded);
+        for change in &mut item.decoded.changes {
             if let Change::Upsert(v) = change {
                 stats.resources += 1;
                 // Replay keeps no audit copy; the raw JSON is for durable stores.
                 v.raw = String::new();
-                if let Some(t) = v.clinical_time {
-                    latest = Some(latest.map_or(t, |l| l.max(t)));
-                }
             }
         }
-        pending.push(Item {
-            arrival: number as u64,
-            decoded,
-        });
+        pending.push(item);
         if let Some(at) = opts.at {
             if pending.len() >= opts.batch_size.max(1) {
                 batch_stats += run(engine, &mut store, &mut pending, at);
@@ -153,6 +140,42 @@ pub fn replay(
         rejections,
         stats,
     })
+}
+
+/// Decodes one line (1-based `number`): the item for the engine (arrival =
+/// line number) and the line's rejections.
+pub fn decode_line(engine: &Engine, number: usize, line: &str) -> (Item, Vec<LineRejection>) {
+    let mut decoded = engine.decode(line.as_bytes());
+    let rejections = decoded
+        .rejections
+        .drain(..)
+        .map(|r| LineRejection {
+            line: number,
+            entry: r.entry,
+            resource: r.resource,
+            code: r.reason.code(),
+            reason: r.reason.to_string(),
+        })
+        .collect();
+    (
+        Item {
+            arrival: number as u64,
+            decoded,
+        },
+        rejections,
+    )
+}
+
+/// The later of `latest` and the clinical times in `decoded`.
+pub fn latest_of(latest: Option<Instant>, decoded: &Decoded) -> Option<Instant> {
+    decoded
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert(v) => v.clinical_time,
+            _ => None,
+        })
+        .fold(latest, |l, t| Some(l.map_or(t, |l| l.max(t))))
 }
 
 fn take(d: &mut Decoded) -> Decoded {

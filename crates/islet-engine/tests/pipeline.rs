@@ -174,7 +174,8 @@ fn follow_up_turns_due_then_overdue_on_the_clock_alone() {
             .unwrap()
             .is_empty()
     );
-    let changes = block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    let (changes, claimed) = block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    assert_eq!(claimed, 1);
     // Both schedules (imaging and CgA) turn due.
     let mut updated: Vec<&str> = changes.iter().map(|c| c.alert.rule.as_str()).collect();
     updated.sort();
