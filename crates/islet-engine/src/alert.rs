@@ -35,10 +35,7 @@ pub struct EvidenceRecord {
 
 impl From<&Evidence> for EvidenceRecord {
     fn from(e: &Evidence) -> Self {
-        EvidenceRecord {
-            reference: e.reference.0.clone(),
-            fact: e.fact.clone(),
-        }
+        EvidenceRecord { reference: e.reference.0.clone(), fact: e.fact.clone() }
     }
 }
 
@@ -112,8 +109,7 @@ mod date_opt {
     use time::macros::format_description;
     use time::Date;
 
-    const FORMAT: &[time::format_description::FormatItem<'static>] =
-        format_description!("[year]-[month]-[day]");
+    const FORMAT: &[time::format_description::FormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
     pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
         match d {
@@ -124,8 +120,7 @@ mod date_opt {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| Date::parse(&s, FORMAT).map_err(serde::de::Error::custom))
-            .transpose()
+        s.map(|s| Date::parse(&s, FORMAT).map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -161,20 +156,10 @@ mod tests {
     fn json_matches_the_published_schema() {
         let schema: serde_json::Value =
             serde_json::from_str(include_str!("../../../schemas/alert.schema.json")).unwrap();
-        let properties: BTreeSet<String> = schema["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
-        let required: BTreeSet<String> = schema["required"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        let with_due =
-            serde_json::to_value(sample(Some(time::macros::date!(2024 - 04 - 10)))).unwrap();
+        let properties: BTreeSet<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
+        let required: BTreeSet<String> =
+            schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let with_due = serde_json::to_value(sample(Some(time::macros::date!(2024 - 04 - 10)))).unwrap();
         let keys: BTreeSet<String> = with_due.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys, properties);
         assert_eq!(with_due["due"], "2024-04-10");
@@ -191,18 +176,9 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_distinct() {
-        assert_eq!(
-            alert_id("Patient/1", "a.b", None),
-            alert_id("Patient/1", "a.b", None)
-        );
-        assert_ne!(
-            alert_id("Patient/1", "a.b", None),
-            alert_id("Patient/2", "a.b", None)
-        );
-        assert_ne!(
-            alert_id("Patient/1", "a.b", Some(3)),
-            alert_id("Patient/1", "a.b", Some(6))
-        );
+        assert_eq!(alert_id("Patient/1", "a.b", None), alert_id("Patient/1", "a.b", None));
+        assert_ne!(alert_id("Patient/1", "a.b", None), alert_id("Patient/2", "a.b", None));
+        assert_ne!(alert_id("Patient/1", "a.b", Some(3)), alert_id("Patient/1", "a.b", Some(6)));
         assert_eq!(alert_id("Patient/1", "a.b", None).len(), 32);
     }
 }

@@ -19,9 +19,7 @@ pub mod replay;
 pub mod store;
 
 pub use alert::{AlertChange, AlertRecord, Cause, ChangeKind};
-pub use store::{
-    MemStore, PatientState, PatientWrite, SourcePosition, Store, Transaction, Written,
-};
+pub use store::{MemStore, PatientState, PatientWrite, SourcePosition, Store, Transaction, Written};
 
 use islet_fhir::{Change, Decoded, Decoder, SiteMapping};
 use islet_guideline::{Config, Instant};
@@ -64,10 +62,7 @@ impl std::ops::AddAssign for BatchStats {
 
 impl Engine {
     pub fn new(mapping: SiteMapping, config: Config) -> Self {
-        Engine {
-            decoder: Decoder::new(mapping),
-            config,
-        }
+        Engine { decoder: Decoder::new(mapping), config }
     }
 
     pub fn config(&self) -> &Config {
@@ -80,18 +75,10 @@ impl Engine {
     }
 
     /// The desired alert set of one patient at `now`, and its next wake time.
-    pub fn assess(
-        &self,
-        patient: &str,
-        state: &PatientState,
-        now: Instant,
-    ) -> (Vec<AlertRecord>, Option<Instant>) {
+    pub fn assess(&self, patient: &str, state: &PatientState, now: Instant) -> (Vec<AlertRecord>, Option<Instant>) {
         let assessment = islet_guideline::evaluate(state.record.facts(), now, &self.config);
-        let alerts = assessment
-            .alerts
-            .iter()
-            .map(|a| AlertRecord::from_guideline(patient, self.config.profile, a))
-            .collect();
+        let alerts =
+            assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, self.config.profile, a)).collect();
         (alerts, assessment.wake_at)
     }
 
@@ -116,12 +103,7 @@ impl Engine {
                 Change::Upsert(v) => {
                     holder_here.insert(v.reference(), &v.patient);
                 }
-                Change::Delete {
-                    resource_type,
-                    id,
-                    patient: None,
-                    ..
-                } => {
+                Change::Delete { resource_type, id, patient: None, .. } => {
                     let reference = format!("{resource_type}/{id}");
                     if !holder_here.contains_key(&reference) {
                         unknown_holders.push(reference);
@@ -130,23 +112,15 @@ impl Engine {
                 _ => {}
             }
         }
-        let holders = if unknown_holders.is_empty() {
-            HashMap::new()
-        } else {
-            tx.patients_of(&unknown_holders).await?
-        };
+        let holders =
+            if unknown_holders.is_empty() { HashMap::new() } else { tx.patients_of(&unknown_holders).await? };
 
         let mut by_patient: BTreeMap<String, Vec<(u64, &Change)>> = BTreeMap::new();
         for item in items {
             for change in &item.decoded.changes {
                 let patient = match change {
                     Change::Upsert(v) => v.patient.clone(),
-                    Change::Delete {
-                        resource_type,
-                        id,
-                        patient,
-                        ..
-                    } => {
+                    Change::Delete { resource_type, id, patient, .. } => {
                         let reference = format!("{resource_type}/{id}");
                         let holder = patient
                             .clone()
@@ -165,10 +139,7 @@ impl Engine {
                         continue;
                     }
                 };
-                by_patient
-                    .entry(patient)
-                    .or_default()
-                    .push((item.arrival, change));
+                by_patient.entry(patient).or_default().push((item.arrival, change));
             }
         }
 
@@ -189,24 +160,11 @@ impl Engine {
                         }
                         o
                     }
-                    Change::Delete {
-                        resource_type,
-                        id,
-                        version_id,
-                        ..
-                    } => {
+                    Change::Delete { resource_type, id, version_id, .. } => {
                         let reference = format!("{resource_type}/{id}");
-                        let o = state.record.apply_delete(
-                            reference.clone(),
-                            version_id.clone(),
-                            *arrival,
-                        );
+                        let o = state.record.apply_delete(reference.clone(), version_id.clone(), *arrival);
                         if o == Applied::Stored {
-                            written.push(Written::Deleted {
-                                resource_type,
-                                id,
-                                version_id: version_id.as_deref(),
-                            });
+                            written.push(Written::Deleted { resource_type, id, version_id: version_id.as_deref() });
                             causes.push(reference);
                         }
                         o
@@ -229,12 +187,7 @@ impl Engine {
                 state.wake_at = wake_at;
             }
             all_changes.extend(changes_here.iter().cloned());
-            writes.push(PatientWrite {
-                patient,
-                state,
-                written,
-                changes: changes_here,
-            });
+            writes.push(PatientWrite { patient, state, written, changes: changes_here });
         }
         stats.patients = patients.len();
         tx.save_patients(writes).await?;
@@ -264,12 +217,7 @@ impl Engine {
             let changes = reconcile::reconcile(&mut state.alerts, desired, now, &Cause::Clock);
             state.wake_at = wake_at;
             all.extend(changes.iter().cloned());
-            writes.push(PatientWrite {
-                patient,
-                state,
-                written: Vec::new(),
-                changes,
-            });
+            writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
         }
         tx.save_patients(writes).await?;
         tx.commit().await?;

@@ -13,8 +13,7 @@ pub fn reconcile(
     at: Instant,
     cause: &Cause,
 ) -> Vec<AlertChange> {
-    let mut desired: BTreeMap<String, AlertRecord> =
-        desired.into_iter().map(|a| (a.id.clone(), a)).collect();
+    let mut desired: BTreeMap<String, AlertRecord> = desired.into_iter().map(|a| (a.id.clone(), a)).collect();
     let mut changes = Vec::new();
     let old = std::mem::take(current);
     for (id, before) in old {
@@ -30,21 +29,11 @@ pub fn reconcile(
                 }
                 current.insert(id, now);
             }
-            None => changes.push(AlertChange {
-                at,
-                change: ChangeKind::Resolved,
-                cause: cause.clone(),
-                alert: before,
-            }),
+            None => changes.push(AlertChange { at, change: ChangeKind::Resolved, cause: cause.clone(), alert: before }),
         }
     }
     for (id, new) in desired {
-        changes.push(AlertChange {
-            at,
-            change: ChangeKind::Raised,
-            cause: cause.clone(),
-            alert: new.clone(),
-        });
+        changes.push(AlertChange { at, change: ChangeKind::Raised, cause: cause.clone(), alert: new.clone() });
         current.insert(id, new);
     }
     changes.sort_by(|a, b| a.alert.id.cmp(&b.alert.id));

@@ -68,51 +68,24 @@ pub struct PatientRecord {
 
 impl PatientRecord {
     pub fn apply_version(&mut self, v: &ResourceVersion, arrival: u64) -> Applied {
-        let stamp = VersionStamp {
-            version_id: v.version_id.clone(),
-            last_updated: v.last_updated,
-            arrival,
-        };
-        let facts = if v.retracted {
-            Vec::new()
-        } else {
-            v.facts.clone()
-        };
-        self.put(
-            v.reference(),
-            StoredResource {
-                stamp,
-                gone: v.retracted,
-                facts,
-            },
-        )
+        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
+        let facts = if v.retracted { Vec::new() } else { v.facts.clone() };
+        self.put(v.reference(), StoredResource { stamp, gone: v.retracted, facts })
     }
 
     /// A DELETE: a tombstone that supersedes the stored version. A versioned
     /// delete (envelope) carries the deleted version; a Bundle DELETE entry
     /// has none and inherits the stored version's id, so only a strictly
     /// newer version can recreate the resource.
-    pub fn apply_delete(
-        &mut self,
-        reference: String,
-        version_id: Option<String>,
-        arrival: u64,
-    ) -> Applied {
+    pub fn apply_delete(&mut self, reference: String, version_id: Option<String>, arrival: u64) -> Applied {
         let existing = self.resources.get(&reference);
         if existing.is_some_and(|r| r.gone) && version_id.is_none() {
             return Applied::Duplicate;
         }
         let version_id = version_id.or_else(|| existing.and_then(|r| r.stamp.version_id.clone()));
         let last_updated = existing.and_then(|r| r.stamp.last_updated);
-        let tombstone = StoredResource {
-            stamp: VersionStamp {
-                version_id,
-                last_updated,
-                arrival,
-            },
-            gone: true,
-            facts: Vec::new(),
-        };
+        let tombstone =
+            StoredResource { stamp: VersionStamp { version_id, last_updated, arrival }, gone: true, facts: Vec::new() };
         match self.resources.get_mut(&reference) {
             Some(current) => {
                 // Same version id: the delete still wins over the live copy.
@@ -135,8 +108,7 @@ impl PatientRecord {
             // A copy of the very version a tombstone replaced stays deleted.
             Some(current)
                 if current.gone
-                    && (current.stamp.version_id.is_some()
-                        || current.stamp.last_updated.is_some())
+                    && (current.stamp.version_id.is_some() || current.stamp.last_updated.is_some())
                     && current.stamp.version_id == new.stamp.version_id
                     && current.stamp.last_updated == new.stamp.last_updated =>
             {
@@ -155,10 +127,7 @@ impl PatientRecord {
 
     /// Every fact of every current, non-retracted resource.
     pub fn facts(&self) -> impl Iterator<Item = &Fact> {
-        self.resources
-            .values()
-            .filter(|r| !r.gone)
-            .flat_map(|r| r.facts.iter())
+        self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
     }
 }
 
@@ -176,9 +145,7 @@ mod tests {
         retracted: bool,
     ) -> ResourceVersion {
         let at = time::macros::datetime!(2024-01-10 00:00 UTC);
-        let parse = |s: &str| {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
-        };
+        let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
         ResourceVersion {
             resource_type: "Observation".into(),
             id: id.into(),
@@ -209,53 +176,23 @@ mod tests {
     #[test]
     fn same_version_is_a_duplicate_and_lower_is_stale() {
         let mut r = PatientRecord::default();
-        assert_eq!(
-            r.apply_version(&version("k", Some("2"), None, 5.0, false), 1),
-            Applied::Stored
-        );
-        assert_eq!(
-            r.apply_version(&version("k", Some("2"), None, 9.0, false), 2),
-            Applied::Duplicate
-        );
-        assert_eq!(
-            r.apply_version(&version("k", Some("1"), None, 9.0, false), 3),
-            Applied::Stale
-        );
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, false), 1), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 9.0, false), 2), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 9.0, false), 3), Applied::Stale);
         assert_eq!(ki67s(&r), vec![5.0]);
         // Version ids compare as numbers, not strings: 10 > 9.
-        assert_eq!(
-            r.apply_version(&version("k", Some("10"), None, 7.0, false), 4),
-            Applied::Stored
-        );
-        assert_eq!(
-            r.apply_version(&version("k", Some("9"), None, 9.0, false), 5),
-            Applied::Stale
-        );
+        assert_eq!(r.apply_version(&version("k", Some("10"), None, 7.0, false), 4), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("9"), None, 9.0, false), 5), Applied::Stale);
         assert_eq!(ki67s(&r), vec![7.0]);
     }
 
     #[test]
     fn without_version_id_newest_last_updated_wins_then_arrival() {
         let mut r = PatientRecord::default();
-        r.apply_version(
-            &version("k", None, Some("2024-02-01T00:00:00Z"), 5.0, false),
-            1,
-        );
-        assert_eq!(
-            r.apply_version(
-                &version("k", None, Some("2024-01-01T00:00:00Z"), 9.0, false),
-                2
-            ),
-            Applied::Stale
-        );
+        r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 5.0, false), 1);
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-01-01T00:00:00Z"), 9.0, false), 2), Applied::Stale);
         assert_eq!(ki67s(&r), vec![5.0]);
-        assert_eq!(
-            r.apply_version(
-                &version("k", None, Some("2024-02-01T00:00:00Z"), 6.0, false),
-                3
-            ),
-            Applied::Stored
-        );
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 6.0, false), 3), Applied::Stored);
         assert_eq!(ki67s(&r), vec![6.0]);
     }
 
@@ -263,15 +200,9 @@ mod tests {
     fn entered_in_error_retracts_and_stale_copies_stay_out() {
         let mut r = PatientRecord::default();
         r.apply_version(&version("k", Some("1"), None, 5.0, false), 1);
-        assert_eq!(
-            r.apply_version(&version("k", Some("2"), None, 5.0, true), 2),
-            Applied::Stored
-        );
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, true), 2), Applied::Stored);
         assert!(ki67s(&r).is_empty());
-        assert_eq!(
-            r.apply_version(&version("k", Some("1"), None, 5.0, false), 3),
-            Applied::Stale
-        );
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 5.0, false), 3), Applied::Stale);
         assert!(ki67s(&r).is_empty());
     }
 
@@ -279,26 +210,14 @@ mod tests {
     fn delete_keeps_a_tombstone() {
         let mut r = PatientRecord::default();
         r.apply_version(&version("k", Some("3"), None, 5.0, false), 1);
-        assert_eq!(
-            r.apply_delete("Observation/k".into(), None, 2),
-            Applied::Stored
-        );
+        assert_eq!(r.apply_delete("Observation/k".into(), None, 2), Applied::Stored);
         assert!(ki67s(&r).is_empty());
         // A redelivered copy of the deleted version stays deleted…
-        assert_eq!(
-            r.apply_version(&version("k", Some("3"), None, 5.0, false), 3),
-            Applied::Stale
-        );
+        assert_eq!(r.apply_version(&version("k", Some("3"), None, 5.0, false), 3), Applied::Stale);
         assert!(ki67s(&r).is_empty());
         // …a second delete changes nothing, and a newer version recreates it.
-        assert_eq!(
-            r.apply_delete("Observation/k".into(), None, 4),
-            Applied::Duplicate
-        );
-        assert_eq!(
-            r.apply_version(&version("k", Some("4"), None, 6.0, false), 5),
-            Applied::Stored
-        );
+        assert_eq!(r.apply_delete("Observation/k".into(), None, 4), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("4"), None, 6.0, false), 5), Applied::Stored);
         assert_eq!(ki67s(&r), vec![6.0]);
     }
 }

@@ -20,11 +20,7 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions {
-            at: None,
-            batch_size: 1000,
-            changes: false,
-        }
+        ReplayOptions { at: None, batch_size: 1000, changes: false }
     }
 }
 
@@ -74,11 +70,7 @@ impl ReplayOutcome {
 
 /// Replays `input`. With `at` given, lines stream through in batches; without
 /// it, every line is decoded first to find the latest clinical time.
-pub fn replay(
-    engine: &Engine,
-    input: impl BufRead,
-    opts: &ReplayOptions,
-) -> std::io::Result<ReplayOutcome> {
+pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std::io::Result<ReplayOutcome> {
     let mut store = MemStore::new(opts.changes);
     let mut rejections = Vec::new();
     let mut stats = ReplayStats::default();
@@ -113,18 +105,10 @@ pub fn replay(
             }
         }
     }
-    let at = opts
-        .at
-        .or(latest)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let at = opts.at.or(latest).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     for chunk in std::mem::take(&mut pending).chunks_mut(opts.batch_size.max(1)) {
-        let mut items: Vec<Item> = chunk
-            .iter_mut()
-            .map(|i| Item {
-                arrival: i.arrival,
-                decoded: take(&mut i.decoded),
-            })
-            .collect();
+        let mut items: Vec<Item> =
+            chunk.iter_mut().map(|i| Item { arrival: i.arrival, decoded: take(&mut i.decoded) }).collect();
         batch_stats += run(engine, &mut store, &mut items, at);
     }
     stats.stored = batch_stats.stored;
@@ -134,12 +118,7 @@ pub fn replay(
     stats.orphan_deletes = batch_stats.orphan_deletes;
     stats.patients = store.patients().count();
     stats.alerts = store.alerts().len();
-    Ok(ReplayOutcome {
-        at,
-        store,
-        rejections,
-        stats,
-    })
+    Ok(ReplayOutcome { at, store, rejections, stats })
 }
 
 /// Decodes one line (1-based `number`): the item for the engine (arrival =
@@ -157,13 +136,7 @@ pub fn decode_line(engine: &Engine, number: usize, line: &str) -> (Item, Vec<Lin
             reason: r.reason.to_string(),
         })
         .collect();
-    (
-        Item {
-            arrival: number as u64,
-            decoded,
-        },
-        rejections,
-    )
+    (Item { arrival: number as u64, decoded }, rejections)
 }
 
 /// The later of `latest` and the clinical times in `decoded`.
@@ -179,10 +152,7 @@ pub fn latest_of(latest: Option<Instant>, decoded: &Decoded) -> Option<Instant> 
 }
 
 fn take(d: &mut Decoded) -> Decoded {
-    Decoded {
-        changes: std::mem::take(&mut d.changes),
-        rejections: std::mem::take(&mut d.rejections),
-    }
+    Decoded { changes: std::mem::take(&mut d.changes), rejections: std::mem::take(&mut d.rejections) }
 }
 
 fn run(engine: &Engine, store: &mut MemStore, items: &mut Vec<Item>, at: Instant) -> BatchStats {

@@ -27,11 +27,7 @@ pub struct PatientState {
 #[derive(Debug, Clone, Copy)]
 pub enum Written<'a> {
     Version(&'a ResourceVersion),
-    Deleted {
-        resource_type: &'a str,
-        id: &'a str,
-        version_id: Option<&'a str>,
-    },
+    Deleted { resource_type: &'a str, id: &'a str, version_id: Option<&'a str> },
 }
 
 /// How far a source (Kafka topic partition, replay file) has been consumed:
@@ -82,10 +78,7 @@ pub trait Transaction: Send {
     ) -> impl Future<Output = Result<HashMap<String, String>, Self::Error>> + Send;
 
     /// Writes every locked patient back: state, resource writes, alert changes.
-    fn save_patients(
-        &mut self,
-        writes: Vec<PatientWrite<'_>>,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Claims up to `limit` patients whose wake time is ≤ `now` and that no
     /// other transaction holds (`FOR UPDATE SKIP LOCKED`), locks them and
@@ -97,10 +90,7 @@ pub trait Transaction: Send {
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
 
     /// Records how far a source was consumed, atomically with the batch.
-    fn save_position(
-        &mut self,
-        position: &SourcePosition,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn save_position(&mut self, position: &SourcePosition) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     fn commit(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
@@ -120,10 +110,7 @@ pub struct MemStore {
 
 impl MemStore {
     pub fn new(keep_log: bool) -> Self {
-        MemStore {
-            keep_log,
-            ..Default::default()
-        }
+        MemStore { keep_log, ..Default::default() }
     }
 
     pub fn patients(&self) -> impl Iterator<Item = (&String, &PatientState)> {
@@ -136,11 +123,7 @@ impl MemStore {
 
     /// Every current alert, sorted by patient, rule, then id.
     pub fn alerts(&self) -> Vec<&AlertRecord> {
-        let mut all: Vec<&AlertRecord> = self
-            .patients
-            .values()
-            .flat_map(|s| s.alerts.values())
-            .collect();
+        let mut all: Vec<&AlertRecord> = self.patients.values().flat_map(|s| s.alerts.values()).collect();
         all.sort_by(|a, b| (&a.patient, &a.rule, &a.id).cmp(&(&b.patient, &b.rule, &b.id)));
         all
     }
@@ -150,9 +133,7 @@ impl MemStore {
     }
 
     pub fn position(&self, source: &str, partition: i32) -> Option<i64> {
-        self.positions
-            .get(&(source.to_string(), partition))
-            .copied()
+        self.positions.get(&(source.to_string(), partition)).copied()
     }
 }
 
@@ -171,24 +152,12 @@ impl Store for MemStore {
 impl Transaction for MemTx<'_> {
     type Error = Infallible;
 
-    async fn lock_patients(
-        &mut self,
-        patients: &[String],
-    ) -> Result<Vec<PatientState>, Infallible> {
-        Ok(patients
-            .iter()
-            .map(|p| self.store.patients.remove(p).unwrap_or_default())
-            .collect())
+    async fn lock_patients(&mut self, patients: &[String]) -> Result<Vec<PatientState>, Infallible> {
+        Ok(patients.iter().map(|p| self.store.patients.remove(p).unwrap_or_default()).collect())
     }
 
-    async fn patients_of(
-        &mut self,
-        references: &[String],
-    ) -> Result<HashMap<String, String>, Infallible> {
-        Ok(references
-            .iter()
-            .filter_map(|r| self.store.holder.get(r).map(|p| (r.clone(), p.clone())))
-            .collect())
+    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, Infallible> {
+        Ok(references.iter().filter_map(|r| self.store.holder.get(r).map(|p| (r.clone(), p.clone()))).collect())
     }
 
     async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), Infallible> {
@@ -217,20 +186,13 @@ impl Transaction for MemTx<'_> {
             .filter_map(|(p, s)| s.wake_at.as_ref().filter(|w| **w <= now).map(|w| (w, p)))
             .collect();
         due.sort();
-        let mut claimed: Vec<String> = due
-            .into_iter()
-            .take(limit)
-            .map(|(_, p)| p.clone())
-            .collect();
+        let mut claimed: Vec<String> = due.into_iter().take(limit).map(|(_, p)| p.clone()).collect();
         claimed.sort();
         Ok(claimed)
     }
 
     async fn save_position(&mut self, position: &SourcePosition) -> Result<(), Infallible> {
-        self.store.positions.insert(
-            (position.source.clone(), position.partition),
-            position.next_offset,
-        );
+        self.store.positions.insert((position.source.clone(), position.partition), position.next_offset);
         Ok(())
     }
 

@@ -32,53 +32,25 @@ fn resource(
         retracted,
         facts: kinds
             .into_iter()
-            .map(|kind| Fact {
-                source: SourceRef(reference.into()),
-                at,
-                preliminary: false,
-                kind,
-            })
+            .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
             .collect(),
         raw: String::new(),
     })
 }
 
 fn item(arrival: u64, change: Change) -> Item {
-    Item {
-        arrival,
-        decoded: Decoded {
-            changes: vec![change],
-            rejections: vec![],
-        },
-    }
+    Item { arrival, decoded: Decoded { changes: vec![change], rejections: vec![] } }
 }
 
 fn mm(v: f64) -> FactKind {
-    FactKind::TumourSize {
-        site: TumourSite::Primary,
-        largest: Millimetres::new(v).unwrap(),
-    }
+    FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(v).unwrap() }
 }
 
 /// A small incidental non-functioning tumour: surveillance with follow-ups.
 fn small_tumour(patient: &str) -> Vec<Change> {
     vec![
-        resource(
-            patient,
-            "Condition/dx",
-            1,
-            datetime!(2024-01-02 00:00 UTC),
-            vec![FactKind::PnetDiagnosis],
-            false,
-        ),
-        resource(
-            patient,
-            "Observation/size1",
-            1,
-            datetime!(2024-01-10 00:00 UTC),
-            vec![mm(14.0)],
-            false,
-        ),
+        resource(patient, "Condition/dx", 1, datetime!(2024-01-02 00:00 UTC), vec![FactKind::PnetDiagnosis], false),
+        resource(patient, "Observation/size1", 1, datetime!(2024-01-10 00:00 UTC), vec![mm(14.0)], false),
         resource(
             patient,
             "Observation/ki67",
@@ -99,11 +71,7 @@ fn a_batch_raises_and_a_retraction_resolves() {
     let engine = engine();
     let mut store = MemStore::new(true);
     let now = datetime!(2024-02-01 00:00 UTC);
-    let items: Vec<Item> = small_tumour("p1")
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| item(i as u64, c))
-        .collect();
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
     assert_eq!(stats.stored, 3);
     assert!(changes.iter().all(|c| c.change == ChangeKind::Raised));
@@ -111,19 +79,9 @@ fn a_batch_raises_and_a_retraction_resolves() {
     assert!(!rules(&store).contains(&"workup.grading-missing".to_string()));
 
     // The Ki-67 is entered in error: grading is missing again.
-    let retract = resource(
-        "p1",
-        "Observation/ki67",
-        2,
-        datetime!(2024-01-12 00:00 UTC),
-        vec![],
-        true,
-    );
-    let (changes, _) =
-        block_on(engine.process(&mut store, &[item(10, retract)], None, now)).unwrap();
-    assert!(changes
-        .iter()
-        .any(|c| c.change == ChangeKind::Raised && c.alert.rule == "workup.grading-missing"));
+    let retract = resource("p1", "Observation/ki67", 2, datetime!(2024-01-12 00:00 UTC), vec![], true);
+    let (changes, _) = block_on(engine.process(&mut store, &[item(10, retract)], None, now)).unwrap();
+    assert!(changes.iter().any(|c| c.change == ChangeKind::Raised && c.alert.rule == "workup.grading-missing"));
     assert!(rules(&store).contains(&"workup.grading-missing".to_string()));
 }
 
@@ -132,58 +90,36 @@ fn a_duplicate_batch_changes_nothing() {
     let engine = engine();
     let mut store = MemStore::new(true);
     let now = datetime!(2024-02-01 00:00 UTC);
-    let items: Vec<Item> = small_tumour("p1")
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| item(i as u64, c))
-        .collect();
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     block_on(engine.process(&mut store, &items, None, now)).unwrap();
     let before = store.alerts().into_iter().cloned().collect::<Vec<_>>();
     let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
     assert!(changes.is_empty());
     assert_eq!(stats.duplicates, 3);
-    assert_eq!(
-        store.alerts().into_iter().cloned().collect::<Vec<_>>(),
-        before
-    );
+    assert_eq!(store.alerts().into_iter().cloned().collect::<Vec<_>>(), before);
 }
 
 #[test]
 fn follow_up_turns_due_then_overdue_on_the_clock_alone() {
     let engine = engine();
     let mut store = MemStore::new(true);
-    let items: Vec<Item> = small_tumour("p1")
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| item(i as u64, c))
-        .collect();
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     block_on(engine.process(&mut store, &items, None, datetime!(2024-02-01 00:00 UTC))).unwrap();
-    let state = |s: &MemStore| {
-        s.alerts()
-            .iter()
-            .find(|a| a.rule == "followup.surveillance-imaging")
-            .map(|a| a.state)
-    };
+    let state = |s: &MemStore| s.alerts().iter().find(|a| a.rule == "followup.surveillance-imaging").map(|a| a.state);
     assert_eq!(state(&store), Some(islet_guideline::State::Scheduled));
     let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
     assert_eq!(wake, datetime!(2024-03-27 00:00 UTC));
 
     // Before the wake time nobody is due.
-    let (changes, claimed) =
-        block_on(engine.wake_due(&mut store, datetime!(2024-03-26 23:59 UTC), 100)).unwrap();
+    let (changes, claimed) = block_on(engine.wake_due(&mut store, datetime!(2024-03-26 23:59 UTC), 100)).unwrap();
     assert_eq!((changes.len(), claimed), (0, 0));
     let (changes, claimed) = block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
     assert_eq!(claimed, 1);
     // Both schedules (imaging and CgA) turn due.
     let mut updated: Vec<&str> = changes.iter().map(|c| c.alert.rule.as_str()).collect();
     updated.sort();
-    assert_eq!(
-        updated,
-        ["followup.cga-surveillance", "followup.surveillance-imaging"]
-    );
-    assert!(changes
-        .iter()
-        .all(|c| c.change == ChangeKind::Updated && c.cause == islet_engine::Cause::Clock));
+    assert_eq!(updated, ["followup.cga-surveillance", "followup.surveillance-imaging"]);
+    assert!(changes.iter().all(|c| c.change == ChangeKind::Updated && c.cause == islet_engine::Cause::Clock));
     assert_eq!(state(&store), Some(islet_guideline::State::Due));
 
     let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
@@ -197,28 +133,15 @@ fn delete_by_reference_finds_the_patient() {
     let engine = engine();
     let mut store = MemStore::new(false);
     let now = datetime!(2024-02-01 00:00 UTC);
-    let items: Vec<Item> = small_tumour("p1")
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| item(i as u64, c))
-        .collect();
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     block_on(engine.process(&mut store, &items, None, now)).unwrap();
-    let delete = Change::Delete {
-        resource_type: "Condition".into(),
-        id: "dx".into(),
-        patient: None,
-        version_id: None,
-    };
+    let delete = Change::Delete { resource_type: "Condition".into(), id: "dx".into(), patient: None, version_id: None };
     let (_, stats) = block_on(engine.process(&mut store, &[item(20, delete)], None, now)).unwrap();
     assert_eq!(stats.stored, 1);
     // Without the diagnosis, no pNET alerts remain.
     assert!(store.alerts().is_empty());
-    let orphan = Change::Delete {
-        resource_type: "Condition".into(),
-        id: "nobody".into(),
-        patient: None,
-        version_id: None,
-    };
+    let orphan =
+        Change::Delete { resource_type: "Condition".into(), id: "nobody".into(), patient: None, version_id: None };
     let (_, stats) = block_on(engine.process(&mut store, &[item(21, orphan)], None, now)).unwrap();
     assert_eq!(stats.orphan_deletes, 1);
 }
@@ -226,29 +149,11 @@ fn delete_by_reference_finds_the_patient() {
 /// A patient's messages: several versions of resources, including a retraction.
 fn history() -> Vec<Change> {
     let d = |s: &str| {
-        time::OffsetDateTime::parse(
-            &format!("{s}T00:00:00Z"),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
+        time::OffsetDateTime::parse(&format!("{s}T00:00:00Z"), &time::format_description::well_known::Rfc3339).unwrap()
     };
     vec![
-        resource(
-            "p",
-            "Condition/dx",
-            1,
-            d("2023-01-02"),
-            vec![FactKind::PnetDiagnosis],
-            false,
-        ),
-        resource(
-            "p",
-            "Observation/k",
-            1,
-            d("2023-01-05"),
-            vec![FactKind::Ki67(Ki67Percent::new(1.0).unwrap())],
-            false,
-        ),
+        resource("p", "Condition/dx", 1, d("2023-01-02"), vec![FactKind::PnetDiagnosis], false),
+        resource("p", "Observation/k", 1, d("2023-01-05"), vec![FactKind::Ki67(Ki67Percent::new(1.0).unwrap())], false),
         resource(
             "p",
             "Observation/k",
@@ -265,38 +170,10 @@ fn history() -> Vec<Change> {
             vec![FactKind::Mitoses(MitoticCount::new(1.0).unwrap())],
             false,
         ),
-        resource(
-            "p",
-            "Observation/s1",
-            1,
-            d("2023-01-10"),
-            vec![mm(14.0)],
-            false,
-        ),
-        resource(
-            "p",
-            "Observation/s2",
-            1,
-            d("2023-04-08"),
-            vec![mm(15.0)],
-            false,
-        ),
-        resource(
-            "p",
-            "Observation/s2",
-            2,
-            d("2023-04-08"),
-            vec![mm(15.0)],
-            true,
-        ),
-        resource(
-            "p",
-            "Condition/liver",
-            1,
-            d("2023-05-01"),
-            vec![FactKind::Metastasis(MetastasisSite::Liver)],
-            false,
-        ),
+        resource("p", "Observation/s1", 1, d("2023-01-10"), vec![mm(14.0)], false),
+        resource("p", "Observation/s2", 1, d("2023-04-08"), vec![mm(15.0)], false),
+        resource("p", "Observation/s2", 2, d("2023-04-08"), vec![mm(15.0)], true),
+        resource("p", "Condition/liver", 1, d("2023-05-01"), vec![FactKind::Metastasis(MetastasisSite::Liver)], false),
         resource("p", "Condition/liver", 2, d("2023-05-01"), vec![], true),
         resource(
             "p",
@@ -322,11 +199,7 @@ fn history() -> Vec<Change> {
     ]
 }
 
-fn final_alerts(
-    order: &[usize],
-    duplicate: Option<usize>,
-    batch: usize,
-) -> Vec<islet_engine::AlertRecord> {
+fn final_alerts(order: &[usize], duplicate: Option<usize>, batch: usize) -> Vec<islet_engine::AlertRecord> {
     let engine = engine();
     let mut store = MemStore::new(false);
     let changes = history();
@@ -334,11 +207,7 @@ fn final_alerts(
     if let Some(d) = duplicate {
         sequence.push(order[d % order.len()]);
     }
-    let items: Vec<Item> = sequence
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| item(i as u64, changes[c].clone()))
-        .collect();
+    let items: Vec<Item> = sequence.iter().enumerate().map(|(i, &c)| item(i as u64, changes[c].clone())).collect();
     for chunk in items.chunks(batch) {
         block_on(engine.process(&mut store, chunk, None, datetime!(2024-01-01 00:00 UTC))).unwrap();
     }

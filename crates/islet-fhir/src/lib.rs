@@ -17,10 +17,7 @@ impl Decoder {
         Decoder
     }
     pub fn decode(&self, _bytes: &[u8]) -> Decoded {
-        Decoded {
-            changes: vec![],
-            rejections: vec![],
-        }
+        Decoded { changes: vec![], rejections: vec![] }
     }
 }
 #[derive(Debug)]
@@ -31,16 +28,8 @@ pub struct Decoded {
 #[derive(Debug, Clone)]
 pub enum Change {
     Upsert(ResourceVersion),
-    Delete {
-        resource_type: String,
-        id: String,
-        patient: Option<String>,
-        version_id: Option<String>,
-    },
-    Skipped {
-        resource_type: String,
-        id: Option<String>,
-    },
+    Delete { resource_type: String, id: String, patient: Option<String>, version_id: Option<String> },
+    Skipped { resource_type: String, id: Option<String> },
 }
 #[derive(Debug, Clone)]
 pub struct ResourceVersion {

@@ -26,19 +26,11 @@ fn busy_record() -> Vec<Fact> {
         fact(&mut n, 0, FactKind::PnetDiagnosis),
         fact(&mut n, 0, FactKind::BirthDate(date!(1961 - 04 - 02))),
         fact(&mut n, 0, FactKind::Ki67(Ki67Percent::new(8.0).unwrap())),
-        fact(
-            &mut n,
-            0,
-            FactKind::Mitoses(MitoticCount::new(3.0).unwrap()),
-        ),
+        fact(&mut n, 0, FactKind::Mitoses(MitoticCount::new(3.0).unwrap())),
         fact(&mut n, 0, FactKind::Metastasis(MetastasisSite::Liver)),
         fact(&mut n, 0, FactKind::SstrImaging(SstrImaging::Positive)),
         fact(&mut n, 0, FactKind::KrenningScore(3)),
-        fact(
-            &mut n,
-            0,
-            FactKind::Resectability(Resectability::Unresectable),
-        ),
+        fact(&mut n, 0, FactKind::Resectability(Resectability::Unresectable)),
         fact(&mut n, 0, FactKind::LiverResectable(false)),
         fact(&mut n, 0, FactKind::Ecog(1)),
         fact(
@@ -86,37 +78,20 @@ fn busy_record() -> Vec<Fact> {
         f.push(fact(
             &mut n,
             m,
-            FactKind::TumourSize {
-                site: TumourSite::Primary,
-                largest: Millimetres::new(30.0 + m as f64).unwrap(),
-            },
+            FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(30.0 + m as f64).unwrap() },
         ));
         f.push(fact(
             &mut n,
             m,
-            FactKind::TumourSize {
-                site: TumourSite::Liver,
-                largest: Millimetres::new(20.0 + m as f64).unwrap(),
-            },
+            FactKind::TumourSize { site: TumourSite::Liver, largest: Millimetres::new(20.0 + m as f64).unwrap() },
         ));
         f.push(fact(
             &mut n,
             m,
-            FactKind::ChromograninA {
-                value: CgaValue::NgPerMl(Concentration::new(150.0).unwrap()),
-                upper_limit: None,
-            },
+            FactKind::ChromograninA { value: CgaValue::NgPerMl(Concentration::new(150.0).unwrap()), upper_limit: None },
         ));
-        f.push(fact(
-            &mut n,
-            m,
-            FactKind::LiverInvolvement(LiverInvolvementPercent::new(20.0 + m as f64).unwrap()),
-        ));
-        let status = if m == 6 || m == 15 {
-            DiseaseStatus::Worsened
-        } else {
-            DiseaseStatus::Stable
-        };
+        f.push(fact(&mut n, m, FactKind::LiverInvolvement(LiverInvolvementPercent::new(20.0 + m as f64).unwrap())));
+        let status = if m == 6 || m == 15 { DiseaseStatus::Worsened } else { DiseaseStatus::Stable };
         f.push(fact(&mut n, m, FactKind::DiseaseStatus(status)));
     }
     f
@@ -127,28 +102,14 @@ fn bench(c: &mut Criterion) {
     let facts = busy_record();
     let now = start_of(date!(2024 - 02 - 01));
     let alerts = evaluate(&facts, now, &config).alerts.len();
-    assert!(
-        alerts > 3,
-        "the benchmark record should raise several alerts, got {alerts}"
-    );
-    c.bench_function(
-        &format!(
-            "evaluate busy record ({} facts, {alerts} alerts)",
-            facts.len()
-        ),
-        |b| b.iter(|| evaluate(black_box(&facts), black_box(now), &config)),
-    );
+    assert!(alerts > 3, "the benchmark record should raise several alerts, got {alerts}");
+    c.bench_function(&format!("evaluate busy record ({} facts, {alerts} alerts)", facts.len()), |b| {
+        b.iter(|| evaluate(black_box(&facts), black_box(now), &config))
+    });
     let mut n = 0;
     let small = vec![
         fact(&mut n, 0, FactKind::PnetDiagnosis),
-        fact(
-            &mut n,
-            0,
-            FactKind::TumourSize {
-                site: TumourSite::Primary,
-                largest: Millimetres::new(14.0).unwrap(),
-            },
-        ),
+        fact(&mut n, 0, FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(14.0).unwrap() }),
         fact(&mut n, 0, FactKind::Ki67(Ki67Percent::new(1.0).unwrap())),
     ];
     c.bench_function("evaluate small surveillance record (3 facts)", |b| {

@@ -18,8 +18,7 @@ pub fn whole_months_between(from: Date, to: Date) -> u32 {
     if to <= from {
         return 0;
     }
-    let mut months =
-        ((to.year() - from.year()) * 12 + (to.month() as i32 - from.month() as i32)) as u32;
+    let mut months = ((to.year() - from.year()) * 12 + (to.month() as i32 - from.month() as i32)) as u32;
     while months > 0 && add_months(from, months) > to {
         months -= 1;
     }
@@ -71,34 +70,16 @@ mod tests {
 
     #[test]
     fn a_calendar_year_is_twelve_months() {
-        assert_eq!(
-            months_between(date!(2023 - 03 - 01), date!(2024 - 03 - 01)),
-            12.0
-        );
-        assert_eq!(
-            months_between(date!(2024 - 02 - 29), date!(2025 - 02 - 28)),
-            12.0
-        );
+        assert_eq!(months_between(date!(2023 - 03 - 01), date!(2024 - 03 - 01)), 12.0);
+        assert_eq!(months_between(date!(2024 - 02 - 29), date!(2025 - 02 - 28)), 12.0);
         assert!(months_between(date!(2024 - 01 - 01), date!(2024 - 01 - 16)) > 0.4);
-        assert_eq!(
-            whole_months_between(date!(2024 - 01 - 10), date!(2024 - 07 - 09)),
-            5
-        );
-        assert_eq!(
-            whole_months_between(date!(2024 - 01 - 10), date!(2024 - 07 - 10)),
-            6
-        );
+        assert_eq!(whole_months_between(date!(2024 - 01 - 10), date!(2024 - 07 - 09)), 5);
+        assert_eq!(whole_months_between(date!(2024 - 01 - 10), date!(2024 - 07 - 10)), 6);
     }
 
     #[test]
     fn age_counts_birthdays() {
-        assert_eq!(
-            age_in_years(date!(1970 - 06 - 15), date!(2025 - 06 - 14)),
-            54
-        );
-        assert_eq!(
-            age_in_years(date!(1970 - 06 - 15), date!(2025 - 06 - 15)),
-            55
-        );
+        assert_eq!(age_in_years(date!(1970 - 06 - 15), date!(2025 - 06 - 14)), 54);
+        assert_eq!(age_in_years(date!(1970 - 06 - 15), date!(2025 - 06 - 15)), 55);
     }
 }

@@ -109,19 +109,12 @@ impl<'a> Picture<'a> {
 
     /// The newest fact `pick` extracts a value from, with that value.
     pub fn latest_map<T>(&self, pick: impl Fn(&FactKind) -> Option<T>) -> Option<(&'a Fact, T)> {
-        self.facts
-            .iter()
-            .rev()
-            .find_map(|f| pick(&f.kind).map(|v| (*f, v)))
+        self.facts.iter().rev().find_map(|f| pick(&f.kind).map(|v| (*f, v)))
     }
 
     /// All facts matching `pred`, oldest first.
     pub fn all(&self, pred: impl Fn(&FactKind) -> bool) -> Vec<&'a Fact> {
-        self.facts
-            .iter()
-            .copied()
-            .filter(|f| pred(&f.kind))
-            .collect()
+        self.facts.iter().copied().filter(|f| pred(&f.kind)).collect()
     }
 
     fn assess_grade(&self) -> Option<GradeAssessment<'a>> {
@@ -140,9 +133,7 @@ impl<'a> Picture<'a> {
         let by_ki67 = ki67.map(|(_, v)| grade_from_ki67(v));
         let by_mitoses = mitoses.map(|(_, v)| grade_from_mitoses(v));
         let measured = by_ki67.max(by_mitoses);
-        let grade = measured
-            .or(reported.map(|(_, g)| g))
-            .or(self.nec.map(|_| Grade::G3))?;
+        let grade = measured.or(reported.map(|(_, g)| g)).or(self.nec.map(|_| Grade::G3))?;
 
         let mut discordance = Vec::new();
         if let (Some(k), Some(m)) = (by_ki67, by_mitoses) {
@@ -157,9 +148,7 @@ impl<'a> Picture<'a> {
         }
         if let (Some(m), Some(_)) = (measured, self.nec) {
             if m != Grade::G3 {
-                discordance.push(format!(
-                    "diagnosis of poorly differentiated carcinoma (G3), measured {m}"
-                ));
+                discordance.push(format!("diagnosis of poorly differentiated carcinoma (G3), measured {m}"));
             }
         }
         let mut evidence: Vec<&Fact> = Vec::new();
@@ -205,22 +194,11 @@ impl<'a> Picture<'a> {
             })
             .collect();
         let imaging = [
-            self.largest_liver_lesion()
-                .filter(|(_, mm)| mm.get() > 0.0)
-                .map(|(f, _)| f),
-            self.liver_lesion_count()
-                .filter(|(_, n)| *n > 0)
-                .map(|(f, _)| f),
-            self.liver_involvement()
-                .filter(|(_, p)| p.get() > 0.0)
-                .map(|(f, _)| f),
+            self.largest_liver_lesion().filter(|(_, mm)| mm.get() > 0.0).map(|(f, _)| f),
+            self.liver_lesion_count().filter(|(_, n)| *n > 0).map(|(f, _)| f),
+            self.liver_involvement().filter(|(_, p)| p.get() > 0.0).map(|(f, _)| f),
         ];
-        found.extend(
-            imaging
-                .into_iter()
-                .flatten()
-                .map(|f| (f, MetastasisSite::Liver)),
-        );
+        found.extend(imaging.into_iter().flatten().map(|f| (f, MetastasisSite::Liver)));
         found
     }
 
@@ -229,10 +207,7 @@ impl<'a> Picture<'a> {
     }
 
     pub fn metastasis_at(&self, site: MetastasisSite) -> Option<&'a Fact> {
-        self.metastases()
-            .into_iter()
-            .find(|(_, s)| *s == site)
-            .map(|(f, _)| f)
+        self.metastases().into_iter().find(|(_, s)| *s == site).map(|(f, _)| f)
     }
 
     pub fn liver_metastases(&self) -> Option<&'a Fact> {
@@ -241,9 +216,7 @@ impl<'a> Picture<'a> {
 
     /// Bone or any other metastasis outside the abdomen.
     pub fn extra_abdominal_metastasis(&self) -> Option<(&'a Fact, MetastasisSite)> {
-        self.metastases()
-            .into_iter()
-            .find(|(_, s)| s.is_extra_abdominal())
+        self.metastases().into_iter().find(|(_, s)| s.is_extra_abdominal())
     }
 
     /// Extrahepatic metastases (Milan criteria): any site other than the liver.
@@ -275,22 +248,16 @@ impl<'a> Picture<'a> {
     /// liver metastases assessed as unresectable.
     pub fn unresectable(&self) -> Option<&'a Fact> {
         match self.resectability() {
-            Some((
-                f,
-                Resectability::Below90
-                | Resectability::UnresectableVascular
-                | Resectability::Unresectable,
-            )) => Some(f),
+            Some((f, Resectability::Below90 | Resectability::UnresectableVascular | Resectability::Unresectable)) => {
+                Some(f)
+            }
             _ => self.liver_unresectable(),
         }
     }
 
     /// Metastatic or unresectable: the evidence for it.
     pub fn advanced(&self) -> Option<&'a Fact> {
-        self.metastases()
-            .first()
-            .map(|(f, _)| *f)
-            .or_else(|| self.unresectable())
+        self.metastases().first().map(|(f, _)| *f).or_else(|| self.unresectable())
     }
 
     pub fn liver_involvement(&self) -> Option<(&'a Fact, LiverInvolvementPercent)> {
@@ -312,9 +279,7 @@ impl<'a> Picture<'a> {
                     FactKind::DiseaseStatus(DiseaseStatus::Improved) => Course::Response,
                     FactKind::Recist(Recist::ProgressiveDisease) => Course::Progression,
                     FactKind::Recist(Recist::StableDisease) => Course::Stable,
-                    FactKind::Recist(Recist::PartialResponse | Recist::CompleteResponse) => {
-                        Course::Response
-                    }
+                    FactKind::Recist(Recist::PartialResponse | Recist::CompleteResponse) => Course::Response,
                     _ => return None,
                 };
                 Some((*f, c))
@@ -332,11 +297,7 @@ impl<'a> Picture<'a> {
 
     /// Every progression observation, oldest first.
     pub fn progressions(&self) -> Vec<&'a Fact> {
-        self.course()
-            .into_iter()
-            .filter(|(_, c)| *c == Course::Progression)
-            .map(|(f, _)| f)
-            .collect()
+        self.course().into_iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| f).collect()
     }
 
     /// How long the disease has been documented without progression: from the
@@ -349,12 +310,7 @@ impl<'a> Picture<'a> {
         if last_course == Course::Progression {
             return None;
         }
-        let start = course
-            .iter()
-            .rev()
-            .take_while(|(_, c)| *c != Course::Progression)
-            .last()?
-            .0;
+        let start = course.iter().rev().take_while(|(_, c)| *c != Course::Progression).last()?.0;
         Some((start, last, months_between(start.at.date(), last.at.date())))
     }
 
@@ -369,10 +325,7 @@ impl<'a> Picture<'a> {
         self.facts
             .iter()
             .filter_map(|f| match &f.kind {
-                FactKind::TumourSize {
-                    site: TumourSite::Primary,
-                    largest,
-                } => Some((*f, *largest)),
+                FactKind::TumourSize { site: TumourSite::Primary, largest } => Some((*f, *largest)),
                 _ => None,
             })
             .collect()
@@ -382,10 +335,7 @@ impl<'a> Picture<'a> {
     pub fn primary_size(&self) -> Option<(&'a Fact, Millimetres)> {
         let sizes = self.primary_sizes();
         let (last, _) = *sizes.last()?;
-        sizes
-            .into_iter()
-            .filter(|(f, _)| f.at.date() == last.at.date())
-            .max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
+        sizes.into_iter().filter(|(f, _)| f.at.date() == last.at.date()).max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
     }
 
     /// Growth of the primary's largest diameter in mm per year, between the
@@ -395,17 +345,11 @@ impl<'a> Picture<'a> {
         let sizes = self.primary_sizes();
         let (latest, latest_mm) = self.primary_size()?;
         let min = self.config.thresholds.growth_min_interval_months;
-        let (earlier, earlier_mm) = sizes
-            .into_iter()
-            .rev()
-            .find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
+        let (earlier, earlier_mm) =
+            sizes.into_iter().rev().find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
         let months = months_between(earlier.at.date(), latest.at.date());
         let mm_per_year = (latest_mm.get() - earlier_mm.get()) * 12.0 / months;
-        Some(Growth {
-            earlier,
-            latest,
-            mm_per_year,
-        })
+        Some(Growth { earlier, latest, mm_per_year })
     }
 
     /// The largest liver lesion on the latest imaging that measured liver lesions.
@@ -414,10 +358,7 @@ impl<'a> Picture<'a> {
             .facts
             .iter()
             .filter_map(|f| match &f.kind {
-                FactKind::TumourSize {
-                    site: TumourSite::Liver,
-                    largest,
-                } => Some((*f, *largest)),
+                FactKind::TumourSize { site: TumourSite::Liver, largest } => Some((*f, *largest)),
                 _ => None,
             })
             .collect();
@@ -524,20 +465,15 @@ impl<'a> Picture<'a> {
     /// statement does not keep a therapy running once a later record says it
     /// was completed or stopped, and a plan is no longer "planned" once the
     /// therapy started.
-    pub fn therapy(
-        &self,
-        class: impl Fn(TherapyClass) -> bool,
-        tenses: &[Tense],
-    ) -> Option<(&'a Fact, Therapy)> {
-        let of_class: Vec<(&'a Fact, Therapy)> =
-            self.therapies().filter(|(_, t)| class(t.class)).collect();
+    pub fn therapy(&self, class: impl Fn(TherapyClass) -> bool, tenses: &[Tense]) -> Option<(&'a Fact, Therapy)> {
+        let of_class: Vec<(&'a Fact, Therapy)> = self.therapies().filter(|(_, t)| class(t.class)).collect();
         of_class
             .iter()
             .filter(|(f, t)| {
                 tenses.contains(&t.tense)
-                    && !of_class.iter().any(|(g, u)| {
-                        u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense)
-                    })
+                    && !of_class
+                        .iter()
+                        .any(|(g, u)| u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense))
             })
             .last()
             .copied()
@@ -572,9 +508,7 @@ impl<'a> Picture<'a> {
         let last_progression = *progressions.last()?;
         self.therapies()
             .filter(|(f, t)| {
-                class(t.class)
-                    && matches!(t.tense, Tense::Running | Tense::Done)
-                    && f.at < last_progression.at
+                class(t.class) && matches!(t.tense, Tense::Running | Tense::Done) && f.at < last_progression.at
             })
             .last()
             .map(|(f, _)| (f, last_progression))
@@ -594,8 +528,7 @@ impl<'a> Picture<'a> {
 
     /// Age in whole years at `now`.
     pub fn age(&self) -> Option<(&'a Fact, i32)> {
-        self.birth_date
-            .map(|(f, d)| (f, age_in_years(d, self.now.date())))
+        self.birth_date.map(|(f, d)| (f, age_in_years(d, self.now.date())))
     }
 
     pub fn problems(&self) -> impl Iterator<Item = (&'a Fact, ProblemKind, &'a str)> + '_ {
@@ -635,10 +568,6 @@ pub struct Growth<'a> {
 pub fn describe(f: &Fact) -> Evidence {
     Evidence {
         reference: f.source.clone(),
-        fact: format!(
-            "{} on {}",
-            crate::words::fact_in_words(&f.kind),
-            f.at.date()
-        ),
+        fact: format!("{} on {}", crate::words::fact_in_words(&f.kind), f.at.date()),
     }
 }

@@ -253,19 +253,10 @@ impl TherapyClass {
         matches!(self, TherapyClass::Everolimus | TherapyClass::Sunitinib)
     }
     pub fn is_liver_directed(self) -> bool {
-        matches!(
-            self,
-            TherapyClass::LiverAblation
-                | TherapyClass::Tae
-                | TherapyClass::Tace
-                | TherapyClass::Sirt
-        )
+        matches!(self, TherapyClass::LiverAblation | TherapyClass::Tae | TherapyClass::Tace | TherapyClass::Sirt)
     }
     pub fn is_surgery(self) -> bool {
-        matches!(
-            self,
-            TherapyClass::PrimaryResection | TherapyClass::LiverTransplant
-        )
+        matches!(self, TherapyClass::PrimaryResection | TherapyClass::LiverTransplant)
     }
     pub fn label(self) -> &'static str {
         match self {
@@ -384,10 +375,7 @@ mod tests {
         assert!(Ki67Percent::new(-0.1).is_err());
         assert!(Ki67Percent::new(f64::NAN).is_err());
         assert!(Millimetres::new(-1.0).is_err());
-        assert_eq!(
-            Ki67Percent::new(150.0).unwrap_err().to_string(),
-            "Ki-67 150 is outside its physical range 0–100 %"
-        );
+        assert_eq!(Ki67Percent::new(150.0).unwrap_err().to_string(), "Ki-67 150 is outside its physical range 0–100 %");
     }
 
     #[test]
@@ -402,10 +390,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), fact);
         let tampered = json.replace("12.5", "150.0");
         assert!(serde_json::from_str::<Fact>(&tampered).is_err());
-        let birth = Fact {
-            kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)),
-            ..fact
-        };
+        let birth = Fact { kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)), ..fact };
         let json = serde_json::to_string(&birth).unwrap();
         assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), birth);
     }

@@ -29,11 +29,7 @@ use rules::Finding;
 /// A deceased patient has no open alerts. Clinical rules need an active pNET
 /// diagnosis (the guideline is about pNETs; without one Islet has nothing to
 /// say); data-quality rules apply to every patient.
-pub fn evaluate<'a>(
-    facts: impl IntoIterator<Item = &'a Fact>,
-    now: Instant,
-    config: &'a Config,
-) -> Assessment {
+pub fn evaluate<'a>(facts: impl IntoIterator<Item = &'a Fact>, now: Instant, config: &'a Config) -> Assessment {
     let picture = Picture::new(facts, now, config);
     let mut findings = Vec::new();
     if picture.deceased.is_none() {
@@ -62,11 +58,7 @@ pub fn evaluate<'a>(
         }
     }
     let mut alerts: Vec<Alert> = findings.into_iter().map(|f| to_alert(f, now)).collect();
-    alerts.sort_by(|a, b| {
-        a.rule
-            .cmp(b.rule)
-            .then(a.schedule_item.cmp(&b.schedule_item))
-    });
+    alerts.sort_by(|a, b| a.rule.cmp(b.rule).then(a.schedule_item.cmp(&b.schedule_item)));
     Assessment { alerts, wake_at }
 }
 

@@ -48,11 +48,7 @@ pub fn fact_in_words(k: &FactKind) -> String {
             };
             match upper_limit {
                 Some(u) if u.get() > 0.0 => {
-                    format!(
-                        "chromogranin A {} {unit} ({}× upper limit)",
-                        trim(v),
-                        trim(v / u.get())
-                    )
+                    format!("chromogranin A {} {unit} ({}× upper limit)", trim(v), trim(v / u.get()))
                 }
                 _ => format!("chromogranin A {} {unit}", trim(v)),
             }
@@ -80,10 +76,7 @@ pub fn fact_in_words(k: &FactKind) -> String {
         ),
         FactKind::KrenningScore(s) => format!("Krenning score {s}"),
         FactKind::OctreotideTest { positive } => {
-            format!(
-                "octreotide test {}",
-                if *positive { "positive" } else { "negative" }
-            )
+            format!("octreotide test {}", if *positive { "positive" } else { "negative" })
         }
         FactKind::DiseaseStatus(s) => format!(
             "disease {}",
@@ -110,16 +103,12 @@ pub fn fact_in_words(k: &FactKind) -> String {
                 Resectability::Complete => "complete resection possible",
                 Resectability::AtLeast90 => "≥ 90 % resectable",
                 Resectability::Below90 => "< 90 % resectable",
-                Resectability::UnresectableVascular =>
-                    "unresectable because of vascular involvement",
+                Resectability::UnresectableVascular => "unresectable because of vascular involvement",
                 Resectability::Unresectable => "unresectable",
             }
         ),
         FactKind::LiverResectable(r) => {
-            format!(
-                "liver metastases {}",
-                if *r { "resectable" } else { "unresectable" }
-            )
+            format!("liver metastases {}", if *r { "resectable" } else { "unresectable" })
         }
         FactKind::DiscoveryMode(m) => match m {
             DiscoveryMode::Incidental => "discovered incidentally".into(),

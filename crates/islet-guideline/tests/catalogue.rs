@@ -63,8 +63,7 @@ fn catalogue_is_exactly_the_spec() {
 #[test]
 fn the_copy_above_matches_the_spec_file_when_it_is_beside_the_repo() {
     // CI and developer machines lay `shared/` beside the clone.
-    let spec =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/guideline.md");
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/guideline.md");
     let Ok(text) = std::fs::read_to_string(&spec) else {
         return;
     };
@@ -81,12 +80,7 @@ fn the_copy_above_matches_the_spec_file_when_it_is_beside_the_repo() {
 #[test]
 fn every_rule_is_cited_and_summarised() {
     for r in catalogue() {
-        assert!(
-            r.summary.chars().count() < 140,
-            "{}: summary is {} chars",
-            r.id,
-            r.summary.chars().count()
-        );
+        assert!(r.summary.chars().count() < 140, "{}: summary is {} chars", r.id, r.summary.chars().count());
         assert!(
             r.citation.starts_with("Rossi et al. 2014, ref") || r.id.starts_with("data."),
             "{}: {}",

@@ -26,10 +26,7 @@ pub struct BackfillOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -50,10 +47,8 @@ pub fn source_name(path: &Path) -> String {
 }
 
 fn open(path: &Path) -> Result<Box<dyn BufRead>, BackfillError> {
-    let f = std::fs::File::open(path).map_err(|source| BackfillError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let f =
+        std::fs::File::open(path).map_err(|source| BackfillError::Io { path: path.display().to_string(), source })?;
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
 }
 
@@ -63,10 +58,7 @@ pub async fn backfill(
     path: &Path,
     opts: &BackfillOptions,
 ) -> Result<BackfillOutcome, BackfillError> {
-    let io_err = |source| BackfillError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+    let io_err = |source| BackfillError::Io { path: path.display().to_string(), source };
     let source = source_name(path);
     let at = match opts.at {
         Some(at) => Some(at),
@@ -97,11 +89,7 @@ pub async fn backfill(
         1
     };
 
-    let mut outcome = BackfillOutcome {
-        at: Some(at),
-        first_line,
-        ..Default::default()
-    };
+    let mut outcome = BackfillOutcome { at: Some(at), first_line, ..Default::default() };
     let mut batch: Vec<Item> = Vec::with_capacity(opts.batch_size);
     let mut last_line = first_line.saturating_sub(1);
     for (index, line) in open(path)?.lines().enumerate() {
@@ -122,14 +110,12 @@ pub async fn backfill(
         }
         batch.push(item);
         if batch.len() >= opts.batch_size.max(1) {
-            outcome.stats +=
-                commit(engine, store, &batch, &source, number, at, &opts.backoff).await?;
+            outcome.stats += commit(engine, store, &batch, &source, number, at, &opts.backoff).await?;
             batch.clear();
         }
     }
     if !batch.is_empty() || last_line >= first_line {
-        outcome.stats +=
-            commit(engine, store, &batch, &source, last_line, at, &opts.backoff).await?;
+        outcome.stats += commit(engine, store, &batch, &source, last_line, at, &opts.backoff).await?;
     }
     Ok(outcome)
 }
@@ -145,11 +131,7 @@ async fn commit(
     at: Instant,
     backoff: &Backoff,
 ) -> Result<BatchStats, StoreError> {
-    let position = SourcePosition {
-        source: source.to_string(),
-        partition: 0,
-        next_offset: last_line as i64 + 1,
-    };
+    let position = SourcePosition { source: source.to_string(), partition: 0, next_offset: last_line as i64 + 1 };
     let what = format!("batch ending at line {last_line}");
     let (_, stats) = with_retry(&what, backoff, || {
         let mut store = store.clone();

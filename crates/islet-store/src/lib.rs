@@ -18,10 +18,11 @@ pub mod retry;
 pub mod scheduler;
 mod tx;
 
+pub use sqlx::PgPool;
 pub use tx::PgTx;
 
 use islet_engine::{AlertChange, AlertRecord, ChangeKind};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
@@ -42,11 +43,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// A pool to `url` (e.g. `postgres://postgres@127.0.0.1:5432/islet`).
 pub async fn connect(url: &str) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)?.application_name("islet");
-    Ok(PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?)
+    Ok(PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?)
 }
 
 /// Applies pending migrations (idempotent; safe with several instances).
@@ -72,9 +69,7 @@ impl PgStore {
 
     /// Every current alert, sorted by patient, rule, then id (as replay prints them).
     pub async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM alert ORDER BY patient_id, rule, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT body FROM alert ORDER BY patient_id, rule, id").fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|r| {
                 let body: sqlx::types::Json<AlertRecord> = r.try_get("body")?;
@@ -85,9 +80,8 @@ impl PgStore {
 
     /// The change log in commit order.
     pub async fn change_log(&self) -> Result<Vec<AlertChange>, StoreError> {
-        let rows = sqlx::query("SELECT at, change, cause, alert FROM alert_change ORDER BY seq")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT at, change, cause, alert FROM alert_change ORDER BY seq").fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|r| {
                 let change: String = r.try_get("change")?;
@@ -110,13 +104,11 @@ impl PgStore {
 
     /// The next offset to read from a source, if any batch of it committed.
     pub async fn position(&self, source: &str, partition: i32) -> Result<Option<i64>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT next_offset FROM source_position WHERE source = $1 AND partition = $2",
-        )
-        .bind(source)
-        .bind(partition)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT next_offset FROM source_position WHERE source = $1 AND partition = $2")
+            .bind(source)
+            .bind(partition)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }
 

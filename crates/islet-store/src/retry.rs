@@ -18,11 +18,7 @@ pub fn is_transient(e: &StoreError) -> bool {
                 // 08: connection exception; 57P01-03: admin / crash shutdown,
                 // cannot connect now; 40001 / 40P01: serialization, deadlock;
                 // 53300: too many connections.
-                c.starts_with("08")
-                    || matches!(
-                        &*c,
-                        "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300"
-                    )
+                c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300")
             }),
             _ => false,
         },
@@ -40,11 +36,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff {
-            first: Duration::from_millis(100),
-            max: Duration::from_secs(5),
-            deadline: Duration::from_secs(300),
-        }
+        Backoff { first: Duration::from_millis(100), max: Duration::from_secs(5), deadline: Duration::from_secs(300) }
     }
 }
 
@@ -52,11 +44,7 @@ impl Default for Backoff {
 /// deadline passes. Each retry logs one line saying what failed and when the
 /// next try is. `attempt` must be a whole transaction: a failed one committed
 /// nothing, so nothing was acknowledged.
-pub async fn with_retry<T, F, Fut>(
-    what: &str,
-    backoff: &Backoff,
-    mut attempt: F,
-) -> Result<T, StoreError>
+pub async fn with_retry<T, F, Fut>(what: &str, backoff: &Backoff, mut attempt: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,

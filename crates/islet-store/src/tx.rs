@@ -28,60 +28,37 @@ fn version_key(version_id: Option<&str>, last_updated: Option<Instant>, raw: &st
         (None, Some(t)) => format!("lastUpdated:{}", t.unix_timestamp_nanos()),
         (None, None) => {
             let digest = Sha256::digest(raw.as_bytes());
-            format!(
-                "sha256:{}",
-                digest
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            )
+            format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
         }
     }
 }
 
 fn kebab<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
 impl islet_engine::Transaction for PgTx {
     type Error = StoreError;
 
-    async fn lock_patients(
-        &mut self,
-        patients: &[String],
-    ) -> Result<Vec<PatientState>, StoreError> {
+    async fn lock_patients(&mut self, patients: &[String]) -> Result<Vec<PatientState>, StoreError> {
         if patients.is_empty() {
             return Ok(Vec::new());
         }
         // New patients get a row first, so the lock below covers them too.
-        sqlx::query(
-            "INSERT INTO patient (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(patients)
-        .execute(&mut *self.tx)
-        .await?;
-        let rows = sqlx::query(
-            "SELECT id, record, wake_at FROM patient WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-        )
-        .bind(patients)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        sqlx::query("INSERT INTO patient (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING")
+            .bind(patients)
+            .execute(&mut *self.tx)
+            .await?;
+        let rows = sqlx::query("SELECT id, record, wake_at FROM patient WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(patients)
+            .fetch_all(&mut *self.tx)
+            .await?;
         let mut states: HashMap<String, PatientState> = HashMap::with_capacity(rows.len());
         for row in rows {
             let id: String = row.try_get("id")?;
             let record: Json<PatientRecord> = row.try_get("record")?;
             let wake_at: Option<Instant> = row.try_get("wake_at")?;
-            states.insert(
-                id,
-                PatientState {
-                    record: record.0,
-                    alerts: BTreeMap::new(),
-                    wake_at,
-                },
-            );
+            states.insert(id, PatientState { record: record.0, alerts: BTreeMap::new(), wake_at });
         }
         let alerts = sqlx::query("SELECT patient_id, body FROM alert WHERE patient_id = ANY($1)")
             .bind(patients)
@@ -97,19 +74,13 @@ impl islet_engine::Transaction for PgTx {
         patients
             .iter()
             .map(|p| {
-                states.remove(p).ok_or_else(|| {
-                    StoreError::Corrupt(format!("patient row {p} vanished under lock"))
-                })
+                states.remove(p).ok_or_else(|| StoreError::Corrupt(format!("patient row {p} vanished under lock")))
             })
             .collect()
     }
 
-    async fn patients_of(
-        &mut self,
-        references: &[String],
-    ) -> Result<HashMap<String, String>, StoreError> {
-        let (types, ids): (Vec<&str>, Vec<&str>) =
-            references.iter().filter_map(|r| r.split_once('/')).unzip();
+    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        let (types, ids): (Vec<&str>, Vec<&str>) = references.iter().filter_map(|r| r.split_once('/')).unzip();
         let rows = sqlx::query(
             "SELECT DISTINCT resource_type || '/' || resource_id AS reference, patient_id FROM resource_version \
              WHERE (resource_type, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
@@ -118,9 +89,7 @@ impl islet_engine::Transaction for PgTx {
         .bind(&ids)
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.into_iter()
-            .map(|r| Ok((r.try_get("reference")?, r.try_get("patient_id")?)))
-            .collect()
+        rows.into_iter().map(|r| Ok((r.try_get("reference")?, r.try_get("patient_id")?))).collect()
     }
 
     async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), StoreError> {
@@ -144,11 +113,7 @@ impl islet_engine::Transaction for PgTx {
                         false,
                         (!v.raw.is_empty()).then(|| v.raw.clone()),
                     ),
-                    Written::Deleted {
-                        resource_type,
-                        id,
-                        version_id,
-                    } => rv.push(
+                    Written::Deleted { resource_type, id, version_id } => rv.push(
                         resource_type,
                         id,
                         format!("deleted:{}", version_id.unwrap_or("")),
@@ -192,10 +157,7 @@ impl islet_engine::Transaction for PgTx {
         let mut wakes = Vec::with_capacity(writes.len());
         for w in &writes {
             ids.push(w.patient);
-            records.push(
-                serde_json::to_string(&w.state.record)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            records.push(serde_json::to_string(&w.state.record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
             wakes.push(w.state.wake_at);
         }
         sqlx::query(
@@ -213,35 +175,19 @@ impl islet_engine::Transaction for PgTx {
         let mut log = ChangeRows::default();
         for w in &writes {
             for c in &w.changes {
-                final_state.insert(
-                    &c.alert.id,
-                    (c.change != ChangeKind::Resolved).then_some(&c.alert),
-                );
+                final_state.insert(&c.alert.id, (c.change != ChangeKind::Resolved).then_some(&c.alert));
                 log.at.push(c.at);
                 log.patients.push(c.alert.patient.clone());
                 log.alert_ids.push(c.alert.id.clone());
                 log.rules.push(c.alert.rule.clone());
                 log.changes.push(kebab(&c.change));
-                log.causes.push(
-                    serde_json::to_string(&c.cause)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                );
-                log.alerts.push(
-                    serde_json::to_string(&c.alert)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                );
+                log.causes.push(serde_json::to_string(&c.cause).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                log.alerts.push(serde_json::to_string(&c.alert).map_err(|e| StoreError::Corrupt(e.to_string()))?);
             }
         }
-        let resolved: Vec<&str> = final_state
-            .iter()
-            .filter(|(_, a)| a.is_none())
-            .map(|(id, _)| *id)
-            .collect();
+        let resolved: Vec<&str> = final_state.iter().filter(|(_, a)| a.is_none()).map(|(id, _)| *id).collect();
         if !resolved.is_empty() {
-            sqlx::query("DELETE FROM alert WHERE id = ANY($1)")
-                .bind(&resolved)
-                .execute(&mut *self.tx)
-                .await?;
+            sqlx::query("DELETE FROM alert WHERE id = ANY($1)").bind(&resolved).execute(&mut *self.tx).await?;
         }
         let mut up = AlertRows::default();
         for a in final_state.values().flatten() {
@@ -252,8 +198,7 @@ impl islet_engine::Transaction for PgTx {
             up.severities.push(kebab(&a.severity));
             up.states.push(kebab(&a.state));
             up.dues.push(a.due);
-            up.bodies
-                .push(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            up.bodies.push(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
         if !up.ids.is_empty() {
             sqlx::query(

@@ -25,7 +25,10 @@ fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactK
         last_updated: Some(at),
         clinical_time: Some(at),
         retracted: false,
-        facts: kinds.into_iter().map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind }).collect(),
+        facts: kinds
+            .into_iter()
+            .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
+            .collect(),
         raw: format!(r#"{{"resourceType":"{rt}","id":"{id}"}}"#),
     })
 }
@@ -147,10 +150,9 @@ async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event()
     assert!(imaging_states(pg.alerts().await.unwrap()).iter().all(|s| *s == State::Scheduled));
 
     // Due: 14 days before 3 months after each baseline (baselines 2024-01-10 to 14).
-    for (at, expected) in [
-        (datetime!(2024-04-05 00:00 UTC), State::Due),
-        (datetime!(2024-04-20 00:00 UTC), State::Overdue),
-    ] {
+    for (at, expected) in
+        [(datetime!(2024-04-05 00:00 UTC), State::Due), (datetime!(2024-04-20 00:00 UTC), State::Overdue)]
+    {
         clock.set(at);
         let (mut one, mut two) = (scheduler(clock.clone()), scheduler(clock.clone()));
         let (r1, r2) = tokio::join!(one.tick(), two.tick());

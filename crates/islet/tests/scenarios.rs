@@ -27,11 +27,7 @@ fn recorded_scenarios_match_their_golden_output() {
         .filter(|p| p.join("input.ndjson").exists())
         .collect();
     dirs.sort();
-    assert!(
-        dirs.len() >= 10,
-        "expected the recorded scenarios, found {}",
-        dirs.len()
-    );
+    assert!(dirs.len() >= 10, "expected the recorded scenarios, found {}", dirs.len());
     let mut failures = Vec::new();
     for dir in &dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -47,9 +43,7 @@ fn recorded_scenarios_match_their_golden_output() {
         let code = output.status.code();
         let expected_code = if stderr.is_empty() { Some(0) } else { Some(1) };
         if code != expected_code {
-            failures.push(format!(
-                "{name}: exit {code:?}, expected {expected_code:?}; stderr:\n{stderr}"
-            ));
+            failures.push(format!("{name}: exit {code:?}, expected {expected_code:?}; stderr:\n{stderr}"));
             continue;
         }
         if bless {
@@ -63,25 +57,14 @@ fn recorded_scenarios_match_their_golden_output() {
         }
         let expected = read_or_empty(&dir.join("expected.ndjson"));
         if stdout != expected {
-            failures.push(format!(
-                "{name}: stdout differs from expected.ndjson\n{}",
-                diff(&expected, &stdout)
-            ));
+            failures.push(format!("{name}: stdout differs from expected.ndjson\n{}", diff(&expected, &stdout)));
         }
         let expected_err = read_or_empty(&dir.join("expected.stderr"));
         if stderr != expected_err {
-            failures.push(format!(
-                "{name}: stderr differs from expected.stderr\n{}",
-                diff(&expected_err, &stderr)
-            ));
+            failures.push(format!("{name}: stderr differs from expected.stderr\n{}", diff(&expected_err, &stderr)));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} scenario(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} scenario(s) failed:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 
 /// Lines only in one side, enough to see what changed.
@@ -118,8 +101,5 @@ fn every_rule_fires_in_some_scenario() {
         .map(|r| r.id)
         .filter(|id| !seen.contains(&format!("\"rule\":\"{id}\"")))
         .collect();
-    assert!(
-        missing.is_empty(),
-        "rules no scenario shows firing: {missing:?}"
-    );
+    assert!(missing.is_empty(), "rules no scenario shows firing: {missing:?}");
 }

@@ -146,16 +146,13 @@ pub fn chemo_well_differentiated(p: &Picture) -> Option<Finding> {
         return None;
     }
     let unresectable = p.unresectable()?;
-    let failure =
-        p.failed(|c| matches!(c, TherapyClass::Ssa | TherapyClass::Interferon) || c.is_targeted());
+    let failure = p.failed(|c| matches!(c, TherapyClass::Ssa | TherapyClass::Interferon) || c.is_targeted());
     let progression = p.progression();
     let symptoms = uncontrolled_symptoms(p);
     if failure.is_none() && progression.is_none() && symptoms.is_none() {
         return None;
     }
-    let mut f = with_grade(Finding::new(&WELL_DIFFERENTIATED), p)
-        .maybe(p.advanced())
-        .fact(unresectable);
+    let mut f = with_grade(Finding::new(&WELL_DIFFERENTIATED), p).maybe(p.advanced()).fact(unresectable);
     if let Some((therapy, prog)) = failure {
         f = f.fact(therapy).fact(prog).note(format!(
             "Failure of prior therapy: {} started {}, progression on {}.",
@@ -165,16 +162,10 @@ pub fn chemo_well_differentiated(p: &Picture) -> Option<Finding> {
         ));
     }
     if let Some(prog) = progression {
-        f = f.fact(prog).note(format!(
-            "Progression on the latest assessment ({}).",
-            prog.at.date()
-        ));
+        f = f.fact(prog).note(format!("Progression on the latest assessment ({}).", prog.at.date()));
     }
     if let Some(s) = symptoms {
-        f = f.fact(s).note(format!(
-            "Poorly controlled hormonal symptoms ({}).",
-            s.at.date()
-        ));
+        f = f.fact(s).note(format!("Poorly controlled hormonal symptoms ({}).", s.at.date()));
     }
     Some(f)
 }
@@ -203,17 +194,11 @@ pub fn targeted_after_chemo(p: &Picture) -> Option<Finding> {
     }
     let advanced = p.advanced()?;
     let (chemo, prog) = p.failed(|c| c == TherapyClass::Chemotherapy)?;
-    Some(
-        with_grade(Finding::new(&TARGETED_AFTER_CHEMO), p)
-            .fact(advanced)
-            .fact(chemo)
-            .fact(prog)
-            .note(format!(
-                "Progression on {} after chemotherapy started {}.",
-                prog.at.date(),
-                chemo.at.date()
-            )),
-    )
+    Some(with_grade(Finding::new(&TARGETED_AFTER_CHEMO), p).fact(advanced).fact(chemo).fact(prog).note(format!(
+        "Progression on {} after chemotherapy started {}.",
+        prog.at.date(),
+        chemo.at.date()
+    )))
 }
 
 /// Spec: "profile `nccn` only: well-differentiated, unresectable, no prior
@@ -277,10 +262,9 @@ pub fn prrt_candidate(p: &Picture) -> Option<Finding> {
     let advanced = p.advanced()?;
     let (krenning, score) = p.krenning()?;
     (score >= PRRT_MIN_KRENNING).then(|| {
-        Finding::new(&PRRT_CANDIDATE).fact(advanced).derived(
-            krenning,
-            format!("Krenning score {score}: uptake at least as high as normal liver"),
-        )
+        Finding::new(&PRRT_CANDIDATE)
+            .fact(advanced)
+            .derived(krenning, format!("Krenning score {score}: uptake at least as high as normal liver"))
     })
 }
 
@@ -335,8 +319,8 @@ fn therapy_label(f: &Fact) -> &'static str {
 mod tests {
     use crate::config::Profile;
     use crate::facts::{
-        DiseaseStatus, FactKind, Grade, HormonalSymptoms, MetastasisSite, Resectability,
-        SstrImaging, Tense, TherapyClass,
+        DiseaseStatus, FactKind, Grade, HormonalSymptoms, MetastasisSite, Resectability, SstrImaging, Tense,
+        TherapyClass,
     };
     use crate::rules::testkit::*;
     use crate::Severity;
@@ -371,11 +355,7 @@ mod tests {
             ]
         );
         for r in super::RULES {
-            assert!(
-                r.summary.chars().count() < 140,
-                "{}: summary too long",
-                r.id
-            );
+            assert!(r.summary.chars().count() < 140, "{}: summary too long", r.id);
             assert!(r.citation.starts_with("Rossi et al. 2014, ref"), "{}", r.id);
         }
     }
@@ -385,13 +365,7 @@ mod tests {
     #[test]
     fn chemo_well_differentiated_grade_boundaries() {
         const RULE: &str = "chemo.well-differentiated";
-        for (k, fires) in [
-            (2.0, true),
-            (2.5, true),
-            (3.0, true),
-            (20.0, true),
-            (20.1, false),
-        ] {
+        for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
             let p = advanced(k).on("2024-03-01", status(DiseaseStatus::Worsened));
             assert_eq!(p.fires(NOW, RULE), fires, "Ki-67 {k}");
         }
@@ -404,32 +378,14 @@ mod tests {
         let p = advanced(5.0).on("2024-03-01", status(DiseaseStatus::Stable));
         assert!(!p.fires(NOW, RULE));
         // Progression on the latest assessment.
-        assert!(p
-            .clone()
-            .on("2024-04-01", status(DiseaseStatus::Worsened))
-            .fires(NOW, RULE));
+        assert!(p.clone().on("2024-04-01", status(DiseaseStatus::Worsened)).fires(NOW, RULE));
         // Uncontrolled symptoms (and crisis); controlled symptoms do not count.
         assert!(p
             .clone()
-            .on(
-                "2024-04-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled)
-            )
+            .on("2024-04-01", FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled))
             .fires(NOW, RULE));
-        assert!(p
-            .clone()
-            .on(
-                "2024-04-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)
-            )
-            .fires(NOW, RULE));
-        assert!(!p
-            .clone()
-            .on(
-                "2024-04-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Controlled)
-            )
-            .fires(NOW, RULE));
+        assert!(p.clone().on("2024-04-01", FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)).fires(NOW, RULE));
+        assert!(!p.clone().on("2024-04-01", FactKind::HormonalSymptoms(HormonalSymptoms::Controlled)).fires(NOW, RULE));
         // SSA failure: SSA started before a progression, even if stable since.
         let failed = p
             .clone()
@@ -438,12 +394,7 @@ mod tests {
             .on("2024-04-01", status(DiseaseStatus::Stable));
         let a = failed.alerts(NOW, RULE);
         assert_eq!(a.len(), 1);
-        assert!(
-            a[0].detail
-                .contains("Failure of prior therapy: somatostatin analogue"),
-            "{}",
-            a[0].detail
-        );
+        assert!(a[0].detail.contains("Failure of prior therapy: somatostatin analogue"), "{}", a[0].detail);
         // An SSA started after the progression has not failed.
         let not_failed = p
             .on("2024-02-20", status(DiseaseStatus::Worsened))
@@ -461,16 +412,8 @@ mod tests {
             .on("2024-01-10", metastasis(MetastasisSite::Liver))
             .on("2024-03-01", status(DiseaseStatus::Worsened));
         assert!(!p.fires(NOW, RULE));
-        assert!(p
-            .clone()
-            .on("2024-01-12", FactKind::LiverResectable(false))
-            .fires(NOW, RULE));
-        assert!(!p
-            .on(
-                "2024-01-12",
-                FactKind::Resectability(Resectability::AtLeast90)
-            )
-            .fires(NOW, RULE));
+        assert!(p.clone().on("2024-01-12", FactKind::LiverResectable(false)).fires(NOW, RULE));
+        assert!(!p.on("2024-01-12", FactKind::Resectability(Resectability::AtLeast90)).fires(NOW, RULE));
     }
 
     #[test]
@@ -479,22 +422,8 @@ mod tests {
         let a = &p.alerts(NOW, "chemo.well-differentiated")[0];
         let refs: Vec<&str> = a.evidence.iter().map(|e| e.reference.as_str()).collect();
         // Ki-67 (f2), metastasis (f3), resectability (f4), progression (f5).
-        assert_eq!(
-            refs,
-            [
-                "Observation/f2",
-                "Condition/f3",
-                "Observation/f4",
-                "Observation/f5"
-            ]
-        );
-        assert!(
-            a.evidence[0]
-                .fact
-                .starts_with("WHO grade G2 from Ki-67 12 %"),
-            "{:?}",
-            a.evidence
-        );
+        assert_eq!(refs, ["Observation/f2", "Condition/f3", "Observation/f4", "Observation/f5"]);
+        assert!(a.evidence[0].fact.starts_with("WHO grade G2 from Ki-67 12 %"), "{:?}", a.evidence);
         assert_eq!(a.citation, "Rossi et al. 2014, refs 12, 46, 49–51");
         assert_eq!(a.severity, Severity::Info);
     }
@@ -504,35 +433,16 @@ mod tests {
     #[test]
     fn nec_platinum_only_in_g3() {
         const RULE: &str = "chemo.nec-platinum";
-        for (k, fires) in [
-            (2.0, false),
-            (2.5, false),
-            (3.0, false),
-            (20.0, false),
-            (20.1, true),
-        ] {
-            assert_eq!(
-                Patient::pnet().on("2024-01-05", ki67(k)).fires(NOW, RULE),
-                fires,
-                "Ki-67 {k}"
-            );
+        for (k, fires) in [(2.0, false), (2.5, false), (3.0, false), (20.0, false), (20.1, true)] {
+            assert_eq!(Patient::pnet().on("2024-01-05", ki67(k)).fires(NOW, RULE), fires, "Ki-67 {k}");
         }
         // > 20 mitoses wins over a low Ki-67 (higher grade).
-        assert!(Patient::pnet()
-            .on("2024-01-05", ki67(5.0))
-            .on("2024-01-05", mitoses(25.0))
-            .fires(NOW, RULE));
+        assert!(Patient::pnet().on("2024-01-05", ki67(5.0)).on("2024-01-05", mitoses(25.0)).fires(NOW, RULE));
         // A carcinoma diagnosis without measures is G3; no grade at all is not.
-        assert!(Patient::pnet()
-            .on("2024-01-05", FactKind::NecDiagnosis)
-            .fires(NOW, RULE));
-        assert!(Patient::pnet()
-            .on("2024-01-05", FactKind::ReportedGrade(Grade::G3))
-            .fires(NOW, RULE));
+        assert!(Patient::pnet().on("2024-01-05", FactKind::NecDiagnosis).fires(NOW, RULE));
+        assert!(Patient::pnet().on("2024-01-05", FactKind::ReportedGrade(Grade::G3)).fires(NOW, RULE));
         assert!(!Patient::pnet().fires(NOW, RULE));
-        let a = &Patient::pnet()
-            .on("2024-01-05", ki67(40.0))
-            .alerts(NOW, RULE)[0];
+        let a = &Patient::pnet().on("2024-01-05", ki67(40.0)).alerts(NOW, RULE)[0];
         assert_eq!(a.evidence[0].reference.as_str(), "Observation/f2");
         assert!(a.evidence[0].fact.contains("WHO grade G3 from Ki-67 40 %"));
     }
@@ -545,78 +455,48 @@ mod tests {
         let base = advanced(8.0);
         let chemo_then_progression = base
             .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Done),
-            )
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done))
             .on("2024-04-01", status(DiseaseStatus::Worsened));
         assert!(chemo_then_progression.fires(NOW, RULE));
         let a = &chemo_then_progression.alerts(NOW, RULE)[0];
         let refs: Vec<&str> = a.evidence.iter().map(|e| e.reference.as_str()).collect();
-        assert!(
-            refs.contains(&"Procedure/f5") && refs.contains(&"Observation/f6"),
-            "{refs:?}"
-        );
+        assert!(refs.contains(&"Procedure/f5") && refs.contains(&"Observation/f6"), "{refs:?}");
         // Running chemotherapy that fails counts too.
         assert!(base
             .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Running)
-            )
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Running))
             .on("2024-04-01", status(DiseaseStatus::Worsened))
             .fires(NOW, RULE));
         // Progression before chemotherapy started: chemotherapy has not failed.
         assert!(!base
             .clone()
             .on("2024-02-01", status(DiseaseStatus::Worsened))
-            .on(
-                "2024-03-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Running)
-            )
+            .on("2024-03-01", therapy(TherapyClass::Chemotherapy, Tense::Running))
             .fires(NOW, RULE));
         // Planned chemotherapy is not a course.
         assert!(!base
             .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Planned)
-            )
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Planned))
             .on("2024-04-01", status(DiseaseStatus::Worsened))
             .fires(NOW, RULE));
         // Not in G3.
         assert!(!advanced(20.1)
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Done)
-            )
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done))
             .on("2024-04-01", status(DiseaseStatus::Worsened))
             .fires(NOW, RULE));
         // Not without advanced disease.
         assert!(!Patient::pnet()
             .on("2024-01-05", ki67(8.0))
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Done)
-            )
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done))
             .on("2024-04-01", status(DiseaseStatus::Worsened))
             .fires(NOW, RULE));
     }
 
     #[test]
     fn targeted_after_chemo_grade_boundaries() {
-        for (k, fires) in [
-            (2.0, true),
-            (2.5, true),
-            (3.0, true),
-            (20.0, true),
-            (20.1, false),
-        ] {
+        for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
             let p = advanced(k)
-                .on(
-                    "2024-02-01",
-                    therapy(TherapyClass::Chemotherapy, Tense::Done),
-                )
+                .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done))
                 .on("2024-04-01", status(DiseaseStatus::Worsened));
             assert_eq!(p.fires(NOW, "targeted.after-chemo"), fires, "Ki-67 {k}");
         }
@@ -636,42 +516,14 @@ mod tests {
     #[test]
     fn targeted_first_line_conditions() {
         const RULE: &str = "targeted.first-line";
-        for (k, fires) in [
-            (2.0, true),
-            (2.5, true),
-            (3.0, true),
-            (20.0, true),
-            (20.1, false),
-        ] {
-            assert_eq!(
-                advanced(k).profile(Profile::Nccn).fires(NOW, RULE),
-                fires,
-                "Ki-67 {k}"
-            );
+        for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
+            assert_eq!(advanced(k).profile(Profile::Nccn).fires(NOW, RULE), fires, "Ki-67 {k}");
         }
         let p = advanced(8.0).profile(Profile::Nccn);
         // Prior chemotherapy, running or done, excludes first line; planned does not.
-        assert!(!p
-            .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Done)
-            )
-            .fires(NOW, RULE));
-        assert!(!p
-            .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Running)
-            )
-            .fires(NOW, RULE));
-        assert!(p
-            .clone()
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Chemotherapy, Tense::Planned)
-            )
-            .fires(NOW, RULE));
+        assert!(!p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done)).fires(NOW, RULE));
+        assert!(!p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Running)).fires(NOW, RULE));
+        assert!(p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Planned)).fires(NOW, RULE));
         // Metastatic without an unresectability assessment is not "unresectable".
         let no_assessment = Patient::pnet()
             .on("2024-01-05", ki67(8.0))
@@ -688,34 +540,21 @@ mod tests {
                 let p = advanced(8.0).on("2024-02-01", therapy(class, tense));
                 assert!(p.fires(NOW, RULE), "{class:?} {tense:?}");
                 assert!(p.clone().profile(Profile::Enets).fires(NOW, RULE));
-                assert!(
-                    !p.clone().profile(Profile::Nccn).fires(NOW, RULE),
-                    "{class:?} {tense:?}"
-                );
+                assert!(!p.clone().profile(Profile::Nccn).fires(NOW, RULE), "{class:?} {tense:?}");
                 let a = &p.alerts(NOW, RULE)[0];
                 assert_eq!(a.severity, Severity::Warning);
                 assert_eq!(a.evidence[0].reference.as_str(), "Procedure/f5");
             }
         }
         // Done targeted therapy is not planned or running.
-        assert!(!advanced(8.0)
-            .on("2024-02-01", therapy(TherapyClass::Everolimus, Tense::Done))
-            .fires(NOW, RULE));
+        assert!(!advanced(8.0).on("2024-02-01", therapy(TherapyClass::Everolimus, Tense::Done)).fires(NOW, RULE));
         // After chemotherapy it is the ENETS standard, not first line.
         let after_chemo = advanced(8.0)
-            .on(
-                "2024-01-20",
-                therapy(TherapyClass::Chemotherapy, Tense::Done),
-            )
-            .on(
-                "2024-02-01",
-                therapy(TherapyClass::Everolimus, Tense::Planned),
-            );
+            .on("2024-01-20", therapy(TherapyClass::Chemotherapy, Tense::Done))
+            .on("2024-02-01", therapy(TherapyClass::Everolimus, Tense::Planned));
         assert!(!after_chemo.fires(NOW, RULE));
         // Other drugs do not trigger it.
-        assert!(!advanced(8.0)
-            .on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Planned))
-            .fires(NOW, RULE));
+        assert!(!advanced(8.0).on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Planned)).fires(NOW, RULE));
     }
 
     // --- PRRT --------------------------------------------------------------
@@ -725,50 +564,27 @@ mod tests {
         const RULE: &str = "prrt.candidate";
         let p = advanced(8.0).on("2024-02-01", FactKind::SstrImaging(SstrImaging::Positive));
         assert!(!p.fires(NOW, RULE), "no Krenning score");
-        assert!(!p
-            .clone()
-            .on("2024-02-01", FactKind::KrenningScore(1))
-            .fires(NOW, RULE));
-        assert!(p
-            .clone()
-            .on("2024-02-01", FactKind::KrenningScore(2))
-            .fires(NOW, RULE));
-        assert!(p
-            .clone()
-            .on("2024-02-01", FactKind::KrenningScore(4))
-            .fires(NOW, RULE));
+        assert!(!p.clone().on("2024-02-01", FactKind::KrenningScore(1)).fires(NOW, RULE));
+        assert!(p.clone().on("2024-02-01", FactKind::KrenningScore(2)).fires(NOW, RULE));
+        assert!(p.clone().on("2024-02-01", FactKind::KrenningScore(4)).fires(NOW, RULE));
         // The latest score decides.
         assert!(!p
             .clone()
             .on("2024-02-01", FactKind::KrenningScore(3))
             .on("2024-03-01", FactKind::KrenningScore(1))
             .fires(NOW, RULE));
-        let a = &p
-            .on("2024-02-01", FactKind::KrenningScore(2))
-            .alerts(NOW, RULE)[0];
+        let a = &p.on("2024-02-01", FactKind::KrenningScore(2)).alerts(NOW, RULE)[0];
         assert_eq!(a.evidence[1].reference.as_str(), "Observation/f6");
-        assert!(a.evidence[1]
-            .fact
-            .starts_with("Krenning score 2: uptake at least as high as normal liver"));
+        assert!(a.evidence[1].fact.starts_with("Krenning score 2: uptake at least as high as normal liver"));
     }
 
     #[test]
     fn prrt_candidate_needs_advanced_disease() {
         const RULE: &str = "prrt.candidate";
-        let local = Patient::pnet()
-            .on("2024-01-05", ki67(8.0))
-            .on("2024-02-01", FactKind::KrenningScore(3));
+        let local = Patient::pnet().on("2024-01-05", ki67(8.0)).on("2024-02-01", FactKind::KrenningScore(3));
         assert!(!local.fires(NOW, RULE));
-        assert!(local
-            .clone()
-            .on("2024-02-02", metastasis(MetastasisSite::Bone))
-            .fires(NOW, RULE));
-        assert!(local
-            .on(
-                "2024-02-02",
-                FactKind::Resectability(Resectability::UnresectableVascular)
-            )
-            .fires(NOW, RULE));
+        assert!(local.clone().on("2024-02-02", metastasis(MetastasisSite::Bone)).fires(NOW, RULE));
+        assert!(local.on("2024-02-02", FactKind::Resectability(Resectability::UnresectableVascular)).fires(NOW, RULE));
     }
 
     #[test]
@@ -787,20 +603,11 @@ mod tests {
             assert!(a[0].detail.contains("Krenning 1 < 2"), "{}", a[0].detail);
             assert_eq!(a[0].evidence[0].reference.as_str(), "Procedure/f5");
             assert_eq!(a[0].evidence[1].reference.as_str(), "Observation/f6");
-            assert!(
-                !p.clone()
-                    .on("2024-02-01", FactKind::KrenningScore(2))
-                    .fires(NOW, RULE),
-                "{tense:?}"
-            );
+            assert!(!p.clone().on("2024-02-01", FactKind::KrenningScore(2)).fires(NOW, RULE), "{tense:?}");
         }
         // No PRRT planned or running: nothing to warn about.
-        assert!(!advanced(8.0)
-            .on("2024-02-01", FactKind::KrenningScore(1))
-            .fires(NOW, RULE));
-        assert!(!advanced(8.0)
-            .on("2024-03-01", therapy(TherapyClass::Prrt, Tense::Done))
-            .fires(NOW, RULE));
+        assert!(!advanced(8.0).on("2024-02-01", FactKind::KrenningScore(1)).fires(NOW, RULE));
+        assert!(!advanced(8.0).on("2024-03-01", therapy(TherapyClass::Prrt, Tense::Done)).fires(NOW, RULE));
         // Positive imaging without a score is still unknown uptake.
         assert!(advanced(8.0)
             .on("2024-02-01", FactKind::SstrImaging(SstrImaging::Positive))

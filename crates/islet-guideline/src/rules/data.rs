@@ -11,8 +11,7 @@ pub const GRADE_DISCORDANT: RuleSpec = RuleSpec {
     kind: Kind::Data,
     severity: Severity::Warning,
     summary: "Grading measures disagree: the higher WHO grade is used",
-    detail:
-        "The Ki-67 index and the mitotic count (or the reported grade / diagnosis) give different \
+    detail: "The Ki-67 index and the mitotic count (or the reported grade / diagnosis) give different \
              WHO 2010 grades. Islet uses the higher grade; review the pathology.",
     citation: "Rossi et al. 2014, ref 11",
 };
@@ -42,11 +41,7 @@ pub const RULES: &[&RuleSpec] = &[&GRADE_DISCORDANT, &IMPLAUSIBLE_VALUE, &UNKNOW
 
 pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(grade_discordant(p));
-    out.extend(problems(
-        p,
-        ProblemKind::ImplausibleValue,
-        &IMPLAUSIBLE_VALUE,
-    ));
+    out.extend(problems(p, ProblemKind::ImplausibleValue, &IMPLAUSIBLE_VALUE));
     out.extend(problems(p, ProblemKind::UnknownUnit, &UNKNOWN_UNIT));
 }
 
@@ -81,27 +76,19 @@ mod tests {
 
     #[test]
     fn ki67_and_mitoses_disagree() {
-        let p = Patient::pnet()
-            .on("2024-01-05", ki67(12.0))
-            .on("2024-01-05", mitoses(1.0));
+        let p = Patient::pnet().on("2024-01-05", ki67(12.0)).on("2024-01-05", mitoses(1.0));
         let a = p.alerts("2024-02-01", "data.grade-discordant");
         assert_eq!(a.len(), 1);
         assert!(a[0].detail.contains("grade used: G2"), "{}", a[0].detail);
-        let agree = Patient::pnet()
-            .on("2024-01-05", ki67(12.0))
-            .on("2024-01-05", mitoses(4.0));
+        let agree = Patient::pnet().on("2024-01-05", ki67(12.0)).on("2024-01-05", mitoses(4.0));
         assert!(!agree.fires("2024-02-01", "data.grade-discordant"));
     }
 
     #[test]
     fn nec_diagnosis_with_low_ki67_is_discordant() {
-        let p = Patient::pnet()
-            .on("2024-01-02", FactKind::NecDiagnosis)
-            .on("2024-01-05", ki67(8.0));
+        let p = Patient::pnet().on("2024-01-02", FactKind::NecDiagnosis).on("2024-01-05", ki67(8.0));
         assert!(p.fires("2024-02-01", "data.grade-discordant"));
-        let p = Patient::pnet()
-            .on("2024-01-02", FactKind::NecDiagnosis)
-            .on("2024-01-05", ki67(40.0));
+        let p = Patient::pnet().on("2024-01-02", FactKind::NecDiagnosis).on("2024-01-05", ki67(40.0));
         assert!(!p.fires("2024-02-01", "data.grade-discordant"));
     }
 
@@ -109,10 +96,7 @@ mod tests {
     fn problems_are_reported_even_without_pnet() {
         let p = Patient::empty().on(
             "2024-01-05",
-            FactKind::Problem {
-                kind: ProblemKind::UnknownUnit,
-                detail: "chromogranin A in 'mg/dL'".into(),
-            },
+            FactKind::Problem { kind: ProblemKind::UnknownUnit, detail: "chromogranin A in 'mg/dL'".into() },
         );
         assert!(p.fires("2024-02-01", "data.unknown-unit"));
         assert!(!p.fires("2024-02-01", "data.implausible-value"));

@@ -18,8 +18,7 @@ pub const SURVEILLANCE_IMAGING: RuleSpec = RuleSpec {
     kind: Kind::FollowUp,
     severity: Severity::Info,
     summary: "Surveillance imaging of the small non-functioning pNET",
-    detail:
-        "Under the non-operative approach, measure the tumour by imaging every 3 months in the \
+    detail: "Under the non-operative approach, measure the tumour by imaging every 3 months in the \
              first year, then every 6 months up to 3 years. Growth or new findings reopen the \
              question of resection.",
     citation: "Rossi et al. 2014, ref 8",
@@ -45,20 +44,13 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
         return;
     }
     let Some(baseline) = baseline(p) else { return };
-    out.extend(next_item(p, baseline, &SURVEILLANCE_IMAGING, |k| {
-        matches!(k, FactKind::TumourSize { .. })
-    }));
-    out.extend(next_item(p, baseline, &CGA_SURVEILLANCE, |k| {
-        matches!(k, FactKind::ChromograninA { .. })
-    }));
+    out.extend(next_item(p, baseline, &SURVEILLANCE_IMAGING, |k| matches!(k, FactKind::TumourSize { .. })));
+    out.extend(next_item(p, baseline, &CGA_SURVEILLANCE, |k| matches!(k, FactKind::ChromograninA { .. })));
 }
 
 /// "The first imaging result that established the tumour < 20 mm."
 pub fn baseline<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
-    p.primary_sizes()
-        .into_iter()
-        .find(|(_, mm)| mm.get() < super::surgery::SMALL_PRIMARY_MM)
-        .map(|(f, _)| f)
+    p.primary_sizes().into_iter().find(|(_, mm)| mm.get() < super::surgery::SMALL_PRIMARY_MM).map(|(f, _)| f)
 }
 
 /// The earliest unsatisfied item of the schedule, or `None` once the 36-month
@@ -78,34 +70,21 @@ fn next_item(
     for months in SCHEDULE_MONTHS {
         let due = add_months(baseline.at.date(), months);
         let window_start = due - days(t.followup_satisfaction_days);
-        if let Some(r) = results
-            .iter()
-            .rev()
-            .find(|f| f.at.date() >= window_start && f.at > baseline.at)
-        {
+        if let Some(r) = results.iter().rev().find(|f| f.at.date() >= window_start && f.at > baseline.at) {
             last_satisfier = Some(r);
             continue;
         }
         let state = state_on(p.now.date(), due, p.config);
         let baseline_words = match &baseline.kind {
-            FactKind::TumourSize {
-                site: TumourSite::Primary,
-                largest,
-            } => {
+            FactKind::TumourSize { site: TumourSite::Primary, largest } => {
                 format!("baseline imaging: primary {} mm", largest.get())
             }
             _ => "baseline imaging".to_string(),
         };
-        let mut f = Finding::new(spec)
-            .derived(baseline, baseline_words)
-            .maybe(last_satisfier);
+        let mut f = Finding::new(spec).derived(baseline, baseline_words).maybe(last_satisfier);
         f = f.note(format!("Item {months} months after baseline, due {due}."));
         f.schedule = Some(ScheduleItem { months, due, state });
-        f.severity = Some(if state == State::Overdue {
-            Severity::Warning
-        } else {
-            Severity::Info
-        });
+        f.severity = Some(if state == State::Overdue { Severity::Warning } else { Severity::Info });
         return Some(f);
     }
     None
@@ -125,10 +104,7 @@ pub fn state_on(today: Date, due: Date, config: &Config) -> State {
 
 /// The instants at which an item changes state without new data.
 pub fn transitions(item: &ScheduleItem, config: &Config) -> [Instant; 2] {
-    [
-        start_of(item.due - days(config.thresholds.followup_due_window_days)),
-        start_of(item.due + days(1)),
-    ]
+    [start_of(item.due - days(config.thresholds.followup_due_window_days)), start_of(item.due + days(1))]
 }
 
 #[cfg(test)]
@@ -141,20 +117,13 @@ mod tests {
 
     /// Sporadic non-functioning 14 mm pNET found incidentally; baseline imaging 2024-01-10.
     fn small() -> Patient {
-        Patient::pnet().on("2024-01-10", primary_mm(14.0)).on(
-            "2024-01-10",
-            FactKind::DiscoveryMode(DiscoveryMode::Incidental),
-        )
+        Patient::pnet()
+            .on("2024-01-10", primary_mm(14.0))
+            .on("2024-01-10", FactKind::DiscoveryMode(DiscoveryMode::Incidental))
     }
 
     fn item(p: &Patient, now: &str) -> Option<(u32, String, State)> {
-        p.alerts(now, IMAGING).first().map(|a| {
-            (
-                a.schedule_item.unwrap(),
-                a.due.unwrap().to_string(),
-                a.state,
-            )
-        })
+        p.alerts(now, IMAGING).first().map(|a| (a.schedule_item.unwrap(), a.due.unwrap().to_string(), a.state))
     }
 
     #[test]
@@ -190,10 +159,7 @@ mod tests {
         assert_eq!(item(&p, "2024-04-10").unwrap().2, State::Due); // due date
         assert_eq!(item(&p, "2024-04-11").unwrap().2, State::Overdue);
         assert_eq!(item(&p, "2024-06-01").unwrap().2, State::Overdue);
-        assert_eq!(
-            p.alerts("2024-04-11", IMAGING)[0].severity,
-            crate::Severity::Warning
-        );
+        assert_eq!(p.alerts("2024-04-11", IMAGING)[0].severity, crate::Severity::Warning);
     }
 
     #[test]
@@ -222,10 +188,7 @@ mod tests {
         let cga_alert = &p.alerts("2024-04-05", "followup.cga-surveillance")[0];
         assert_eq!(cga_alert.due.unwrap().to_string(), "2024-04-10");
         let p = p.on("2024-04-02", cga(70.0));
-        assert_eq!(
-            p.alerts("2024-04-05", "followup.cga-surveillance")[0].schedule_item,
-            Some(6)
-        );
+        assert_eq!(p.alerts("2024-04-05", "followup.cga-surveillance")[0].schedule_item, Some(6));
     }
 
     #[test]

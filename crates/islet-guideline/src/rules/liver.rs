@@ -169,13 +169,7 @@ pub fn liver_ablation(p: &Picture) -> Option<Finding> {
     }
     let f = Finding::new(&ABLATION)
         .fact(unresectable)
-        .derived(
-            size,
-            format!(
-                "largest liver lesion {} mm (≤ {ABLATION_MAX_DIAMETER_MM} mm)",
-                mm.get()
-            ),
-        )
+        .derived(size, format!("largest liver lesion {} mm (≤ {ABLATION_MAX_DIAMETER_MM} mm)", mm.get()))
         .derived(count, format!("{n} liver lesion(s) (at most {max})"));
     Some(g3_caveat(f, p))
 }
@@ -190,13 +184,9 @@ pub fn liver_ablation_too_large(p: &Picture) -> Option<Finding> {
     let (ablation, _) = p.planned_or_running(TherapyClass::LiverAblation)?;
     let (size, mm) = p.largest_liver_lesion()?;
     (mm.get() > ABLATION_MAX_DIAMETER_MM).then(|| {
-        Finding::new(&ABLATION_TOO_LARGE).fact(ablation).derived(
-            size,
-            format!(
-                "largest liver lesion {} mm (> {ABLATION_MAX_DIAMETER_MM} mm)",
-                mm.get()
-            ),
-        )
+        Finding::new(&ABLATION_TOO_LARGE)
+            .fact(ablation)
+            .derived(size, format!("largest liver lesion {} mm (> {ABLATION_MAX_DIAMETER_MM} mm)", mm.get()))
     })
 }
 
@@ -224,10 +214,7 @@ pub fn liver_embolization(p: &Picture) -> Option<Finding> {
     if pct.get() >= EMBOLIZATION_MAX_INVOLVEMENT_PERCENT {
         return None;
     }
-    if p.portal_vein_occlusion().is_some()
-        || p.liver_failure().is_some()
-        || p.biliary_reconstruction().is_some()
-    {
+    if p.portal_vein_occlusion().is_some() || p.liver_failure().is_some() || p.biliary_reconstruction().is_some() {
         return None;
     }
     let (ecog, score) = p.ecog()?;
@@ -239,13 +226,7 @@ pub fn liver_embolization(p: &Picture) -> Option<Finding> {
         with_grade(Finding::new(&EMBOLIZATION), p)
             .fact(liver)
             .fact(unresectable)
-            .derived(
-                inv,
-                format!(
-                    "liver involvement {} % (< {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %)",
-                    pct.get()
-                ),
-            )
+            .derived(inv, format!("liver involvement {} % (< {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %)", pct.get()))
             .derived(ecog, format!("ECOG {score} (≤ {max})"))
             .note("No portal vein occlusion, liver failure or biliary reconstruction recorded."),
     )
@@ -265,23 +246,15 @@ pub fn liver_embolization(p: &Picture) -> Option<Finding> {
 /// named in its own note with its evidence; undocumented values are not
 /// reasons (nothing known contradicts the procedure).
 pub fn liver_embolization_contraindicated(p: &Picture) -> Option<Finding> {
-    let (procedure, _) = p.therapy(
-        |c| matches!(c, TherapyClass::Tae | TherapyClass::Tace),
-        &[Tense::Planned, Tense::Running],
-    )?;
+    let (procedure, _) =
+        p.therapy(|c| matches!(c, TherapyClass::Tae | TherapyClass::Tace), &[Tense::Planned, Tense::Running])?;
     let mut f = Finding::new(&EMBOLIZATION_CONTRAINDICATED).fact(procedure);
     let mut reasons = 0;
     if let Some((inv, pct)) = p.liver_involvement() {
         if pct.get() >= EMBOLIZATION_MAX_INVOLVEMENT_PERCENT {
             reasons += 1;
             f = f
-                .derived(
-                    inv,
-                    format!(
-                        "liver involvement {} % (≥ {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %)",
-                        pct.get()
-                    ),
-                )
+                .derived(inv, format!("liver involvement {} % (≥ {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %)", pct.get()))
                 .note(format!(
                     "Reason: liver involvement {} % (≥ {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %).",
                     pct.get()
@@ -298,22 +271,15 @@ pub fn liver_embolization_contraindicated(p: &Picture) -> Option<Finding> {
     }
     if let Some(biliary) = p.biliary_reconstruction() {
         reasons += 1;
-        f = f
-            .fact(biliary)
-            .note("Reason: post-surgical biliary reconstruction.");
+        f = f.fact(biliary).note("Reason: post-surgical biliary reconstruction.");
     }
     if let Some((ecog, score)) = p.ecog() {
         let max = p.config.thresholds.embolization_max_ecog;
         if score > max {
             reasons += 1;
             f = f
-                .derived(
-                    ecog,
-                    format!("ECOG {score}: poor performance status (> {max})"),
-                )
-                .note(format!(
-                    "Reason: poor performance status (ECOG {score} > {max})."
-                ));
+                .derived(ecog, format!("ECOG {score}: poor performance status (> {max})"))
+                .note(format!("Reason: poor performance status (ECOG {score} > {max})."));
         }
     }
     if p.grade() == Some(Grade::G3) {
@@ -376,10 +342,9 @@ pub fn olt_candidate(p: &Picture) -> Option<Finding> {
     }
     let mut f = Finding::new(&OLT_CANDIDATE).fact(liver);
     f = if let Some((symptoms, therapy)) = refractory_symptoms(p) {
-        f.fact(symptoms).fact(therapy).note(format!(
-            "Indication: hormonal symptoms uncontrolled ({}) despite therapy.",
-            symptoms.at.date()
-        ))
+        f.fact(symptoms)
+            .fact(therapy)
+            .note(format!("Indication: hormonal symptoms uncontrolled ({}) despite therapy.", symptoms.at.date()))
     } else if let Some((therapy, progression)) = refractory_non_functioning(p) {
         f.fact(therapy).fact(progression).note(format!(
             "Indication: non-functioning disease refractory to therapy (progression on {}).",
@@ -412,10 +377,7 @@ pub fn olt_candidate(p: &Picture) -> Option<Finding> {
 /// when every failure is only "not documented" (the data may exist elsewhere).
 pub fn olt_not_eligible(p: &Picture) -> Option<Finding> {
     let (olt, _) = p.planned_or_running(TherapyClass::LiverTransplant)?;
-    let failed: Vec<Criterion> = milan(p)
-        .into_iter()
-        .filter(|c| c.verdict != Verdict::Met)
-        .collect();
+    let failed: Vec<Criterion> = milan(p).into_iter().filter(|c| c.verdict != Verdict::Met).collect();
     if failed.is_empty() {
         return None;
     }
@@ -459,12 +421,7 @@ struct Criterion<'a> {
 
 impl<'a> Criterion<'a> {
     fn new(label: &'static str, verdict: Verdict, found: impl Into<String>) -> Self {
-        Criterion {
-            label,
-            verdict,
-            found: found.into(),
-            evidence: Vec::new(),
-        }
+        Criterion { label, verdict, found: found.into(), evidence: Vec::new() }
     }
     fn with(mut self, fact: &'a Fact, words: impl Into<String>) -> Self {
         self.evidence.push((fact, words.into()));
@@ -496,11 +453,7 @@ fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     out.push(match p.age() {
         Some((f, age)) => {
             let words = format!("age {age} years");
-            let verdict = if age < MILAN_MAX_AGE_YEARS as i32 {
-                Met
-            } else {
-                Failed
-            };
+            let verdict = if age < MILAN_MAX_AGE_YEARS as i32 { Met } else { Failed };
             Criterion::new(AGE, verdict, words.clone()).with(f, format!("Milan: {words}"))
         }
         None => Criterion::new(AGE, NotDocumented, "no birth date recorded"),
@@ -511,31 +464,17 @@ fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
         Some(g) if g.grade == Grade::G3 => {
             let mut c = Criterion::new(GRADE, Failed, "high-grade carcinoma, WHO grade G3");
             for f in &g.evidence {
-                c = c.with(
-                    f,
-                    format!(
-                        "Milan: WHO grade G3 from {}",
-                        crate::words::fact_in_words(&f.kind)
-                    ),
-                );
+                c = c.with(f, format!("Milan: WHO grade G3 from {}", crate::words::fact_in_words(&f.kind)));
             }
             c
         }
         Some(g) => match g.ki67 {
             Some((f, k)) => {
                 let words = format!("Ki-67 {} %", k.get());
-                let verdict = if k.get() < MILAN_MAX_KI67_PERCENT {
-                    Met
-                } else {
-                    Failed
-                };
+                let verdict = if k.get() < MILAN_MAX_KI67_PERCENT { Met } else { Failed };
                 Criterion::new(GRADE, verdict, words.clone()).with(f, format!("Milan: {words}"))
             }
-            None => Criterion::new(
-                GRADE,
-                NotDocumented,
-                format!("WHO grade {} but no Ki-67 recorded", g.grade),
-            ),
+            None => Criterion::new(GRADE, NotDocumented, format!("WHO grade {} but no Ki-67 recorded", g.grade)),
         },
         None => Criterion::new(GRADE, NotDocumented, "no Ki-67 recorded"),
     });
@@ -543,79 +482,52 @@ fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     const RESECTION: &str = "III. pancreatic primary removed by a curative resection";
     let last_resection = p.therapy(|c| c == TherapyClass::PrimaryResection, &[Tense::Done]);
     out.push(match (p.curative_resection(), last_resection) {
-        (Some(f), _) => Criterion::new(RESECTION, Met, "curative resection")
-            .with(f, "Milan: curative resection of the primary"),
-        (None, Some((f, t))) if t.outcome == Some(ResectionOutcome::Debulking) => Criterion::new(
-            RESECTION,
-            Failed,
-            "the primary was debulked, not curatively resected",
-        )
-        .with(f, "Milan: debulking resection of the primary, not curative"),
-        (None, Some((f, _))) => Criterion::new(
-            RESECTION,
-            NotDocumented,
-            "resection recorded without its outcome (curative or not)",
-        )
-        .with(f, "Milan: resection of the primary, outcome not recorded"),
-        (None, None) => Criterion::new(
-            RESECTION,
-            NotDocumented,
-            "no resection of the primary recorded",
-        ),
+        (Some(f), _) => {
+            Criterion::new(RESECTION, Met, "curative resection").with(f, "Milan: curative resection of the primary")
+        }
+        (None, Some((f, t))) if t.outcome == Some(ResectionOutcome::Debulking) => {
+            Criterion::new(RESECTION, Failed, "the primary was debulked, not curatively resected")
+                .with(f, "Milan: debulking resection of the primary, not curative")
+        }
+        (None, Some((f, _))) => {
+            Criterion::new(RESECTION, NotDocumented, "resection recorded without its outcome (curative or not)")
+                .with(f, "Milan: resection of the primary, outcome not recorded")
+        }
+        (None, None) => Criterion::new(RESECTION, NotDocumented, "no resection of the primary recorded"),
     });
 
     const INVOLVEMENT: &str = "IV. liver involvement < 50 %";
     out.push(match p.liver_involvement() {
         Some((f, pct)) => {
             let words = format!("liver involvement {} %", pct.get());
-            let verdict = if pct.get() < MILAN_MAX_INVOLVEMENT_PERCENT {
-                Met
-            } else {
-                Failed
-            };
+            let verdict = if pct.get() < MILAN_MAX_INVOLVEMENT_PERCENT { Met } else { Failed };
             Criterion::new(INVOLVEMENT, verdict, words.clone()).with(f, format!("Milan: {words}"))
         }
         None => Criterion::new(INVOLVEMENT, NotDocumented, "no liver involvement recorded"),
     });
 
     const STABLE: &str = "V. stable disease for at least 6 months";
-    out.push(
-        if let Some((start, last)) = p.stable_for(MILAN_MIN_STABLE_MONTHS) {
-            let words = format!("stable from {} to {}", start.at.date(), last.at.date());
-            Criterion::new(STABLE, Met, words.clone())
-                .with(start, format!("Milan: {words}"))
-                .with(last, format!("Milan: {words}"))
-        } else if let Some(prog) = p.progression() {
-            Criterion::new(STABLE, Failed, format!("progression on {}", prog.at.date()))
-                .with(prog, "Milan: progression")
-        } else if let Some((start, last, months)) = p.stable_span() {
-            let words = format!(
-                "stable only from {} to {} ({:.1} months documented)",
-                start.at.date(),
-                last.at.date(),
-                months
-            );
-            Criterion::new(STABLE, Failed, words.clone())
-                .with(start, format!("Milan: {words}"))
-                .with(last, format!("Milan: {words}"))
-        } else {
-            Criterion::new(
-                STABLE,
-                NotDocumented,
-                "no disease-status assessment recorded",
-            )
-        },
-    );
+    out.push(if let Some((start, last)) = p.stable_for(MILAN_MIN_STABLE_MONTHS) {
+        let words = format!("stable from {} to {}", start.at.date(), last.at.date());
+        Criterion::new(STABLE, Met, words.clone())
+            .with(start, format!("Milan: {words}"))
+            .with(last, format!("Milan: {words}"))
+    } else if let Some(prog) = p.progression() {
+        Criterion::new(STABLE, Failed, format!("progression on {}", prog.at.date())).with(prog, "Milan: progression")
+    } else if let Some((start, last, months)) = p.stable_span() {
+        let words =
+            format!("stable only from {} to {} ({:.1} months documented)", start.at.date(), last.at.date(), months);
+        Criterion::new(STABLE, Failed, words.clone())
+            .with(start, format!("Milan: {words}"))
+            .with(last, format!("Milan: {words}"))
+    } else {
+        Criterion::new(STABLE, NotDocumented, "no disease-status assessment recorded")
+    });
 
     const EXTRAHEPATIC: &str = "no extrahepatic metastases";
     out.push(match p.extrahepatic_metastasis() {
-        Some(f) => Criterion::new(EXTRAHEPATIC, Failed, crate::words::fact_in_words(&f.kind)).with(
-            f,
-            format!(
-                "Milan: extrahepatic disease: {}",
-                crate::words::fact_in_words(&f.kind)
-            ),
-        ),
+        Some(f) => Criterion::new(EXTRAHEPATIC, Failed, crate::words::fact_in_words(&f.kind))
+            .with(f, format!("Milan: extrahepatic disease: {}", crate::words::fact_in_words(&f.kind))),
         None => Criterion::new(EXTRAHEPATIC, Met, "none recorded"),
     });
     out
@@ -649,13 +561,8 @@ fn refractory_non_functioning<'a>(p: &Picture<'a>) -> Option<(&'a Fact, &'a Fact
         return None;
     }
     p.failed(|c| {
-        matches!(
-            c,
-            TherapyClass::Ssa
-                | TherapyClass::Interferon
-                | TherapyClass::Chemotherapy
-                | TherapyClass::Prrt
-        ) || c.is_targeted()
+        matches!(c, TherapyClass::Ssa | TherapyClass::Interferon | TherapyClass::Chemotherapy | TherapyClass::Prrt)
+            || c.is_targeted()
             || c.is_liver_directed()
     })
 }
@@ -676,8 +583,8 @@ fn g3_caveat(f: Finding, p: &Picture) -> Finding {
 #[cfg(test)]
 mod tests {
     use crate::facts::{
-        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Resectability, ResectionOutcome,
-        Syndrome, Tense, TherapyClass,
+        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Resectability, ResectionOutcome, Syndrome, Tense,
+        TherapyClass,
     };
     use crate::rules::testkit::*;
     use crate::Severity;
@@ -698,11 +605,7 @@ mod tests {
     }
 
     fn refs(p: &Patient, rule: &str) -> Vec<String> {
-        p.alerts(NOW, rule)[0]
-            .evidence
-            .iter()
-            .map(|e| e.reference.as_str().to_string())
-            .collect()
+        p.alerts(NOW, rule)[0].evidence.iter().map(|e| e.reference.as_str().to_string()).collect()
     }
 
     #[test]
@@ -721,11 +624,7 @@ mod tests {
             ]
         );
         for r in super::RULES {
-            assert!(
-                r.summary.chars().count() < 140,
-                "{}: summary too long",
-                r.id
-            );
+            assert!(r.summary.chars().count() < 140, "{}: summary too long", r.id);
             assert!(r.citation.starts_with("Rossi et al. 2014, ref"), "{}", r.id);
         }
     }
@@ -736,32 +635,20 @@ mod tests {
     fn ablation_size_boundary() {
         const RULE: &str = "liver.ablation";
         assert!(liver(8.0).fires(NOW, RULE));
-        assert!(liver(8.0)
-            .on("2024-02-01", liver_lesion_mm(50.0))
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", liver_lesion_mm(51.0))
-            .fires(NOW, RULE));
+        assert!(liver(8.0).on("2024-02-01", liver_lesion_mm(50.0)).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", liver_lesion_mm(51.0)).fires(NOW, RULE));
         // The largest lesion on the latest imaging counts.
-        let two = liver(8.0)
-            .on("2024-02-01", liver_lesion_mm(20.0))
-            .on("2024-02-01", liver_lesion_mm(51.0));
+        let two = liver(8.0).on("2024-02-01", liver_lesion_mm(20.0)).on("2024-02-01", liver_lesion_mm(51.0));
         assert!(!two.fires(NOW, RULE));
-        let shrunk = liver(8.0)
-            .on("2024-02-01", liver_lesion_mm(70.0))
-            .on("2024-04-01", liver_lesion_mm(45.0));
+        let shrunk = liver(8.0).on("2024-02-01", liver_lesion_mm(70.0)).on("2024-04-01", liver_lesion_mm(45.0));
         assert!(shrunk.fires(NOW, RULE));
     }
 
     #[test]
     fn ablation_lesion_count_boundary() {
         const RULE: &str = "liver.ablation";
-        assert!(liver(8.0)
-            .on("2024-02-01", FactKind::LiverLesionCount(5))
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverLesionCount(6))
-            .fires(NOW, RULE));
+        assert!(liver(8.0).on("2024-02-01", FactKind::LiverLesionCount(5)).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverLesionCount(6)).fires(NOW, RULE));
         // The threshold is configurable.
         let mut strict = liver(8.0).on("2024-02-01", FactKind::LiverLesionCount(5));
         strict.config.thresholds.ablation_max_lesions = 4;
@@ -771,32 +658,21 @@ mod tests {
     #[test]
     fn ablation_needs_unresectable_liver_and_documented_lesions() {
         const RULE: &str = "liver.ablation";
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverResectable(true))
-            .fires(NOW, RULE));
-        let no_count = Patient::pnet()
-            .on("2024-01-10", liver_lesion_mm(30.0))
-            .on("2024-01-12", FactKind::LiverResectable(false));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverResectable(true)).fires(NOW, RULE));
+        let no_count =
+            Patient::pnet().on("2024-01-10", liver_lesion_mm(30.0)).on("2024-01-12", FactKind::LiverResectable(false));
         assert!(!no_count.fires(NOW, RULE));
-        assert!(no_count
-            .clone()
-            .on("2024-01-10", FactKind::LiverLesionCount(2))
-            .fires(NOW, RULE));
+        assert!(no_count.clone().on("2024-01-10", FactKind::LiverLesionCount(2)).fires(NOW, RULE));
         let no_size = Patient::pnet()
             .on("2024-01-10", FactKind::LiverLesionCount(2))
             .on("2024-01-12", FactKind::LiverResectable(false));
         assert!(!no_size.fires(NOW, RULE));
         // Evidence: assessment, lesion size, lesion count.
-        assert_eq!(
-            refs(&liver(8.0), RULE),
-            ["Observation/f7", "Observation/f6", "Observation/f5"]
-        );
+        assert_eq!(refs(&liver(8.0), RULE), ["Observation/f7", "Observation/f6", "Observation/f5"]);
         // G3 gets the paper's caveat.
         let a = &liver(30.0).alerts(NOW, RULE)[0];
         assert!(a.detail.contains("almost never"), "{}", a.detail);
-        assert!(!liver(8.0).alerts(NOW, RULE)[0]
-            .detail
-            .contains("almost never"));
+        assert!(!liver(8.0).alerts(NOW, RULE)[0].detail.contains("almost never"));
     }
 
     #[test]
@@ -805,68 +681,38 @@ mod tests {
         for tense in [Tense::Planned, Tense::Running] {
             let p = liver(8.0).on("2024-03-01", therapy(TherapyClass::LiverAblation, tense));
             assert!(!p.fires(NOW, RULE), "40 mm, {tense:?}");
-            assert!(
-                !p.clone()
-                    .on("2024-02-01", liver_lesion_mm(50.0))
-                    .fires(NOW, RULE),
-                "{tense:?}"
-            );
+            assert!(!p.clone().on("2024-02-01", liver_lesion_mm(50.0)).fires(NOW, RULE), "{tense:?}");
             let large = p.on("2024-02-01", liver_lesion_mm(51.0));
             let a = large.alerts(NOW, RULE);
             assert_eq!(a.len(), 1, "{tense:?}");
             assert_eq!(a[0].severity, Severity::Warning);
             assert_eq!(a[0].evidence[0].reference.as_str(), "Procedure/f9");
-            assert!(a[0].evidence[1]
-                .fact
-                .starts_with("largest liver lesion 51 mm (> 50 mm)"));
+            assert!(a[0].evidence[1].fact.starts_with("largest liver lesion 51 mm (> 50 mm)"));
         }
         // Done ablation, or no ablation: nothing to warn about.
         assert!(!liver(8.0)
             .on("2024-02-01", liver_lesion_mm(60.0))
-            .on(
-                "2024-03-01",
-                therapy(TherapyClass::LiverAblation, Tense::Done)
-            )
+            .on("2024-03-01", therapy(TherapyClass::LiverAblation, Tense::Done))
             .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", liver_lesion_mm(60.0))
-            .fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", liver_lesion_mm(60.0)).fires(NOW, RULE));
     }
 
     // --- liver.embolization ------------------------------------------------
 
     #[test]
     fn embolization_grade_boundaries() {
-        for (k, fires) in [
-            (2.0, true),
-            (2.5, true),
-            (3.0, true),
-            (20.0, true),
-            (20.1, false),
-        ] {
-            assert_eq!(
-                liver(k).fires(NOW, "liver.embolization"),
-                fires,
-                "Ki-67 {k}"
-            );
+        for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
+            assert_eq!(liver(k).fires(NOW, "liver.embolization"), fires, "Ki-67 {k}");
         }
     }
 
     #[test]
     fn embolization_involvement_and_ecog_boundaries() {
         const RULE: &str = "liver.embolization";
-        assert!(liver(8.0)
-            .on("2024-02-01", involvement(49.0))
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", involvement(50.0))
-            .fires(NOW, RULE));
-        assert!(liver(8.0)
-            .on("2024-02-01", FactKind::Ecog(2))
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::Ecog(3))
-            .fires(NOW, RULE));
+        assert!(liver(8.0).on("2024-02-01", involvement(49.0)).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", involvement(50.0)).fires(NOW, RULE));
+        assert!(liver(8.0).on("2024-02-01", FactKind::Ecog(2)).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::Ecog(3)).fires(NOW, RULE));
         let mut strict = liver(8.0).on("2024-02-01", FactKind::Ecog(2));
         strict.config.thresholds.embolization_max_ecog = 1;
         assert!(!strict.fires(NOW, RULE));
@@ -875,25 +721,14 @@ mod tests {
     #[test]
     fn embolization_exclusions() {
         const RULE: &str = "liver.embolization";
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::PortalVeinOcclusion)
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverFailure)
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::BiliaryReconstruction)
-            .fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::PortalVeinOcclusion).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverFailure).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::BiliaryReconstruction).fires(NOW, RULE));
         // Resectable disease, or no liver metastases.
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverResectable(true))
-            .fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverResectable(true)).fires(NOW, RULE));
         let no_liver = Patient::pnet()
             .on("2024-01-05", ki67(8.0))
-            .on(
-                "2024-01-10",
-                FactKind::Resectability(Resectability::Unresectable),
-            )
+            .on("2024-01-10", FactKind::Resectability(Resectability::Unresectable))
             .on("2024-01-15", FactKind::Ecog(1));
         assert!(!no_liver.fires(NOW, RULE));
         // Involvement and ECOG must be documented.
@@ -902,30 +737,15 @@ mod tests {
             .on("2024-01-10", metastasis(MetastasisSite::Liver))
             .on("2024-01-12", FactKind::LiverResectable(false));
         assert!(!undocumented.fires(NOW, RULE));
-        assert!(!undocumented
-            .clone()
-            .on("2024-01-15", FactKind::Ecog(1))
-            .fires(NOW, RULE));
-        assert!(undocumented
-            .on("2024-01-15", FactKind::Ecog(1))
-            .on("2024-01-15", involvement(20.0))
-            .fires(NOW, RULE));
+        assert!(!undocumented.clone().on("2024-01-15", FactKind::Ecog(1)).fires(NOW, RULE));
+        assert!(undocumented.on("2024-01-15", FactKind::Ecog(1)).on("2024-01-15", involvement(20.0)).fires(NOW, RULE));
     }
 
     #[test]
     fn embolization_evidence() {
         let r = refs(&liver(8.0), "liver.embolization");
         // Ki-67, liver metastasis, unresectable assessment, involvement, ECOG.
-        assert_eq!(
-            r,
-            [
-                "Observation/f2",
-                "Condition/f3",
-                "Observation/f7",
-                "Observation/f4",
-                "Observation/f8"
-            ]
-        );
+        assert_eq!(r, ["Observation/f2", "Condition/f3", "Observation/f7", "Observation/f4", "Observation/f8"]);
     }
 
     // --- liver.embolization-contraindicated --------------------------------
@@ -936,48 +756,18 @@ mod tests {
         for class in [TherapyClass::Tae, TherapyClass::Tace] {
             for tense in [Tense::Planned, Tense::Running] {
                 let p = liver(8.0).on("2024-03-01", therapy(class, tense));
-                assert!(
-                    !p.fires(NOW, RULE),
-                    "no contraindication, {class:?} {tense:?}"
-                );
-                assert!(!p
-                    .clone()
-                    .on("2024-02-01", involvement(49.0))
-                    .fires(NOW, RULE));
-                assert!(
-                    p.clone()
-                        .on("2024-02-01", involvement(50.0))
-                        .fires(NOW, RULE),
-                    "{class:?} {tense:?}"
-                );
-                assert!(!p
-                    .clone()
-                    .on("2024-02-01", FactKind::Ecog(2))
-                    .fires(NOW, RULE));
-                assert!(
-                    p.clone()
-                        .on("2024-02-01", FactKind::Ecog(3))
-                        .fires(NOW, RULE),
-                    "{class:?} {tense:?}"
-                );
-                assert!(p
-                    .clone()
-                    .on("2024-02-01", FactKind::PortalVeinOcclusion)
-                    .fires(NOW, RULE));
-                assert!(p
-                    .clone()
-                    .on("2024-02-01", FactKind::LiverFailure)
-                    .fires(NOW, RULE));
-                assert!(p
-                    .clone()
-                    .on("2024-02-01", FactKind::BiliaryReconstruction)
-                    .fires(NOW, RULE));
+                assert!(!p.fires(NOW, RULE), "no contraindication, {class:?} {tense:?}");
+                assert!(!p.clone().on("2024-02-01", involvement(49.0)).fires(NOW, RULE));
+                assert!(p.clone().on("2024-02-01", involvement(50.0)).fires(NOW, RULE), "{class:?} {tense:?}");
+                assert!(!p.clone().on("2024-02-01", FactKind::Ecog(2)).fires(NOW, RULE));
+                assert!(p.clone().on("2024-02-01", FactKind::Ecog(3)).fires(NOW, RULE), "{class:?} {tense:?}");
+                assert!(p.clone().on("2024-02-01", FactKind::PortalVeinOcclusion).fires(NOW, RULE));
+                assert!(p.clone().on("2024-02-01", FactKind::LiverFailure).fires(NOW, RULE));
+                assert!(p.clone().on("2024-02-01", FactKind::BiliaryReconstruction).fires(NOW, RULE));
             }
         }
         // Done embolization, or none: nothing to warn about.
-        assert!(!liver(8.0)
-            .on("2024-02-01", involvement(80.0))
-            .fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", involvement(80.0)).fires(NOW, RULE));
         assert!(!liver(8.0)
             .on("2024-02-01", involvement(80.0))
             .on("2024-03-01", therapy(TherapyClass::Tace, Tense::Done))
@@ -986,19 +776,9 @@ mod tests {
 
     #[test]
     fn embolization_contraindicated_grade_boundaries() {
-        for (k, fires) in [
-            (2.0, false),
-            (2.5, false),
-            (3.0, false),
-            (20.0, false),
-            (20.1, true),
-        ] {
+        for (k, fires) in [(2.0, false), (2.5, false), (3.0, false), (20.0, false), (20.1, true)] {
             let p = liver(k).on("2024-03-01", therapy(TherapyClass::Tace, Tense::Planned));
-            assert_eq!(
-                p.fires(NOW, "liver.embolization-contraindicated"),
-                fires,
-                "Ki-67 {k}"
-            );
+            assert_eq!(p.fires(NOW, "liver.embolization-contraindicated"), fires, "Ki-67 {k}");
         }
     }
 
@@ -1021,11 +801,7 @@ mod tests {
             "Reason: poor performance status (ECOG 3 > 2)",
             "Reason: poorly differentiated tumour (WHO grade G3)",
         ] {
-            assert!(
-                a.detail.contains(reason),
-                "{reason} missing in {}",
-                a.detail
-            );
+            assert!(a.detail.contains(reason), "{reason} missing in {}", a.detail);
         }
         let r: Vec<&str> = a.evidence.iter().map(|e| e.reference.as_str()).collect();
         // TACE, involvement, PVO, liver failure, biliary, ECOG, Ki-67.
@@ -1042,9 +818,8 @@ mod tests {
             ]
         );
         // Only one reason: only that one is named.
-        let one = liver(8.0)
-            .on("2024-02-01", FactKind::Ecog(4))
-            .on("2024-03-01", therapy(TherapyClass::Tae, Tense::Planned));
+        let one =
+            liver(8.0).on("2024-02-01", FactKind::Ecog(4)).on("2024-03-01", therapy(TherapyClass::Tae, Tense::Planned));
         let a = &one.alerts(NOW, "liver.embolization-contraindicated")[0];
         assert_eq!(a.detail.matches("Reason:").count(), 1, "{}", a.detail);
     }
@@ -1056,25 +831,14 @@ mod tests {
         const RULE: &str = "liver.sirt";
         assert!(liver(8.0).fires(NOW, RULE));
         // Usable even with extensive liver replacement.
-        assert!(liver(8.0)
-            .on("2024-02-01", involvement(80.0))
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::PortalVeinOcclusion)
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverFailure)
-            .fires(NOW, RULE));
-        assert!(!liver(8.0)
-            .on("2024-02-01", FactKind::LiverResectable(true))
-            .fires(NOW, RULE));
+        assert!(liver(8.0).on("2024-02-01", involvement(80.0)).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::PortalVeinOcclusion).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverFailure).fires(NOW, RULE));
+        assert!(!liver(8.0).on("2024-02-01", FactKind::LiverResectable(true)).fires(NOW, RULE));
         // Overall unresectability without a liver assessment is not "unresectable liver metastases".
         let overall = Patient::pnet()
             .on("2024-01-10", metastasis(MetastasisSite::Liver))
-            .on(
-                "2024-01-12",
-                FactKind::Resectability(Resectability::Unresectable),
-            );
+            .on("2024-01-12", FactKind::Resectability(Resectability::Unresectable));
         assert!(!overall.fires(NOW, RULE));
         assert_eq!(refs(&liver(8.0), RULE), ["Condition/f3", "Observation/f7"]);
     }
@@ -1100,22 +864,15 @@ mod tests {
 
     /// `p` without the facts `drop` matches (config kept).
     fn without(p: Patient, drop: impl Fn(&crate::facts::Fact) -> bool) -> Patient {
-        Patient {
-            facts: p.facts.into_iter().filter(|f| !drop(f)).collect(),
-            config: p.config,
-        }
+        Patient { facts: p.facts.into_iter().filter(|f| !drop(f)).collect(), config: p.config }
     }
 
     fn born(d: &str) -> Patient {
-        without(milan(), |f| matches!(f.kind, FactKind::BirthDate(_)))
-            .on(d, FactKind::BirthDate(date(d)))
+        without(milan(), |f| matches!(f.kind, FactKind::BirthDate(_))).on(d, FactKind::BirthDate(date(d)))
     }
 
     fn planned_olt(p: Patient) -> Patient {
-        p.on(
-            "2024-05-01",
-            therapy(TherapyClass::LiverTransplant, Tense::Planned),
-        )
+        p.on("2024-05-01", therapy(TherapyClass::LiverTransplant, Tense::Planned))
     }
 
     const CANDIDATE: &str = "olt.candidate";
@@ -1126,25 +883,12 @@ mod tests {
         let p = milan();
         let a = p.alerts(NOW, CANDIDATE);
         assert_eq!(a.len(), 1);
-        assert!(
-            a[0].detail.contains("Milan-NET criteria met"),
-            "{}",
-            a[0].detail
-        );
-        assert!(
-            a[0].detail.contains("non-functioning disease refractory"),
-            "{}",
-            a[0].detail
-        );
+        assert!(a[0].detail.contains("Milan-NET criteria met"), "{}", a[0].detail);
+        assert!(a[0].detail.contains("non-functioning disease refractory"), "{}", a[0].detail);
         let r: Vec<&str> = a[0].evidence.iter().map(|e| e.reference.as_str()).collect();
-        for expected in [
-            "Patient/f2",
-            "Observation/f3",
-            "Procedure/f4",
-            "Observation/f6",
-            "Observation/f8",
-            "Observation/f10",
-        ] {
+        for expected in
+            ["Patient/f2", "Observation/f3", "Procedure/f4", "Observation/f6", "Observation/f8", "Observation/f10"]
+        {
             assert!(r.contains(&expected), "{expected} missing in {r:?}");
         }
         // Eligible: a planned transplantation raises no safety alert.
@@ -1160,101 +904,57 @@ mod tests {
         assert!(!old.fires(NOW, CANDIDATE));
         assert!(!planned_olt(young).fires(NOW, NOT_ELIGIBLE));
         let a = &planned_olt(old).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert!(
-            a.detail
-                .contains("Milan criterion not met — I. age < 55 years: age 55 years"),
-            "{}",
-            a.detail
-        );
+        assert!(a.detail.contains("Milan criterion not met — I. age < 55 years: age 55 years"), "{}", a.detail);
         assert_eq!(a.severity, Severity::Critical);
     }
 
     #[test]
     fn milan_grade_and_ki67_boundaries() {
-        for (k, eligible) in [
-            (2.0, true),
-            (2.5, true),
-            (3.0, true),
-            (9.9, true),
-            (10.0, false),
-            (20.0, false),
-            (20.1, false),
-        ] {
+        for (k, eligible) in
+            [(2.0, true), (2.5, true), (3.0, true), (9.9, true), (10.0, false), (20.0, false), (20.1, false)]
+        {
             let p = milan().on("2023-01-06", ki67(k));
             assert_eq!(p.fires(NOW, CANDIDATE), eligible, "Ki-67 {k}");
-            assert_eq!(
-                planned_olt(p).fires(NOW, NOT_ELIGIBLE),
-                !eligible,
-                "Ki-67 {k}"
-            );
+            assert_eq!(planned_olt(p).fires(NOW, NOT_ELIGIBLE), !eligible, "Ki-67 {k}");
         }
         let g3 = &planned_olt(milan().on("2023-01-06", ki67(20.1))).alerts(NOW, NOT_ELIGIBLE)[0];
         assert!(g3.detail.contains("WHO grade G3"), "{}", g3.detail);
         // G3 by mitoses fails even with a low Ki-67.
-        assert!(!milan()
-            .on("2023-01-06", mitoses(25.0))
-            .fires(NOW, CANDIDATE));
+        assert!(!milan().on("2023-01-06", mitoses(25.0)).fires(NOW, CANDIDATE));
     }
 
     #[test]
     fn milan_involvement_boundary() {
-        assert!(milan()
-            .on("2023-03-02", involvement(49.0))
-            .fires(NOW, CANDIDATE));
-        assert!(!milan()
-            .on("2023-03-02", involvement(50.0))
-            .fires(NOW, CANDIDATE));
+        assert!(milan().on("2023-03-02", involvement(49.0)).fires(NOW, CANDIDATE));
+        assert!(!milan().on("2023-03-02", involvement(50.0)).fires(NOW, CANDIDATE));
         assert!(!planned_olt(milan().on("2023-03-02", involvement(49.0))).fires(NOW, NOT_ELIGIBLE));
-        let a =
-            &planned_olt(milan().on("2023-03-02", involvement(50.0))).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert!(
-            a.detail
-                .contains("IV. liver involvement < 50 %: liver involvement 50 %"),
-            "{}",
-            a.detail
-        );
+        let a = &planned_olt(milan().on("2023-03-02", involvement(50.0))).alerts(NOW, NOT_ELIGIBLE)[0];
+        assert!(a.detail.contains("IV. liver involvement < 50 %: liver involvement 50 %"), "{}", a.detail);
     }
 
     #[test]
     fn milan_stability_boundary() {
         // Stable 2023-07-01 → 2023-12-01 is 5 months; → 2024-01-01 is 6.
-        let five = without(milan(), |f| {
-            matches!(f.kind, FactKind::DiseaseStatus(_)) && f.at == instant("2024-01-01")
-        })
-        .on("2023-12-01", status(DiseaseStatus::Stable));
+        let five = without(milan(), |f| matches!(f.kind, FactKind::DiseaseStatus(_)) && f.at == instant("2024-01-01"))
+            .on("2023-12-01", status(DiseaseStatus::Stable));
         assert!(!five.fires(NOW, CANDIDATE));
-        assert!(five
-            .clone()
-            .on("2024-01-01", status(DiseaseStatus::Stable))
-            .fires(NOW, CANDIDATE));
+        assert!(five.clone().on("2024-01-01", status(DiseaseStatus::Stable)).fires(NOW, CANDIDATE));
         let a = &planned_olt(five.clone()).alerts(NOW, NOT_ELIGIBLE)[0];
-        let expected =
-            "V. stable disease for at least 6 months: stable only from 2023-07-01 to 2023-12-01";
+        let expected = "V. stable disease for at least 6 months: stable only from 2023-07-01 to 2023-12-01";
         assert!(a.detail.contains(expected), "{}", a.detail);
-        assert!(
-            !planned_olt(five.on("2024-01-01", status(DiseaseStatus::Stable)))
-                .fires(NOW, NOT_ELIGIBLE)
-        );
+        assert!(!planned_olt(five.on("2024-01-01", status(DiseaseStatus::Stable))).fires(NOW, NOT_ELIGIBLE));
         // A new progression breaks the run.
         let progressed = milan().on("2024-03-01", status(DiseaseStatus::Worsened));
         assert!(!progressed.fires(NOW, CANDIDATE));
         let a = &planned_olt(progressed).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert!(
-            a.detail.contains("progression on 2024-03-01"),
-            "{}",
-            a.detail
-        );
+        assert!(a.detail.contains("progression on 2024-03-01"), "{}", a.detail);
     }
 
     #[test]
     fn milan_resection_and_extrahepatic() {
-        let none = without(milan(), |f| {
-            matches!(f.kind, FactKind::Therapy(_)) && f.at == instant("2023-02-01")
-        });
+        let none = without(milan(), |f| matches!(f.kind, FactKind::Therapy(_)) && f.at == instant("2023-02-01"));
         assert!(!none.fires(NOW, CANDIDATE));
-        let debulked = none
-            .clone()
-            .on("2023-02-01", resection(ResectionOutcome::Debulking));
+        let debulked = none.clone().on("2023-02-01", resection(ResectionOutcome::Debulking));
         assert!(!debulked.fires(NOW, CANDIDATE));
         let a = &planned_olt(debulked).alerts(NOW, NOT_ELIGIBLE)[0];
         assert!(a.detail.contains("debulked"), "{}", a.detail);
@@ -1262,60 +962,33 @@ mod tests {
         let bone = milan().on("2023-03-01", metastasis(MetastasisSite::Bone));
         assert!(!bone.fires(NOW, CANDIDATE));
         let a = &planned_olt(bone).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert!(
-            a.detail
-                .contains("no extrahepatic metastases: bone metastases"),
-            "{}",
-            a.detail
-        );
+        assert!(a.detail.contains("no extrahepatic metastases: bone metastases"), "{}", a.detail);
     }
 
     #[test]
     fn milan_needs_an_indication_and_liver_metastases() {
         // Never treated before: not refractory.
-        let untreated = without(milan(), |f| {
-            matches!(f.kind, FactKind::Therapy(_)) && f.at == instant("2023-04-01")
-        });
+        let untreated = without(milan(), |f| matches!(f.kind, FactKind::Therapy(_)) && f.at == instant("2023-04-01"));
         assert!(!untreated.fires(NOW, CANDIDATE));
         // Functioning with uncontrolled symptoms despite therapy: refractory.
         let functioning = untreated
             .clone()
             .on("2023-01-02", FactKind::Syndrome(Syndrome::Insulinoma))
-            .on(
-                "2023-08-01",
-                therapy(TherapyClass::Diazoxide, Tense::Running),
-            )
-            .on(
-                "2023-09-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled),
-            );
+            .on("2023-08-01", therapy(TherapyClass::Diazoxide, Tense::Running))
+            .on("2023-09-01", FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled));
         assert!(functioning.fires(NOW, CANDIDATE));
-        assert!(functioning.alerts(NOW, CANDIDATE)[0]
-            .detail
-            .contains("hormonal symptoms uncontrolled"));
+        assert!(functioning.alerts(NOW, CANDIDATE)[0].detail.contains("hormonal symptoms uncontrolled"));
         assert!(!functioning
-            .on(
-                "2023-10-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Controlled)
-            )
+            .on("2023-10-01", FactKind::HormonalSymptoms(HormonalSymptoms::Controlled))
             .fires(NOW, CANDIDATE));
         // A functioning tumour whose symptoms are controlled is not "non-functioning refractory".
-        assert!(!milan()
-            .on("2023-01-02", FactKind::Syndrome(Syndrome::Gastrinoma))
-            .fires(NOW, CANDIDATE));
+        assert!(!milan().on("2023-01-02", FactKind::Syndrome(Syndrome::Gastrinoma)).fires(NOW, CANDIDATE));
         // Without liver metastases there is nothing to transplant for (0 %
         // involvement still meets criterion IV).
-        let no_liver = without(milan(), |f| {
-            matches!(
-                f.kind,
-                FactKind::Metastasis(_) | FactKind::LiverInvolvement(_)
-            )
-        })
-        .on("2023-03-01", involvement(0.0));
+        let no_liver = without(milan(), |f| matches!(f.kind, FactKind::Metastasis(_) | FactKind::LiverInvolvement(_)))
+            .on("2023-03-01", involvement(0.0));
         assert!(!no_liver.fires(NOW, CANDIDATE));
-        assert!(no_liver
-            .on("2023-03-02", metastasis(MetastasisSite::Liver))
-            .fires(NOW, CANDIDATE));
+        assert!(no_liver.on("2023-03-02", metastasis(MetastasisSite::Liver)).fires(NOW, CANDIDATE));
     }
 
     #[test]
@@ -1331,16 +1004,9 @@ mod tests {
             .on("2024-01-10", involvement(60.0))
             .on("2024-03-01", status(DiseaseStatus::Worsened));
         for tense in [Tense::Planned, Tense::Running] {
-            let p = p
-                .clone()
-                .on("2024-05-01", therapy(TherapyClass::LiverTransplant, tense));
+            let p = p.clone().on("2024-05-01", therapy(TherapyClass::LiverTransplant, tense));
             let a = &p.alerts(NOW, NOT_ELIGIBLE)[0];
-            assert_eq!(
-                a.detail.matches("Milan criterion not met").count(),
-                6,
-                "{tense:?}: {}",
-                a.detail
-            );
+            assert_eq!(a.detail.matches("Milan criterion not met").count(), 6, "{tense:?}: {}", a.detail);
             for label in [
                 "I. age < 55 years: age 64 years",
                 "II. low-grade tumour (Ki-67 < 10 %, not G3): high-grade carcinoma, WHO grade G3",
@@ -1370,10 +1036,7 @@ mod tests {
         assert!(!p.fires(NOW, NOT_ELIGIBLE));
         assert!(!p
             .clone()
-            .on(
-                "2024-05-01",
-                therapy(TherapyClass::LiverTransplant, Tense::Done)
-            )
+            .on("2024-05-01", therapy(TherapyClass::LiverTransplant, Tense::Done))
             .fires(NOW, NOT_ELIGIBLE));
     }
 
@@ -1383,12 +1046,7 @@ mod tests {
         // involvement, no disease-status assessment.
         let p = planned_olt(Patient::pnet().on("2024-01-10", metastasis(MetastasisSite::Liver)));
         let a = &p.alerts(NOW, NOT_ELIGIBLE)[0];
-        assert_eq!(
-            a.detail.matches("Milan criterion not documented").count(),
-            5,
-            "{}",
-            a.detail
-        );
+        assert_eq!(a.detail.matches("Milan criterion not documented").count(), 5, "{}", a.detail);
         for what in [
             "I. age < 55 years: no birth date recorded",
             "II. low-grade tumour (Ki-67 < 10 %, not G3): no Ki-67 recorded",
@@ -1405,14 +1063,7 @@ mod tests {
         let no_birth = without(milan(), |f| matches!(f.kind, FactKind::BirthDate(_)));
         assert!(!no_birth.fires(NOW, CANDIDATE));
         let a = &planned_olt(no_birth).alerts(NOW, NOT_ELIGIBLE)[0];
-        assert_eq!(
-            a.detail.matches("Milan criterion").count(),
-            1,
-            "{}",
-            a.detail
-        );
-        assert!(a
-            .detail
-            .contains("not documented — I. age < 55 years: no birth date recorded"));
+        assert_eq!(a.detail.matches("Milan criterion").count(), 1, "{}", a.detail);
+        assert!(a.detail.contains("not documented — I. age < 55 years: no birth date recorded"));
     }
 }

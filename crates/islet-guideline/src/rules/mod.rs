@@ -90,10 +90,7 @@ impl Finding {
     /// Adds a fact as evidence for a derived fact, in the rule's own words
     /// (e.g. "WHO grade G2 from Ki-67 12 %").
     pub fn derived(mut self, f: &Fact, words: impl Into<String>) -> Self {
-        let evidence = Evidence {
-            reference: f.source.clone(),
-            fact: format!("{} ({})", words.into(), f.at.date()),
-        };
+        let evidence = Evidence { reference: f.source.clone(), fact: format!("{} ({})", words.into(), f.at.date()) };
         self.push(f, evidence);
         self
     }
@@ -117,14 +114,8 @@ impl Finding {
 pub(crate) fn with_grade(mut finding: Finding, p: &Picture) -> Finding {
     if let Some(g) = &p.grade {
         for f in &g.evidence {
-            finding = finding.derived(
-                f,
-                format!(
-                    "WHO grade {} from {}",
-                    g.grade,
-                    crate::words::fact_in_words(&f.kind)
-                ),
-            );
+            finding =
+                finding.derived(f, format!("WHO grade {} from {}", g.grade, crate::words::fact_in_words(&f.kind)));
         }
     }
     finding

@@ -19,10 +19,8 @@ pub const EVEROLIMUS: RuleSpec = RuleSpec {
     id: "monitoring.everolimus",
     kind: Kind::Monitoring,
     severity: Severity::Info,
-    summary:
-        "On everolimus: watch for stomatitis, rash, hyperglycaemia, pneumonitis; check blood counts",
-    detail:
-        "Frequent everolimus adverse events in RADIANT-3: stomatitis, rash, diarrhoea, fatigue, \
+    summary: "On everolimus: watch for stomatitis, rash, hyperglycaemia, pneumonitis; check blood counts",
+    detail: "Frequent everolimus adverse events in RADIANT-3: stomatitis, rash, diarrhoea, fatigue, \
              infections; grade 3–4 anaemia and hyperglycaemia; non-infectious pneumonitis.",
     citation: "Rossi et al. 2014, ref 15",
 };
@@ -32,8 +30,7 @@ pub const SUNITINIB: RuleSpec = RuleSpec {
     kind: Kind::Monitoring,
     severity: Severity::Info,
     summary: "On sunitinib: monitor blood pressure and neutrophils, watch for diarrhoea",
-    detail:
-        "Frequent sunitinib adverse events: diarrhoea, nausea, fatigue; grade 3–4 neutropenia and \
+    detail: "Frequent sunitinib adverse events: diarrhoea, nausea, fatigue; grade 3–4 neutropenia and \
              hypertension.",
     citation: "Rossi et al. 2014, ref 16",
 };
@@ -43,8 +40,7 @@ pub const PRRT: RuleSpec = RuleSpec {
     kind: Kind::Monitoring,
     severity: Severity::Info,
     summary: "After PRRT: monitor blood counts (myelodysplasia) and renal function",
-    detail:
-        "PRRT can cause haematological toxicity, including myelodysplastic syndrome, and renal \
+    detail: "PRRT can cause haematological toxicity, including myelodysplastic syndrome, and renal \
              toxicity; follow blood counts and renal function.",
     citation: "Rossi et al. 2014, refs 65, 66",
 };
@@ -93,10 +89,7 @@ mod tests {
         assert!(p.fires("2024-03-01", "monitoring.ssa"));
         let planned = Patient::pnet().on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Planned));
         assert!(!planned.fires("2024-03-01", "monitoring.ssa"));
-        let p = Patient::pnet().on(
-            "2024-02-01",
-            therapy(TherapyClass::Everolimus, Tense::Running),
-        );
+        let p = Patient::pnet().on("2024-02-01", therapy(TherapyClass::Everolimus, Tense::Running));
         assert!(p.fires("2024-03-01", "monitoring.everolimus"));
         assert!(!p.fires("2024-03-01", "monitoring.sunitinib"));
     }

@@ -22,9 +22,7 @@
 use super::{with_grade, Finding};
 use crate::alert::{Kind, RuleSpec, Severity};
 use crate::derived::Picture;
-use crate::facts::{
-    Fact, FactKind, Grade, HormonalSymptoms, SstrImaging, Syndrome, Tense, TherapyClass,
-};
+use crate::facts::{Fact, FactKind, Grade, HormonalSymptoms, SstrImaging, Syndrome, Tense, TherapyClass};
 
 pub const ANTIPROLIFERATIVE: RuleSpec = RuleSpec {
     id: "ssa.antiproliferative",
@@ -43,8 +41,7 @@ pub const G2_LIMITED_EVIDENCE: RuleSpec = RuleSpec {
     id: "ssa.g2-limited-evidence",
     kind: Kind::Recommendation,
     severity: Severity::Info,
-    summary:
-        "Advanced G2 pNET: an SSA may be considered, but efficacy data in G2 are still lacking",
+    summary: "Advanced G2 pNET: an SSA may be considered, but efficacy data in G2 are still lacking",
     detail: "According to ENETS 2012, SSAs are a viable option in G1 pNETs, whereas data on the \
              efficacy of SSAs in NET G2 are still lacking. An SSA may be considered; weigh it \
              against the other options for advanced disease.",
@@ -56,8 +53,7 @@ pub const NOT_IN_G3: RuleSpec = RuleSpec {
     kind: Kind::Safety,
     severity: Severity::Critical,
     summary: "SSA planned or running in a metastatic non-functioning G3 tumour: not recommended",
-    detail:
-        "In metastatic non-functioning pNETs G3, SSA treatment is not recommended (ENETS 2012). \
+    detail: "In metastatic non-functioning pNETs G3, SSA treatment is not recommended (ENETS 2012). \
              Poorly differentiated NEC G3 are managed mainly with platinum-based chemotherapy.",
     citation: "Rossi et al. 2014, ref 12",
 };
@@ -178,10 +174,7 @@ fn receptor_imaging<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
 
 /// A negative receptor-imaging result: "negative", or Krenning 0 (no uptake).
 fn is_negative(f: &Fact) -> bool {
-    matches!(
-        f.kind,
-        FactKind::SstrImaging(SstrImaging::Negative) | FactKind::KrenningScore(0)
-    )
+    matches!(f.kind, FactKind::SstrImaging(SstrImaging::Negative) | FactKind::KrenningScore(0))
 }
 
 /// The latest receptor imaging, if it is negative.
@@ -212,17 +205,8 @@ fn with_advanced(mut f: Finding, p: &Picture) -> Finding {
 fn note_if_running(f: Finding, p: &Picture, class: TherapyClass, what: &str) -> Finding {
     match p.planned_or_running(class) {
         Some((t, therapy)) => {
-            let tense = if therapy.tense == Tense::Running {
-                "running"
-            } else {
-                "planned"
-            };
-            f.note(format!(
-                "{} is already {tense} ({}, {}){what}",
-                capitalise(class.label()),
-                t.source,
-                t.at.date()
-            ))
+            let tense = if therapy.tense == Tense::Running { "running" } else { "planned" };
+            f.note(format!("{} is already {tense} ({}, {}){what}", capitalise(class.label()), t.source, t.at.date()))
         }
         None => f,
     }
@@ -230,15 +214,12 @@ fn note_if_running(f: Finding, p: &Picture, class: TherapyClass, what: &str) -> 
 
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map_or_else(String::new, |first| first.to_uppercase().chain(c).collect())
+    c.next().map_or_else(String::new, |first| first.to_uppercase().chain(c).collect())
 }
 
 /// The start of the running SSA course: its oldest `running` fact.
 fn ssa_course_start<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
-    p.therapies()
-        .find(|(_, t)| t.class == TherapyClass::Ssa && t.tense == Tense::Running)
-        .map(|(f, _)| f)
+    p.therapies().find(|(_, t)| t.class == TherapyClass::Ssa && t.tense == Tense::Running).map(|(f, _)| f)
 }
 
 /// Spec: "G1, advanced or unresectable or metastatic, SSTR imaging not
@@ -354,12 +335,7 @@ pub fn gastrinoma_ppi(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let s = p.syndrome(Syndrome::Gastrinoma)?;
     let f = Finding::new(&GASTRINOMA_PPI).fact(pnet).fact(s);
-    Some(note_if_running(
-        f,
-        p,
-        TherapyClass::ProtonPumpInhibitor,
-        ": check that the dose is high.",
-    ))
+    Some(note_if_running(f, p, TherapyClass::ProtonPumpInhibitor, ": check that the dose is high."))
 }
 
 /// Spec: "insulinoma" [19,25]. Paper: "the hypoglycemia typical of insulinoma
@@ -396,13 +372,7 @@ pub fn escalate_on_progression(p: &Picture) -> Option<Finding> {
     if start.at >= progression.at {
         return None;
     }
-    Some(
-        Finding::new(&ESCALATE_ON_PROGRESSION)
-            .fact(pnet)
-            .fact(start)
-            .fact(ssa)
-            .fact(progression),
-    )
+    Some(Finding::new(&ESCALATE_ON_PROGRESSION).fact(pnet).fact(start).fact(ssa).fact(progression))
 }
 
 /// Spec: "uncontrolled hormonal symptoms (or carcinoid crisis) while on SSA"
@@ -418,15 +388,10 @@ pub fn escalate_on_progression(p: &Picture) -> Option<Finding> {
 pub fn rescue_octreotide(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let (ssa, _) = p.running(TherapyClass::Ssa)?;
-    let (symptoms, HormonalSymptoms::Uncontrolled | HormonalSymptoms::Crisis) =
-        p.hormonal_symptoms()?
-    else {
+    let (symptoms, HormonalSymptoms::Uncontrolled | HormonalSymptoms::Crisis) = p.hormonal_symptoms()? else {
         return None;
     };
-    let mut f = Finding::new(&RESCUE_OCTREOTIDE)
-        .fact(pnet)
-        .fact(ssa)
-        .fact(symptoms);
+    let mut f = Finding::new(&RESCUE_OCTREOTIDE).fact(pnet).fact(ssa).fact(symptoms);
     if ssa_course_start(p).is_some_and(|start| symptoms.at < start.at) {
         f = f.note("The latest symptom assessment predates the start of the SSA: reassess symptom control on SSA.");
     }
@@ -448,11 +413,7 @@ pub fn ifn_consider(p: &Picture) -> Option<Finding> {
     if !p.well_differentiated() || p.advanced().is_none() {
         return None;
     }
-    let g1_progression = if p.grade() == Some(Grade::G1) {
-        p.progression()
-    } else {
-        None
-    };
+    let g1_progression = if p.grade() == Some(Grade::G1) { p.progression() } else { None };
     let negative = sstr_negative(p);
     if g1_progression.is_none() && negative.is_none() {
         return None;
@@ -466,8 +427,8 @@ pub fn ifn_consider(p: &Picture) -> Option<Finding> {
 mod tests {
     use crate::alert::Severity;
     use crate::facts::{
-        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Recist, Resectability,
-        SstrImaging, Syndrome, Tense, Therapy, TherapyClass,
+        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Recist, Resectability, SstrImaging, Syndrome, Tense,
+        Therapy, TherapyClass,
     };
     use crate::rules::testkit::*;
 
@@ -490,19 +451,10 @@ mod tests {
         therapy(TherapyClass::Ssa, tense)
     }
     fn escalated_ssa() -> FactKind {
-        FactKind::Therapy(Therapy {
-            class: TherapyClass::Ssa,
-            tense: Tense::Running,
-            escalated: true,
-            outcome: None,
-        })
+        FactKind::Therapy(Therapy { class: TherapyClass::Ssa, tense: Tense::Running, escalated: true, outcome: None })
     }
     fn refs(p: &Patient, now: &str, rule: &str) -> Vec<String> {
-        p.alerts(now, rule)[0]
-            .evidence
-            .iter()
-            .map(|e| e.reference.as_str().to_string())
-            .collect()
+        p.alerts(now, rule)[0].evidence.iter().map(|e| e.reference.as_str().to_string()).collect()
     }
     /// Graded pNET with liver metastases and positive SSTR imaging.
     fn advanced(k: f64) -> Patient {
@@ -514,13 +466,9 @@ mod tests {
 
     #[test]
     fn ssa_option_by_grade_boundary() {
-        for (k, g1, g2) in [
-            (2.0, true, false),
-            (2.5, false, true),
-            (3.0, false, true),
-            (20.0, false, true),
-            (20.1, false, false),
-        ] {
+        for (k, g1, g2) in
+            [(2.0, true, false), (2.5, false, true), (3.0, false, true), (20.0, false, true), (20.1, false, false)]
+        {
             let p = advanced(k);
             assert_eq!(p.fires(NOW, ANTI), g1, "Ki-67 {k}: antiproliferative");
             assert_eq!(p.fires(NOW, G2), g2, "Ki-67 {k}: G2");
@@ -536,83 +484,31 @@ mod tests {
 
     #[test]
     fn ssa_option_needs_advanced_disease() {
-        let local = Patient::pnet()
-            .on("2024-01-05", ki67(1.0))
-            .on("2024-01-20", sstr(SstrImaging::Positive));
+        let local = Patient::pnet().on("2024-01-05", ki67(1.0)).on("2024-01-20", sstr(SstrImaging::Positive));
         assert!(!local.fires(NOW, ANTI));
-        assert!(local
-            .clone()
-            .on(
-                "2024-02-01",
-                FactKind::Resectability(Resectability::Unresectable)
-            )
-            .fires(NOW, ANTI));
-        assert!(local
-            .clone()
-            .on(
-                "2024-02-01",
-                FactKind::Resectability(Resectability::Below90)
-            )
-            .fires(NOW, ANTI));
-        assert!(!local
-            .clone()
-            .on(
-                "2024-02-01",
-                FactKind::Resectability(Resectability::AtLeast90)
-            )
-            .fires(NOW, ANTI));
-        assert!(local
-            .clone()
-            .on("2024-02-01", involvement(10.0))
-            .fires(NOW, ANTI));
-        assert!(local
-            .clone()
-            .on("2024-02-01", metastasis(MetastasisSite::Bone))
-            .fires(NOW, ANTI));
-        let g2 = Patient::pnet()
-            .on("2024-01-05", ki67(10.0))
-            .on("2024-01-20", sstr(SstrImaging::Positive));
+        assert!(local.clone().on("2024-02-01", FactKind::Resectability(Resectability::Unresectable)).fires(NOW, ANTI));
+        assert!(local.clone().on("2024-02-01", FactKind::Resectability(Resectability::Below90)).fires(NOW, ANTI));
+        assert!(!local.clone().on("2024-02-01", FactKind::Resectability(Resectability::AtLeast90)).fires(NOW, ANTI));
+        assert!(local.clone().on("2024-02-01", involvement(10.0)).fires(NOW, ANTI));
+        assert!(local.clone().on("2024-02-01", metastasis(MetastasisSite::Bone)).fires(NOW, ANTI));
+        let g2 = Patient::pnet().on("2024-01-05", ki67(10.0)).on("2024-01-20", sstr(SstrImaging::Positive));
         assert!(!g2.fires(NOW, G2));
-        assert!(g2
-            .on("2024-02-01", FactKind::LiverResectable(false))
-            .fires(NOW, G2));
+        assert!(g2.on("2024-02-01", FactKind::LiverResectable(false)).fires(NOW, G2));
     }
 
     #[test]
     fn ssa_option_and_receptor_imaging() {
-        let no_imaging = |k: f64| {
-            Patient::pnet()
-                .on("2024-01-05", ki67(k))
-                .on("2024-01-10", metastasis(MetastasisSite::Liver))
-        };
+        let no_imaging =
+            |k: f64| Patient::pnet().on("2024-01-05", ki67(k)).on("2024-01-10", metastasis(MetastasisSite::Liver));
         for (k, rule) in [(1.0, ANTI), (10.0, G2)] {
             // Missing imaging is "not negative", with a note.
             let a = no_imaging(k).alerts(NOW, rule);
             assert_eq!(a.len(), 1, "{rule}");
-            assert!(
-                a[0].detail
-                    .contains("No somatostatin-receptor imaging on record"),
-                "{}",
-                a[0].detail
-            );
-            assert!(no_imaging(k)
-                .on("2024-01-20", sstr(SstrImaging::Equivocal))
-                .fires(NOW, rule));
-            assert!(no_imaging(k)
-                .on("2024-01-20", FactKind::KrenningScore(2))
-                .fires(NOW, rule));
-            assert!(
-                !no_imaging(k)
-                    .on("2024-01-20", sstr(SstrImaging::Negative))
-                    .fires(NOW, rule),
-                "{rule}"
-            );
-            assert!(
-                !no_imaging(k)
-                    .on("2024-01-20", FactKind::KrenningScore(0))
-                    .fires(NOW, rule),
-                "{rule}"
-            );
+            assert!(a[0].detail.contains("No somatostatin-receptor imaging on record"), "{}", a[0].detail);
+            assert!(no_imaging(k).on("2024-01-20", sstr(SstrImaging::Equivocal)).fires(NOW, rule));
+            assert!(no_imaging(k).on("2024-01-20", FactKind::KrenningScore(2)).fires(NOW, rule));
+            assert!(!no_imaging(k).on("2024-01-20", sstr(SstrImaging::Negative)).fires(NOW, rule), "{rule}");
+            assert!(!no_imaging(k).on("2024-01-20", FactKind::KrenningScore(0)).fires(NOW, rule), "{rule}");
             // The latest imaging counts.
             let turned = no_imaging(k)
                 .on("2024-01-20", sstr(SstrImaging::Negative))
@@ -629,30 +525,13 @@ mod tests {
     fn ssa_option_evidence() {
         let p = advanced(1.0);
         let a = &p.alerts(NOW, ANTI)[0];
-        assert_eq!(
-            refs(&p, NOW, ANTI),
-            [
-                "Condition/f1",
-                "Observation/f2",
-                "Condition/f3",
-                "Observation/f4"
-            ]
-        );
-        assert!(
-            a.evidence[1].fact.contains("WHO grade G1"),
-            "{:?}",
-            a.evidence
-        );
-        assert_eq!(
-            (a.kind, a.severity),
-            (crate::Kind::Recommendation, Severity::Info)
-        );
+        assert_eq!(refs(&p, NOW, ANTI), ["Condition/f1", "Observation/f2", "Condition/f3", "Observation/f4"]);
+        assert!(a.evidence[1].fact.contains("WHO grade G1"), "{:?}", a.evidence);
+        assert_eq!((a.kind, a.severity), (crate::Kind::Recommendation, Severity::Info));
         assert_eq!(a.citation, "Rossi et al. 2014, refs 12, 35–39");
         // Still shown while an SSA runs, with a note.
         let on = p.on("2024-02-01", ssa(Tense::Running));
-        assert!(on.alerts(NOW, ANTI)[0]
-            .detail
-            .contains("Somatostatin analogue is already running"));
+        assert!(on.alerts(NOW, ANTI)[0].detail.contains("Somatostatin analogue is already running"));
     }
 
     #[test]
@@ -662,34 +541,17 @@ mod tests {
             let p = g3.clone().on("2024-02-01", ssa(tense));
             let a = p.alerts(NOW, G3);
             assert_eq!(a.len(), 1, "{tense:?}");
-            assert_eq!(
-                (a[0].kind, a[0].severity),
-                (crate::Kind::Safety, Severity::Critical)
-            );
-            assert_eq!(
-                refs(&p, NOW, G3),
-                [
-                    "Condition/f1",
-                    "Observation/f2",
-                    "Condition/f3",
-                    "Procedure/f5"
-                ]
-            );
+            assert_eq!((a[0].kind, a[0].severity), (crate::Kind::Safety, Severity::Critical));
+            assert_eq!(refs(&p, NOW, G3), ["Condition/f1", "Observation/f2", "Condition/f3", "Procedure/f5"]);
             assert!(a[0].detail.contains("counted as non-functioning"));
         }
         assert!(!g3.fires(NOW, G3));
         assert!(!g3.clone().on("2024-02-01", ssa(Tense::Done)).fires(NOW, G3));
         // G2 at the boundary.
-        assert!(!advanced(20.0)
-            .on("2024-02-01", ssa(Tense::Planned))
-            .fires(NOW, G3));
+        assert!(!advanced(20.0).on("2024-02-01", ssa(Tense::Planned)).fires(NOW, G3));
         // Functioning G3: outside the statement.
-        let functioning = g3
-            .clone()
-            .on("2024-01-02", FactKind::Syndrome(Syndrome::Vipoma));
-        assert!(!functioning
-            .on("2024-02-01", ssa(Tense::Planned))
-            .fires(NOW, G3));
+        let functioning = g3.clone().on("2024-01-02", FactKind::Syndrome(Syndrome::Vipoma));
+        assert!(!functioning.on("2024-02-01", ssa(Tense::Planned)).fires(NOW, G3));
         // Recorded as non-functioning: named as evidence.
         let nf = g3
             .clone()
@@ -699,10 +561,7 @@ mod tests {
         // Not metastatic (only locally unresectable).
         let local = Patient::pnet()
             .on("2024-01-05", ki67(40.0))
-            .on(
-                "2024-01-10",
-                FactKind::Resectability(Resectability::Unresectable),
-            )
+            .on("2024-01-10", FactKind::Resectability(Resectability::Unresectable))
             .on("2024-02-01", ssa(Tense::Planned));
         assert!(!local.fires(NOW, G3));
         // G3 from a carcinoma diagnosis without measures.
@@ -726,9 +585,7 @@ mod tests {
         }
         let planned = Patient::pnet().on("2024-02-01", ssa(Tense::Planned));
         assert!(!Patient::pnet().fires(NOW, RECEPTOR));
-        assert!(!Patient::pnet()
-            .on("2024-02-01", ssa(Tense::Done))
-            .fires(NOW, RECEPTOR));
+        assert!(!Patient::pnet().on("2024-02-01", ssa(Tense::Done)).fires(NOW, RECEPTOR));
         for status in [
             sstr(SstrImaging::Positive),
             sstr(SstrImaging::Negative),
@@ -736,57 +593,34 @@ mod tests {
             FactKind::OctreotideTest { positive: true },
             FactKind::OctreotideTest { positive: false },
         ] {
-            assert!(
-                !planned
-                    .clone()
-                    .on("2024-01-20", status.clone())
-                    .fires(NOW, RECEPTOR),
-                "{status:?}"
-            );
+            assert!(!planned.clone().on("2024-01-20", status.clone()).fires(NOW, RECEPTOR), "{status:?}");
         }
         // A result dated after "now" is not known yet.
-        assert!(planned
-            .on("2024-07-01", sstr(SstrImaging::Positive))
-            .fires(NOW, RECEPTOR));
+        assert!(planned.on("2024-07-01", sstr(SstrImaging::Positive)).fires(NOW, RECEPTOR));
     }
 
     #[test]
     fn syndrome_control_for_functioning_well_differentiated() {
         let gastrinoma = |k: f64| {
-            Patient::pnet()
-                .on("2024-01-02", FactKind::Syndrome(Syndrome::Gastrinoma))
-                .on("2024-01-05", ki67(k))
+            Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::Gastrinoma)).on("2024-01-05", ki67(k))
         };
         for k in [2.0, 2.5, 3.0, 20.0] {
             assert!(gastrinoma(k).fires(NOW, SYNDROME), "Ki-67 {k}");
         }
         assert!(!gastrinoma(20.1).fires(NOW, SYNDROME));
-        assert_eq!(
-            refs(&gastrinoma(12.0), NOW, SYNDROME),
-            ["Condition/f1", "Condition/f2", "Observation/f3"]
-        );
+        assert_eq!(refs(&gastrinoma(12.0), NOW, SYNDROME), ["Condition/f1", "Condition/f2", "Observation/f3"]);
         // Non-functioning, recorded or by default.
-        assert!(!Patient::pnet()
-            .on("2024-01-05", ki67(12.0))
-            .fires(NOW, SYNDROME));
-        let nf = Patient::pnet()
-            .on("2024-01-02", FactKind::Syndrome(Syndrome::NonFunctioning))
-            .on("2024-01-05", ki67(12.0));
+        assert!(!Patient::pnet().on("2024-01-05", ki67(12.0)).fires(NOW, SYNDROME));
+        let nf =
+            Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::NonFunctioning)).on("2024-01-05", ki67(12.0));
         assert!(!nf.fires(NOW, SYNDROME));
         // Grade unknown.
-        assert!(!Patient::pnet()
-            .on("2024-01-02", FactKind::Syndrome(Syndrome::Gastrinoma))
-            .fires(NOW, SYNDROME));
+        assert!(!Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::Gastrinoma)).fires(NOW, SYNDROME));
         // Insulinoma caution.
-        let ins = Patient::pnet()
-            .on("2024-01-02", FactKind::Syndrome(Syndrome::Insulinoma))
-            .on("2024-01-05", ki67(1.0));
-        assert!(ins.alerts(NOW, SYNDROME)[0]
-            .detail
-            .contains("SSAs can worsen hypoglycaemia"));
-        assert!(!gastrinoma(12.0).alerts(NOW, SYNDROME)[0]
-            .detail
-            .contains("hypoglycaemia"));
+        let ins =
+            Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::Insulinoma)).on("2024-01-05", ki67(1.0));
+        assert!(ins.alerts(NOW, SYNDROME)[0].detail.contains("SSAs can worsen hypoglycaemia"));
+        assert!(!gastrinoma(12.0).alerts(NOW, SYNDROME)[0].detail.contains("hypoglycaemia"));
     }
 
     #[test]
@@ -796,79 +630,39 @@ mod tests {
         assert!(gastrinoma.fires(NOW, PPI) && !gastrinoma.fires(NOW, INSULINOMA));
         assert!(insulinoma.fires(NOW, INSULINOMA) && !insulinoma.fires(NOW, PPI));
         assert!(!Patient::pnet().fires(NOW, PPI) && !Patient::pnet().fires(NOW, INSULINOMA));
-        assert_eq!(
-            refs(&gastrinoma, NOW, PPI),
-            ["Condition/f1", "Condition/f2"]
-        );
+        assert_eq!(refs(&gastrinoma, NOW, PPI), ["Condition/f1", "Condition/f2"]);
         // Grade does not matter.
-        assert!(gastrinoma
-            .clone()
-            .on("2024-01-05", ki67(40.0))
-            .fires(NOW, PPI));
+        assert!(gastrinoma.clone().on("2024-01-05", ki67(40.0)).fires(NOW, PPI));
         // Already treated: still fires, with a note.
-        let on_ppi = gastrinoma.on(
-            "2024-02-01",
-            therapy(TherapyClass::ProtonPumpInhibitor, Tense::Running),
-        );
+        let on_ppi = gastrinoma.on("2024-02-01", therapy(TherapyClass::ProtonPumpInhibitor, Tense::Running));
         let a = &on_ppi.alerts(NOW, PPI)[0];
-        assert!(
-            a.detail
-                .contains("Proton pump inhibitor is already running"),
-            "{}",
-            a.detail
-        );
-        let on_diazoxide = insulinoma.clone().on(
-            "2024-02-01",
-            therapy(TherapyClass::Diazoxide, Tense::Planned),
-        );
-        assert!(on_diazoxide.alerts(NOW, INSULINOMA)[0]
-            .detail
-            .contains("Diazoxide is already planned"));
-        assert!(!insulinoma.alerts(NOW, INSULINOMA)[0]
-            .detail
-            .contains("already"));
+        assert!(a.detail.contains("Proton pump inhibitor is already running"), "{}", a.detail);
+        let on_diazoxide = insulinoma.clone().on("2024-02-01", therapy(TherapyClass::Diazoxide, Tense::Planned));
+        assert!(on_diazoxide.alerts(NOW, INSULINOMA)[0].detail.contains("Diazoxide is already planned"));
+        assert!(!insulinoma.alerts(NOW, INSULINOMA)[0].detail.contains("already"));
     }
 
     #[test]
     fn escalate_on_progression_at_standard_dose() {
         let on_ssa = advanced(12.0).on("2024-02-01", ssa(Tense::Running));
-        let p = on_ssa
-            .clone()
-            .on("2024-05-01", status(DiseaseStatus::Worsened));
+        let p = on_ssa.clone().on("2024-05-01", status(DiseaseStatus::Worsened));
         assert!(p.fires(NOW, ESCALATE));
-        assert_eq!(
-            refs(&p, NOW, ESCALATE),
-            ["Condition/f1", "Procedure/f5", "Observation/f6"]
-        );
-        assert!(on_ssa
-            .clone()
-            .on("2024-05-01", FactKind::Recist(Recist::ProgressiveDisease))
-            .fires(NOW, ESCALATE));
+        assert_eq!(refs(&p, NOW, ESCALATE), ["Condition/f1", "Procedure/f5", "Observation/f6"]);
+        assert!(on_ssa.clone().on("2024-05-01", FactKind::Recist(Recist::ProgressiveDisease)).fires(NOW, ESCALATE));
         // No progression, or a later stable assessment.
         assert!(!on_ssa.fires(NOW, ESCALATE));
-        assert!(!p
-            .clone()
-            .on("2024-05-20", status(DiseaseStatus::Stable))
-            .fires(NOW, ESCALATE));
+        assert!(!p.clone().on("2024-05-20", status(DiseaseStatus::Stable)).fires(NOW, ESCALATE));
         // Already escalated.
-        assert!(!p
-            .clone()
-            .on("2024-05-10", escalated_ssa())
-            .fires(NOW, ESCALATE));
+        assert!(!p.clone().on("2024-05-10", escalated_ssa()).fires(NOW, ESCALATE));
         // Planned or stopped SSA is not "running".
-        let planned = advanced(12.0)
-            .on("2024-02-01", ssa(Tense::Planned))
-            .on("2024-05-01", status(DiseaseStatus::Worsened));
+        let planned =
+            advanced(12.0).on("2024-02-01", ssa(Tense::Planned)).on("2024-05-01", status(DiseaseStatus::Worsened));
         assert!(!planned.fires(NOW, ESCALATE));
-        let done = advanced(12.0)
-            .on("2024-02-01", ssa(Tense::Done))
-            .on("2024-05-01", status(DiseaseStatus::Worsened));
+        let done = advanced(12.0).on("2024-02-01", ssa(Tense::Done)).on("2024-05-01", status(DiseaseStatus::Worsened));
         assert!(!done.fires(NOW, ESCALATE));
         // Progression that led to starting the SSA (same day or before).
         for day in ["2024-01-25", "2024-02-01"] {
-            let before = advanced(12.0)
-                .on(day, status(DiseaseStatus::Worsened))
-                .on("2024-02-01", ssa(Tense::Running));
+            let before = advanced(12.0).on(day, status(DiseaseStatus::Worsened)).on("2024-02-01", ssa(Tense::Running));
             assert!(!before.fires(NOW, ESCALATE), "progression {day}");
         }
     }
@@ -879,53 +673,33 @@ mod tests {
             .on("2024-01-02", FactKind::Syndrome(Syndrome::Vipoma))
             .on("2024-02-01", ssa(Tense::Running));
         for s in [HormonalSymptoms::Uncontrolled, HormonalSymptoms::Crisis] {
-            let p = on_ssa
-                .clone()
-                .on("2024-03-01", FactKind::HormonalSymptoms(s));
+            let p = on_ssa.clone().on("2024-03-01", FactKind::HormonalSymptoms(s));
             assert!(p.fires(NOW, RESCUE), "{s:?}");
-            assert_eq!(
-                refs(&p, NOW, RESCUE),
-                ["Condition/f1", "Procedure/f3", "Observation/f4"]
-            );
+            assert_eq!(refs(&p, NOW, RESCUE), ["Condition/f1", "Procedure/f3", "Observation/f4"]);
             assert!(!p.alerts(NOW, RESCUE)[0].detail.contains("predates"));
         }
         // Escalated SSA: rescue still applies.
         assert!(on_ssa
             .clone()
             .on("2024-02-15", escalated_ssa())
-            .on(
-                "2024-03-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)
-            )
+            .on("2024-03-01", FactKind::HormonalSymptoms(HormonalSymptoms::Crisis))
             .fires(NOW, RESCUE));
         // Controlled now.
         let controlled = on_ssa
             .clone()
-            .on(
-                "2024-03-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled),
-            )
-            .on(
-                "2024-04-01",
-                FactKind::HormonalSymptoms(HormonalSymptoms::Controlled),
-            );
+            .on("2024-03-01", FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled))
+            .on("2024-04-01", FactKind::HormonalSymptoms(HormonalSymptoms::Controlled));
         assert!(!controlled.fires(NOW, RESCUE));
         // Not on SSA, or only planned.
         let symptoms = FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled);
-        assert!(!Patient::pnet()
-            .on("2024-03-01", symptoms.clone())
-            .fires(NOW, RESCUE));
+        assert!(!Patient::pnet().on("2024-03-01", symptoms.clone()).fires(NOW, RESCUE));
         assert!(!Patient::pnet()
             .on("2024-02-01", ssa(Tense::Planned))
             .on("2024-03-01", symptoms.clone())
             .fires(NOW, RESCUE));
         // Assessment older than the SSA course: fires, asks to reassess.
-        let old = Patient::pnet()
-            .on("2024-01-15", symptoms)
-            .on("2024-02-01", ssa(Tense::Running));
-        assert!(old.alerts(NOW, RESCUE)[0]
-            .detail
-            .contains("predates the start of the SSA"));
+        let old = Patient::pnet().on("2024-01-15", symptoms).on("2024-02-01", ssa(Tense::Running));
+        assert!(old.alerts(NOW, RESCUE)[0].detail.contains("predates the start of the SSA"));
     }
 
     #[test]
@@ -934,23 +708,11 @@ mod tests {
         // G1 with progression.
         let g1 = advanced(2.0).on("2024-04-01", worse.clone());
         assert!(g1.fires(NOW, IFN));
-        assert_eq!(
-            refs(&g1, NOW, IFN),
-            [
-                "Condition/f1",
-                "Observation/f2",
-                "Condition/f3",
-                "Observation/f5"
-            ]
-        );
+        assert_eq!(refs(&g1, NOW, IFN), ["Condition/f1", "Observation/f2", "Condition/f3", "Observation/f5"]);
         assert!(!advanced(2.0).fires(NOW, IFN));
         // G2 with progression but positive imaging: no.
-        assert!(!advanced(2.5)
-            .on("2024-04-01", worse.clone())
-            .fires(NOW, IFN));
-        assert!(!advanced(20.0)
-            .on("2024-04-01", worse.clone())
-            .fires(NOW, IFN));
+        assert!(!advanced(2.5).on("2024-04-01", worse.clone()).fires(NOW, IFN));
+        assert!(!advanced(20.0).on("2024-04-01", worse.clone()).fires(NOW, IFN));
         // Receptor-negative, G1 or G2.
         for k in [2.0, 2.5, 3.0, 20.0] {
             let neg = advanced(k).on("2024-03-01", sstr(SstrImaging::Negative));
@@ -963,28 +725,19 @@ mod tests {
             .on("2024-04-01", worse.clone())
             .fires(NOW, IFN));
         // Not advanced.
-        let local = Patient::pnet()
-            .on("2024-01-05", ki67(1.0))
-            .on("2024-03-01", sstr(SstrImaging::Negative));
+        let local = Patient::pnet().on("2024-01-05", ki67(1.0)).on("2024-03-01", sstr(SstrImaging::Negative));
         assert!(!local.fires(NOW, IFN));
         // Missing imaging is not negative.
-        let unimaged = Patient::pnet()
-            .on("2024-01-05", ki67(10.0))
-            .on("2024-01-10", metastasis(MetastasisSite::Liver));
+        let unimaged = Patient::pnet().on("2024-01-05", ki67(10.0)).on("2024-01-10", metastasis(MetastasisSite::Liver));
         assert!(!unimaged.fires(NOW, IFN));
         // Progression followed by stability: no longer progression.
-        assert!(!g1
-            .on("2024-05-01", status(DiseaseStatus::Stable))
-            .fires(NOW, IFN));
+        assert!(!g1.on("2024-05-01", status(DiseaseStatus::Stable)).fires(NOW, IFN));
     }
 
     #[test]
     fn catalogue_entries() {
         let ids: Vec<&str> = super::RULES.iter().map(|r| r.id).collect();
-        assert_eq!(
-            ids,
-            [ANTI, G2, G3, RECEPTOR, SYNDROME, PPI, INSULINOMA, ESCALATE, RESCUE, IFN]
-        );
+        assert_eq!(ids, [ANTI, G2, G3, RECEPTOR, SYNDROME, PPI, INSULINOMA, ESCALATE, RESCUE, IFN]);
         for r in super::RULES {
             assert!(r.summary.chars().count() < 140, "{}", r.id);
             assert!(r.citation.starts_with("Rossi et al. 2014, ref"), "{}", r.id);

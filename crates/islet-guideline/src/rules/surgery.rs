@@ -13,9 +13,7 @@
 use super::{with_grade, Finding};
 use crate::alert::{Kind, RuleSpec, Severity};
 use crate::derived::{Growth, Picture};
-use crate::facts::{
-    DiscoveryMode, Fact, Grade, Hereditary, MetastasisSite, Resectability, Tense, TherapyClass,
-};
+use crate::facts::{DiscoveryMode, Fact, Grade, Hereditary, MetastasisSite, Resectability, Tense, TherapyClass};
 
 /// "Primary < 20 mm": the size below which a sporadic non-functioning pNET may be watched. [8,30]
 /// The same 2 cm separates "resection preferable" (> 20 mm) from small tumours. [30,31]
@@ -80,10 +78,8 @@ pub const SURVEILLANCE_SMALL_NONFUNCTIONING: RuleSpec = RuleSpec {
     id: "surveillance.small-nonfunctioning",
     kind: Kind::Recommendation,
     severity: Severity::Info,
-    summary:
-        "Small sporadic non-functioning pNET (< 2 cm): a non-operative approach may be advocated",
-    detail:
-        "For sporadic non-functioning pNETs smaller than 2 cm, found incidentally, a non-operative \
+    summary: "Small sporadic non-functioning pNET (< 2 cm): a non-operative approach may be advocated",
+    detail: "For sporadic non-functioning pNETs smaller than 2 cm, found incidentally, a non-operative \
              approach may be advocated (only 6 % of NF-pNETs < 2 cm were malignant). Start the \
              surveillance schedule (imaging and chromogranin A).",
     citation: "Rossi et al. 2014, refs 8, 30",
@@ -167,10 +163,7 @@ pub fn resection_indicated(p: &Picture) -> Option<Finding> {
             for (m, _) in p.metastases() {
                 f = f.fact(m);
             }
-            if let Some((size, mm)) = p
-                .primary_size()
-                .filter(|(_, mm)| mm.get() <= SMALL_PRIMARY_MM)
-            {
+            if let Some((size, mm)) = p.primary_size().filter(|(_, mm)| mm.get() <= SMALL_PRIMARY_MM) {
                 if !p.metastatic() {
                     f = f.fact(size).note(format!(
                         "The primary measures {} mm (not > 2 cm) and no metastases are recorded: \
@@ -181,12 +174,7 @@ pub fn resection_indicated(p: &Picture) -> Option<Finding> {
                 }
             }
         }
-        Some((
-            _,
-            Resectability::Below90
-            | Resectability::UnresectableVascular
-            | Resectability::Unresectable,
-        )) => {
+        Some((_, Resectability::Below90 | Resectability::UnresectableVascular | Resectability::Unresectable)) => {
             return None;
         }
         None => {
@@ -201,20 +189,15 @@ pub fn resection_indicated(p: &Picture) -> Option<Finding> {
         }
     }
     f = f.note("No bone or other extra-abdominal metastases recorded.");
-    if let Some((t, therapy)) = p.therapy(
-        |c| c == TherapyClass::PrimaryResection,
-        &[Tense::Planned, Tense::Running, Tense::Done],
-    ) {
+    if let Some((t, therapy)) =
+        p.therapy(|c| c == TherapyClass::PrimaryResection, &[Tense::Planned, Tense::Running, Tense::Done])
+    {
         let tense = match therapy.tense {
             Tense::Planned => "already planned",
             Tense::Running => "in progress",
             Tense::Done => "already recorded as done",
         };
-        f = f.note(format!(
-            "A resection of the primary is {tense} ({}, {}).",
-            t.source,
-            t.at.date()
-        ));
+        f = f.note(format!("A resection of the primary is {tense} ({}, {}).", t.source, t.at.date()));
     }
     Some(f)
 }
@@ -238,10 +221,7 @@ pub fn vascular_exploration(p: &Picture) -> Option<Finding> {
     let (r, Resectability::UnresectableVascular) = p.resectability()? else {
         return None;
     };
-    if p.liver_unresectable().is_some()
-        || p.extra_abdominal_metastasis().is_some()
-        || p.grade() == Some(Grade::G3)
-    {
+    if p.liver_unresectable().is_some() || p.extra_abdominal_metastasis().is_some() || p.grade() == Some(Grade::G3) {
         return None;
     }
     let mut f = with_grade(Finding::new(&VASCULAR_EXPLORATION).fact(pnet), p).fact(r);
@@ -267,12 +247,7 @@ pub fn debulking_not_advised(p: &Picture) -> Option<Finding> {
     let (r, Resectability::Below90 | Resectability::Unresectable) = p.resectability()? else {
         return None;
     };
-    Some(
-        Finding::new(&DEBULKING_NOT_ADVISED)
-            .fact(pnet)
-            .fact(plan)
-            .fact(r),
-    )
+    Some(Finding::new(&DEBULKING_NOT_ADVISED).fact(pnet).fact(plan).fact(r))
 }
 
 /// Spec: "primary resection planned while liver metastases are unresectable"
@@ -284,13 +259,7 @@ pub fn primary_with_unresectable_liver(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let (plan, _) = p.planned_or_running(TherapyClass::PrimaryResection)?;
     let liver = p.liver_unresectable()?;
-    Some(
-        Finding::new(&PRIMARY_WITH_UNRESECTABLE_LIVER)
-            .fact(pnet)
-            .fact(plan)
-            .maybe(p.liver_metastases())
-            .fact(liver),
-    )
+    Some(Finding::new(&PRIMARY_WITH_UNRESECTABLE_LIVER).fact(pnet).fact(plan).maybe(p.liver_metastases()).fact(liver))
 }
 
 /// Spec: "surgery planned with bone metastases" [13]. Paper: "bone metastases
@@ -300,13 +269,10 @@ pub fn primary_with_unresectable_liver(p: &Picture) -> Option<Finding> {
 /// named. Liver-directed procedures (ablation, embolization) are not surgery.
 pub fn bone_metastases(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
-    let plans: Vec<&Fact> = [
-        TherapyClass::PrimaryResection,
-        TherapyClass::LiverTransplant,
-    ]
-    .into_iter()
-    .filter_map(|c| p.planned_or_running(c).map(|(f, _)| f))
-    .collect();
+    let plans: Vec<&Fact> = [TherapyClass::PrimaryResection, TherapyClass::LiverTransplant]
+        .into_iter()
+        .filter_map(|c| p.planned_or_running(c).map(|(f, _)| f))
+        .collect();
     if plans.is_empty() {
         return None;
     }
@@ -325,22 +291,16 @@ pub fn bone_metastases(p: &Picture) -> Option<Finding> {
 /// syndromes apart from sporadic tumours (ref 6).
 pub fn surveillance_small_nonfunctioning(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
-    if [
-        Hereditary::Men1,
-        Hereditary::VonHippelLindau,
-        Hereditary::TuberousSclerosis,
-    ]
-    .iter()
-    .any(|h| p.hereditary(*h).is_some())
+    if [Hereditary::Men1, Hereditary::VonHippelLindau, Hereditary::TuberousSclerosis]
+        .iter()
+        .any(|h| p.hereditary(*h).is_some())
     {
         return None;
     }
     if !p.non_functioning() || p.metastatic() {
         return None;
     }
-    if p.therapy(|c| c == TherapyClass::PrimaryResection, &[Tense::Done])
-        .is_some()
-    {
+    if p.therapy(|c| c == TherapyClass::PrimaryResection, &[Tense::Done]).is_some() {
         return None;
     }
     let (size, mm) = p.primary_size()?;
@@ -351,9 +311,7 @@ pub fn surveillance_small_nonfunctioning(p: &Picture) -> Option<Finding> {
     if matches!(discovery, Some((_, DiscoveryMode::Symptomatic))) {
         return None;
     }
-    let mut f = Finding::new(&SURVEILLANCE_SMALL_NONFUNCTIONING)
-        .fact(pnet)
-        .fact(size);
+    let mut f = Finding::new(&SURVEILLANCE_SMALL_NONFUNCTIONING).fact(pnet).fact(size);
     f = match p.syndrome(crate::facts::Syndrome::NonFunctioning) {
         Some(nf) => f.fact(nf),
         None => f.note("No functioning syndrome recorded: counted as non-functioning."),
@@ -366,10 +324,7 @@ pub fn surveillance_small_nonfunctioning(p: &Picture) -> Option<Finding> {
 
 /// The growth rate in words, as evidence on the latest measurement.
 fn with_growth(f: Finding, g: &Growth) -> Finding {
-    f.fact(g.earlier).derived(
-        g.latest,
-        format!("primary growth {:.1} mm/year", g.mm_per_year),
-    )
+    f.fact(g.earlier).derived(g.latest, format!("primary growth {:.1} mm/year", g.mm_per_year))
 }
 
 /// Spec: "MEN1 and a pNET that is metastatic, or > 20 mm, or grew > 5 mm in a
@@ -384,20 +339,13 @@ pub fn men1_resection_indicated(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let men1 = p.hereditary(Hereditary::Men1)?;
     let metastasis = p.metastases().first().map(|(f, _)| *f);
-    let large = p
-        .primary_size()
-        .filter(|(_, mm)| mm.get() > SMALL_PRIMARY_MM);
-    let growing = p
-        .growth_per_year()
-        .filter(|g| g.mm_per_year > MEN1_GROWTH_MM_PER_YEAR);
+    let large = p.primary_size().filter(|(_, mm)| mm.get() > SMALL_PRIMARY_MM);
+    let growing = p.growth_per_year().filter(|g| g.mm_per_year > MEN1_GROWTH_MM_PER_YEAR);
     if metastasis.is_none() && large.is_none() && growing.is_none() {
         return None;
     }
-    let mut f = Finding::new(&MEN1_RESECTION_INDICATED)
-        .fact(pnet)
-        .fact(men1)
-        .maybe(metastasis)
-        .maybe(large.map(|(s, _)| s));
+    let mut f =
+        Finding::new(&MEN1_RESECTION_INDICATED).fact(pnet).fact(men1).maybe(metastasis).maybe(large.map(|(s, _)| s));
     if let Some(g) = growing {
         f = with_growth(f, &g);
     }
@@ -426,10 +374,7 @@ pub fn men1_small_tumour(p: &Picture) -> Option<Finding> {
     if growth.is_some_and(|g| g.mm_per_year > MEN1_GROWTH_MM_PER_YEAR) {
         return None;
     }
-    let mut f = Finding::new(&MEN1_SMALL_TUMOUR)
-        .fact(pnet)
-        .fact(men1)
-        .fact(size);
+    let mut f = Finding::new(&MEN1_SMALL_TUMOUR).fact(pnet).fact(men1).fact(size);
     f = match growth {
         Some(g) => with_growth(f, &g),
         None => f.note(format!(
@@ -463,33 +408,17 @@ mod tests {
         FactKind::Resectability(r)
     }
     fn refs(p: &Patient, now: &str, rule: &str) -> Vec<String> {
-        p.alerts(now, rule)[0]
-            .evidence
-            .iter()
-            .map(|e| e.reference.as_str().to_string())
-            .collect()
+        p.alerts(now, rule)[0].evidence.iter().map(|e| e.reference.as_str().to_string()).collect()
     }
 
     #[test]
     fn resection_by_size_at_the_2_cm_boundary() {
         let p = graded(12.0);
-        assert!(!p
-            .clone()
-            .on("2024-01-10", primary_mm(19.9))
-            .fires(NOW, RESECT));
-        assert!(!p
-            .clone()
-            .on("2024-01-10", primary_mm(20.0))
-            .fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-01-10", primary_mm(19.9)).fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-01-10", primary_mm(20.0)).fires(NOW, RESECT));
         // 2.0 cm, converted to mm, is 20 mm: not "> 2 cm".
-        assert!(!p
-            .clone()
-            .on("2024-01-10", primary_mm(2.0 * 10.0))
-            .fires(NOW, RESECT));
-        assert!(p
-            .clone()
-            .on("2024-01-10", primary_mm(20.1))
-            .fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-01-10", primary_mm(2.0 * 10.0)).fires(NOW, RESECT));
+        assert!(p.clone().on("2024-01-10", primary_mm(20.1)).fires(NOW, RESECT));
         // No size, no assessment: nothing to go on.
         assert!(!p.fires(NOW, RESECT));
     }
@@ -502,54 +431,28 @@ mod tests {
         }
         assert!(!big(20.1).fires(NOW, RESECT));
         // Grade unknown.
-        assert!(!Patient::pnet()
-            .on("2024-01-10", primary_mm(30.0))
-            .fires(NOW, RESECT));
+        assert!(!Patient::pnet().on("2024-01-10", primary_mm(30.0)).fires(NOW, RESECT));
     }
 
     #[test]
     fn resection_size_branch_needs_no_metastases() {
         let p = graded(12.0).on("2024-01-10", primary_mm(30.0));
         assert!(p.fires(NOW, RESECT));
-        assert!(!p
-            .clone()
-            .on("2024-02-01", metastasis(MetastasisSite::Liver))
-            .fires(NOW, RESECT));
-        assert!(!p
-            .clone()
-            .on("2024-02-01", liver_lesion_mm(12.0))
-            .fires(NOW, RESECT));
-        assert!(!p
-            .clone()
-            .on("2024-02-01", involvement(5.0))
-            .fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-02-01", metastasis(MetastasisSite::Liver)).fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-02-01", liver_lesion_mm(12.0)).fires(NOW, RESECT));
+        assert!(!p.clone().on("2024-02-01", involvement(5.0)).fires(NOW, RESECT));
     }
 
     #[test]
     fn resection_by_resectability_assessment() {
         let p = graded(12.0).on("2024-02-01", metastasis(MetastasisSite::Liver));
         assert!(!p.fires(NOW, RESECT));
-        assert!(p
-            .clone()
-            .on("2024-03-01", resectable(Resectability::Complete))
-            .fires(NOW, RESECT));
-        assert!(p
-            .clone()
-            .on("2024-03-01", resectable(Resectability::AtLeast90))
-            .fires(NOW, RESECT));
-        for r in [
-            Resectability::Below90,
-            Resectability::UnresectableVascular,
-            Resectability::Unresectable,
-        ] {
-            assert!(
-                !p.clone().on("2024-03-01", resectable(r)).fires(NOW, RESECT),
-                "{r:?}"
-            );
+        assert!(p.clone().on("2024-03-01", resectable(Resectability::Complete)).fires(NOW, RESECT));
+        assert!(p.clone().on("2024-03-01", resectable(Resectability::AtLeast90)).fires(NOW, RESECT));
+        for r in [Resectability::Below90, Resectability::UnresectableVascular, Resectability::Unresectable] {
+            assert!(!p.clone().on("2024-03-01", resectable(r)).fires(NOW, RESECT), "{r:?}");
             // The assessment also outranks the size branch.
-            let big = graded(12.0)
-                .on("2024-01-10", primary_mm(30.0))
-                .on("2024-03-01", resectable(r));
+            let big = graded(12.0).on("2024-01-10", primary_mm(30.0)).on("2024-03-01", resectable(r));
             assert!(!big.fires(NOW, RESECT), "{r:?} with 30 mm");
         }
         // The latest assessment counts.
@@ -563,18 +466,8 @@ mod tests {
     fn resection_excludes_extra_abdominal_metastases() {
         let p = graded(12.0).on("2024-03-01", resectable(Resectability::Complete));
         assert!(p.fires(NOW, RESECT));
-        for site in [
-            MetastasisSite::Bone,
-            MetastasisSite::Lung,
-            MetastasisSite::DistantNodes,
-            MetastasisSite::Other,
-        ] {
-            assert!(
-                !p.clone()
-                    .on("2024-02-01", metastasis(site))
-                    .fires(NOW, RESECT),
-                "{site:?}"
-            );
+        for site in [MetastasisSite::Bone, MetastasisSite::Lung, MetastasisSite::DistantNodes, MetastasisSite::Other] {
+            assert!(!p.clone().on("2024-02-01", metastasis(site)).fires(NOW, RESECT), "{site:?}");
         }
     }
 
@@ -582,146 +475,76 @@ mod tests {
     fn resection_evidence_and_notes() {
         let p = graded(12.0).on("2024-01-10", primary_mm(25.0));
         let a = &p.alerts(NOW, RESECT)[0];
-        assert_eq!(
-            refs(&p, NOW, RESECT),
-            ["Condition/f1", "Observation/f2", "Observation/f3"]
-        );
-        assert!(
-            a.evidence[1].fact.contains("WHO grade G2"),
-            "{:?}",
-            a.evidence
-        );
+        assert_eq!(refs(&p, NOW, RESECT), ["Condition/f1", "Observation/f2", "Observation/f3"]);
+        assert!(a.evidence[1].fact.contains("WHO grade G2"), "{:?}", a.evidence);
         assert!(a.detail.contains("No metastases recorded"));
-        assert_eq!(
-            (a.severity, a.citation),
-            (Severity::Info, "Rossi et al. 2014, refs 20, 26, 30")
-        );
+        assert_eq!((a.severity, a.citation), (Severity::Info, "Rossi et al. 2014, refs 20, 26, 30"));
         // A small tumour assessed as completely resectable: fires, pointing to surveillance.
-        let small = graded(12.0)
-            .on("2024-01-10", primary_mm(15.0))
-            .on("2024-03-01", resectable(Resectability::Complete));
+        let small =
+            graded(12.0).on("2024-01-10", primary_mm(15.0)).on("2024-03-01", resectable(Resectability::Complete));
         let a = &small.alerts(NOW, RESECT)[0];
         assert!(a.detail.contains("primary measures 15 mm"), "{}", a.detail);
         assert!(small.fires(NOW, "surveillance.small-nonfunctioning"));
-        let big = graded(12.0)
-            .on("2024-01-10", primary_mm(25.0))
-            .on("2024-03-01", resectable(Resectability::Complete));
-        assert!(!big.alerts(NOW, RESECT)[0]
-            .detail
-            .contains("primary measures"));
+        let big = graded(12.0).on("2024-01-10", primary_mm(25.0)).on("2024-03-01", resectable(Resectability::Complete));
+        assert!(!big.alerts(NOW, RESECT)[0].detail.contains("primary measures"));
         // Not silenced by a planned resection, but it says so.
-        let planned = p.on(
-            "2024-02-01",
-            therapy(TherapyClass::PrimaryResection, Tense::Planned),
-        );
-        assert!(planned.alerts(NOW, RESECT)[0]
-            .detail
-            .contains("already planned"));
+        let planned = p.on("2024-02-01", therapy(TherapyClass::PrimaryResection, Tense::Planned));
+        assert!(planned.alerts(NOW, RESECT)[0].detail.contains("already planned"));
     }
 
     #[test]
     fn vascular_exploration() {
-        let p = graded(12.0).on(
-            "2024-03-01",
-            resectable(Resectability::UnresectableVascular),
-        );
+        let p = graded(12.0).on("2024-03-01", resectable(Resectability::UnresectableVascular));
         assert!(p.fires(NOW, VASCULAR));
-        assert_eq!(
-            refs(&p, NOW, VASCULAR),
-            ["Condition/f1", "Observation/f2", "Observation/f3"]
-        );
-        for r in [
-            Resectability::Unresectable,
-            Resectability::Below90,
-            Resectability::Complete,
-        ] {
-            assert!(
-                !graded(12.0)
-                    .on("2024-03-01", resectable(r))
-                    .fires(NOW, VASCULAR),
-                "{r:?}"
-            );
+        assert_eq!(refs(&p, NOW, VASCULAR), ["Condition/f1", "Observation/f2", "Observation/f3"]);
+        for r in [Resectability::Unresectable, Resectability::Below90, Resectability::Complete] {
+            assert!(!graded(12.0).on("2024-03-01", resectable(r)).fires(NOW, VASCULAR), "{r:?}");
         }
         // Not "only because of vascular involvement".
-        assert!(!p
-            .clone()
-            .on("2024-03-02", FactKind::LiverResectable(false))
-            .fires(NOW, VASCULAR));
-        assert!(!p
-            .clone()
-            .on("2024-03-02", metastasis(MetastasisSite::Bone))
-            .fires(NOW, VASCULAR));
+        assert!(!p.clone().on("2024-03-02", FactKind::LiverResectable(false)).fires(NOW, VASCULAR));
+        assert!(!p.clone().on("2024-03-02", metastasis(MetastasisSite::Bone)).fires(NOW, VASCULAR));
         // Liver metastases that are resectable do not stand in the way.
-        assert!(p
-            .clone()
-            .on("2024-03-02", metastasis(MetastasisSite::Liver))
-            .fires(NOW, VASCULAR));
+        assert!(p.clone().on("2024-03-02", metastasis(MetastasisSite::Liver)).fires(NOW, VASCULAR));
         // G3: surgery almost never applicable.
         assert!(!Patient::pnet()
             .on("2024-01-05", ki67(20.1))
-            .on(
-                "2024-03-01",
-                resectable(Resectability::UnresectableVascular)
-            )
+            .on("2024-03-01", resectable(Resectability::UnresectableVascular))
             .fires(NOW, VASCULAR));
         assert!(Patient::pnet()
             .on("2024-01-05", ki67(20.0))
-            .on(
-                "2024-03-01",
-                resectable(Resectability::UnresectableVascular)
-            )
+            .on("2024-03-01", resectable(Resectability::UnresectableVascular))
             .fires(NOW, VASCULAR));
         // A later assessment replaces it.
-        assert!(!p
-            .on("2024-04-01", resectable(Resectability::Complete))
-            .fires(NOW, VASCULAR));
+        assert!(!p.on("2024-04-01", resectable(Resectability::Complete)).fires(NOW, VASCULAR));
     }
 
     #[test]
     fn debulking_planned_or_running() {
         let below = graded(12.0).on("2024-03-01", resectable(Resectability::Below90));
         for tense in [Tense::Planned, Tense::Running] {
-            let p = below
-                .clone()
-                .on("2024-04-01", therapy(TherapyClass::PrimaryResection, tense));
+            let p = below.clone().on("2024-04-01", therapy(TherapyClass::PrimaryResection, tense));
             let a = p.alerts(NOW, DEBULK);
             assert_eq!(a.len(), 1, "{tense:?}");
             assert_eq!(a[0].severity, Severity::Warning);
-            assert_eq!(
-                refs(&p, NOW, DEBULK),
-                ["Condition/f1", "Procedure/f4", "Observation/f3"]
-            );
+            assert_eq!(refs(&p, NOW, DEBULK), ["Condition/f1", "Procedure/f4", "Observation/f3"]);
         }
         // Not planned, or already done.
         assert!(!below.fires(NOW, DEBULK));
         assert!(!below
             .clone()
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::PrimaryResection, Tense::Done)
-            )
+            .on("2024-04-01", therapy(TherapyClass::PrimaryResection, Tense::Done))
             .fires(NOW, DEBULK));
         // Another procedure is not a resection.
-        assert!(!below
-            .clone()
-            .on("2024-04-01", therapy(TherapyClass::Tace, Tense::Planned))
-            .fires(NOW, DEBULK));
+        assert!(!below.clone().on("2024-04-01", therapy(TherapyClass::Tace, Tense::Planned)).fires(NOW, DEBULK));
         // Unresectable also counts; vascular involvement does not (exploration is advised).
         let plan = therapy(TherapyClass::PrimaryResection, Tense::Planned);
         assert!(graded(12.0)
             .on("2024-03-01", resectable(Resectability::Unresectable))
             .on("2024-04-01", plan.clone())
             .fires(NOW, DEBULK));
-        for r in [
-            Resectability::UnresectableVascular,
-            Resectability::AtLeast90,
-            Resectability::Complete,
-        ] {
+        for r in [Resectability::UnresectableVascular, Resectability::AtLeast90, Resectability::Complete] {
             assert!(
-                !graded(12.0)
-                    .on("2024-03-01", resectable(r))
-                    .on("2024-04-01", plan.clone())
-                    .fires(NOW, DEBULK),
+                !graded(12.0).on("2024-03-01", resectable(r)).on("2024-04-01", plan.clone()).fires(NOW, DEBULK),
                 "{r:?}"
             );
         }
@@ -735,102 +558,49 @@ mod tests {
             .on("2024-02-01", metastasis(MetastasisSite::Liver))
             .on("2024-03-01", FactKind::LiverResectable(false));
         for tense in [Tense::Planned, Tense::Running] {
-            let p = liver
-                .clone()
-                .on("2024-04-01", therapy(TherapyClass::PrimaryResection, tense));
+            let p = liver.clone().on("2024-04-01", therapy(TherapyClass::PrimaryResection, tense));
             let a = p.alerts(NOW, LIVER);
             assert_eq!(a.len(), 1, "{tense:?}");
             assert_eq!(a[0].severity, Severity::Warning);
-            assert_eq!(
-                refs(&p, NOW, LIVER),
-                [
-                    "Condition/f1",
-                    "Procedure/f5",
-                    "Condition/f3",
-                    "Observation/f4"
-                ]
-            );
+            assert_eq!(refs(&p, NOW, LIVER), ["Condition/f1", "Procedure/f5", "Condition/f3", "Observation/f4"]);
         }
         assert!(!liver.fires(NOW, LIVER));
         assert!(!liver
             .clone()
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::PrimaryResection, Tense::Done)
-            )
+            .on("2024-04-01", therapy(TherapyClass::PrimaryResection, Tense::Done))
             .fires(NOW, LIVER));
         assert!(!liver
             .clone()
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::LiverTransplant, Tense::Planned)
-            )
+            .on("2024-04-01", therapy(TherapyClass::LiverTransplant, Tense::Planned))
             .fires(NOW, LIVER));
         let resectable_now = liver.on("2024-03-15", FactKind::LiverResectable(true));
         assert!(!resectable_now
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::PrimaryResection, Tense::Planned)
-            )
+            .on("2024-04-01", therapy(TherapyClass::PrimaryResection, Tense::Planned))
             .fires(NOW, LIVER));
     }
 
     #[test]
     fn bone_metastases_contraindicate_surgery() {
         let bone = graded(12.0).on("2024-02-01", metastasis(MetastasisSite::Bone));
-        for class in [
-            TherapyClass::PrimaryResection,
-            TherapyClass::LiverTransplant,
-        ] {
+        for class in [TherapyClass::PrimaryResection, TherapyClass::LiverTransplant] {
             for tense in [Tense::Planned, Tense::Running] {
                 let p = bone.clone().on("2024-04-01", therapy(class, tense));
                 let a = p.alerts(NOW, BONE);
                 assert_eq!(a.len(), 1, "{class:?} {tense:?}");
                 assert_eq!(a[0].severity, Severity::Critical);
-                assert_eq!(
-                    refs(&p, NOW, BONE),
-                    ["Condition/f1", "Procedure/f4", "Condition/f3"]
-                );
+                assert_eq!(refs(&p, NOW, BONE), ["Condition/f1", "Procedure/f4", "Condition/f3"]);
             }
-            assert!(!bone
-                .clone()
-                .on("2024-04-01", therapy(class, Tense::Done))
-                .fires(NOW, BONE));
+            assert!(!bone.clone().on("2024-04-01", therapy(class, Tense::Done)).fires(NOW, BONE));
         }
         assert!(!bone.fires(NOW, BONE));
-        assert!(!bone
-            .clone()
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::LiverAblation, Tense::Planned)
-            )
-            .fires(NOW, BONE));
+        assert!(!bone.clone().on("2024-04-01", therapy(TherapyClass::LiverAblation, Tense::Planned)).fires(NOW, BONE));
         let liver_only = graded(12.0).on("2024-02-01", metastasis(MetastasisSite::Liver));
-        assert!(!liver_only
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::PrimaryResection, Tense::Planned)
-            )
-            .fires(NOW, BONE));
+        assert!(!liver_only.on("2024-04-01", therapy(TherapyClass::PrimaryResection, Tense::Planned)).fires(NOW, BONE));
         // Both surgeries planned: both named.
         let both = bone
-            .on(
-                "2024-04-01",
-                therapy(TherapyClass::PrimaryResection, Tense::Planned),
-            )
-            .on(
-                "2024-04-02",
-                therapy(TherapyClass::LiverTransplant, Tense::Planned),
-            );
-        assert_eq!(
-            refs(&both, NOW, BONE),
-            [
-                "Condition/f1",
-                "Procedure/f4",
-                "Procedure/f5",
-                "Condition/f3"
-            ]
-        );
+            .on("2024-04-01", therapy(TherapyClass::PrimaryResection, Tense::Planned))
+            .on("2024-04-02", therapy(TherapyClass::LiverTransplant, Tense::Planned));
+        assert_eq!(refs(&both, NOW, BONE), ["Condition/f1", "Procedure/f4", "Procedure/f5", "Condition/f3"]);
     }
 
     fn men1() -> Patient {
@@ -839,12 +609,7 @@ mod tests {
 
     #[test]
     fn men1_size_boundary() {
-        for (mm, resect) in [
-            (19.9, false),
-            (20.0, false),
-            (2.0 * 10.0, false),
-            (20.1, true),
-        ] {
+        for (mm, resect) in [(19.9, false), (20.0, false), (2.0 * 10.0, false), (20.1, true)] {
             let p = men1().on("2024-01-10", primary_mm(mm));
             assert_eq!(p.fires(NOW, MEN1_RESECT), resect, "{mm} mm");
             assert_eq!(p.fires(NOW, MEN1_SMALL), !resect, "{mm} mm");
@@ -852,9 +617,7 @@ mod tests {
         // Sporadic tumours: neither MEN1 rule.
         let sporadic = Patient::pnet().on("2024-01-10", primary_mm(25.0));
         assert!(!sporadic.fires(NOW, MEN1_RESECT));
-        assert!(!Patient::pnet()
-            .on("2024-01-10", primary_mm(15.0))
-            .fires(NOW, MEN1_SMALL));
+        assert!(!Patient::pnet().on("2024-01-10", primary_mm(15.0)).fires(NOW, MEN1_SMALL));
         // No size: neither.
         assert!(!men1().fires(NOW, MEN1_RESECT));
         assert!(!men1().fires(NOW, MEN1_SMALL));
@@ -866,13 +629,7 @@ mod tests {
         let five = base.clone().on("2025-01-10", primary_mm(15.0));
         assert!(!five.fires("2025-02-01", MEN1_RESECT));
         let a = &five.alerts("2025-02-01", MEN1_SMALL)[0];
-        assert!(
-            a.evidence
-                .iter()
-                .any(|e| e.fact.contains("growth 5.0 mm/year")),
-            "{:?}",
-            a.evidence
-        );
+        assert!(a.evidence.iter().any(|e| e.fact.contains("growth 5.0 mm/year")), "{:?}", a.evidence);
 
         let faster = base.clone().on("2025-01-10", primary_mm(15.1));
         assert!(faster.fires("2025-02-01", MEN1_RESECT));
@@ -880,41 +637,23 @@ mod tests {
         let a = &faster.alerts("2025-02-01", MEN1_RESECT)[0];
         assert_eq!(
             refs(&faster, "2025-02-01", MEN1_RESECT),
-            [
-                "Condition/f1",
-                "Condition/f2",
-                "Observation/f3",
-                "Observation/f4"
-            ]
+            ["Condition/f1", "Condition/f2", "Observation/f3", "Observation/f4"]
         );
-        assert!(
-            a.evidence[3].fact.contains("growth 5.1 mm/year"),
-            "{:?}",
-            a.evidence
-        );
+        assert!(a.evidence[3].fact.contains("growth 5.1 mm/year"), "{:?}", a.evidence);
 
         // Results less than 6 months apart: growth unknown, so "small", with a note.
         let recent = base.on("2024-07-09", primary_mm(18.0));
         assert!(!recent.fires("2024-08-01", MEN1_RESECT));
         let a = &recent.alerts("2024-08-01", MEN1_SMALL)[0];
-        assert!(
-            a.detail.contains("Yearly growth not yet known"),
-            "{}",
-            a.detail
-        );
+        assert!(a.detail.contains("Yearly growth not yet known"), "{}", a.detail);
     }
 
     #[test]
     fn men1_metastatic() {
-        let p = men1()
-            .on("2024-01-10", primary_mm(12.0))
-            .on("2024-02-01", liver_lesion_mm(8.0));
+        let p = men1().on("2024-01-10", primary_mm(12.0)).on("2024-02-01", liver_lesion_mm(8.0));
         assert!(p.fires(NOW, MEN1_RESECT));
         assert!(!p.fires(NOW, MEN1_SMALL));
-        assert_eq!(
-            refs(&p, NOW, MEN1_RESECT),
-            ["Condition/f1", "Condition/f2", "Observation/f4"]
-        );
+        assert_eq!(refs(&p, NOW, MEN1_RESECT), ["Condition/f1", "Condition/f2", "Observation/f4"]);
     }
 
     #[test]
@@ -929,16 +668,7 @@ mod tests {
         let ids: Vec<&str> = super::RULES.iter().map(|r| r.id).collect();
         assert_eq!(
             ids,
-            [
-                RESECT,
-                VASCULAR,
-                DEBULK,
-                LIVER,
-                BONE,
-                "surveillance.small-nonfunctioning",
-                MEN1_RESECT,
-                MEN1_SMALL
-            ]
+            [RESECT, VASCULAR, DEBULK, LIVER, BONE, "surveillance.small-nonfunctioning", MEN1_RESECT, MEN1_SMALL]
         );
         for r in super::RULES {
             assert!(r.summary.chars().count() < 140, "{}", r.id);

@@ -65,11 +65,7 @@ impl Patient {
 
     /// The alerts of one rule at `now`.
     pub fn alerts(&self, now: &str, rule: &str) -> Vec<Alert> {
-        self.eval(now)
-            .alerts
-            .into_iter()
-            .filter(|a| a.rule == rule)
-            .collect()
+        self.eval(now).alerts.into_iter().filter(|a| a.rule == rule).collect()
     }
 
     pub fn fires(&self, now: &str, rule: &str) -> bool {
@@ -84,33 +80,19 @@ pub fn mitoses(v: f64) -> FactKind {
     FactKind::Mitoses(MitoticCount::new(v).unwrap())
 }
 pub fn primary_mm(v: f64) -> FactKind {
-    FactKind::TumourSize {
-        site: TumourSite::Primary,
-        largest: Millimetres::new(v).unwrap(),
-    }
+    FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(v).unwrap() }
 }
 pub fn liver_lesion_mm(v: f64) -> FactKind {
-    FactKind::TumourSize {
-        site: TumourSite::Liver,
-        largest: Millimetres::new(v).unwrap(),
-    }
+    FactKind::TumourSize { site: TumourSite::Liver, largest: Millimetres::new(v).unwrap() }
 }
 pub fn involvement(v: f64) -> FactKind {
     FactKind::LiverInvolvement(LiverInvolvementPercent::new(v).unwrap())
 }
 pub fn cga(v: f64) -> FactKind {
-    FactKind::ChromograninA {
-        value: CgaValue::NgPerMl(Concentration::new(v).unwrap()),
-        upper_limit: None,
-    }
+    FactKind::ChromograninA { value: CgaValue::NgPerMl(Concentration::new(v).unwrap()), upper_limit: None }
 }
 pub fn therapy(class: TherapyClass, tense: Tense) -> FactKind {
-    FactKind::Therapy(Therapy {
-        class,
-        tense,
-        escalated: false,
-        outcome: None,
-    })
+    FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None })
 }
 pub fn resection(outcome: ResectionOutcome) -> FactKind {
     FactKind::Therapy(Therapy {

@@ -34,8 +34,7 @@ pub const CGA_MISSING: RuleSpec = RuleSpec {
     kind: Kind::Workup,
     severity: Severity::Info,
     summary: "No chromogranin A result on record",
-    detail:
-        "Measure chromogranin A (with pancreatic polypeptide and the hormones of any suspected \
+    detail: "Measure chromogranin A (with pancreatic polypeptide and the hormones of any suspected \
              syndrome) at diagnosis and during follow-up.",
     citation: "Rossi et al. 2014, refs 8–10",
 };
@@ -53,41 +52,23 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
 /// the paper asks for.
 pub fn grading_missing(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
-    let graded = p
-        .latest(|k| matches!(k, FactKind::Ki67(_) | FactKind::Mitoses(_)))
-        .is_some();
-    (!graded).then(|| {
-        Finding::new(&GRADING_MISSING)
-            .fact(pnet)
-            .note("No Ki-67 index and no mitotic count recorded.")
-    })
+    let graded = p.latest(|k| matches!(k, FactKind::Ki67(_) | FactKind::Mitoses(_))).is_some();
+    (!graded).then(|| Finding::new(&GRADING_MISSING).fact(pnet).note("No Ki-67 index and no mitotic count recorded."))
 }
 
 /// "Active pNET, no somatostatin-receptor imaging (SRS or 68Ga-SSA PET)"
 /// [13,18,19,21–23]. A Krenning score implies such imaging was done.
 pub fn ssr_imaging_missing(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
-    let imaged = p
-        .latest(|k| matches!(k, FactKind::SstrImaging(_) | FactKind::KrenningScore(_)))
-        .is_some();
-    (!imaged).then(|| {
-        Finding::new(&SSR_IMAGING_MISSING)
-            .fact(pnet)
-            .note("No SRS or 68Ga-SSA PET result recorded.")
-    })
+    let imaged = p.latest(|k| matches!(k, FactKind::SstrImaging(_) | FactKind::KrenningScore(_))).is_some();
+    (!imaged).then(|| Finding::new(&SSR_IMAGING_MISSING).fact(pnet).note("No SRS or 68Ga-SSA PET result recorded."))
 }
 
 /// "Active pNET, no chromogranin A result" [8–10].
 pub fn cga_missing(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
-    let measured = p
-        .latest(|k| matches!(k, FactKind::ChromograninA { .. }))
-        .is_some();
-    (!measured).then(|| {
-        Finding::new(&CGA_MISSING)
-            .fact(pnet)
-            .note("No chromogranin A result recorded.")
-    })
+    let measured = p.latest(|k| matches!(k, FactKind::ChromograninA { .. })).is_some();
+    (!measured).then(|| Finding::new(&CGA_MISSING).fact(pnet).note("No chromogranin A result recorded."))
 }
 
 #[cfg(test)]
@@ -99,19 +80,10 @@ mod tests {
     fn grading_missing_until_ki67_or_mitoses() {
         let p = Patient::pnet();
         assert!(p.fires("2024-02-01", "workup.grading-missing"));
-        assert!(!p
-            .clone()
-            .on("2024-01-05", ki67(4.0))
-            .fires("2024-02-01", "workup.grading-missing"));
-        assert!(!p
-            .clone()
-            .on("2024-01-05", mitoses(1.0))
-            .fires("2024-02-01", "workup.grading-missing"));
+        assert!(!p.clone().on("2024-01-05", ki67(4.0)).fires("2024-02-01", "workup.grading-missing"));
+        assert!(!p.clone().on("2024-01-05", mitoses(1.0)).fires("2024-02-01", "workup.grading-missing"));
         // A result dated after "now" is not known yet.
-        assert!(p
-            .clone()
-            .on("2024-03-05", ki67(4.0))
-            .fires("2024-02-01", "workup.grading-missing"));
+        assert!(p.clone().on("2024-03-05", ki67(4.0)).fires("2024-02-01", "workup.grading-missing"));
     }
 
     #[test]
@@ -125,9 +97,7 @@ mod tests {
         let p = Patient::pnet();
         assert!(p.fires("2024-02-01", "workup.ssr-imaging-missing"));
         assert!(p.fires("2024-02-01", "workup.cga-missing"));
-        let p = p
-            .on("2024-01-10", FactKind::SstrImaging(SstrImaging::Negative))
-            .on("2024-01-10", cga(80.0));
+        let p = p.on("2024-01-10", FactKind::SstrImaging(SstrImaging::Negative)).on("2024-01-10", cga(80.0));
         assert!(!p.fires("2024-02-01", "workup.ssr-imaging-missing"));
         assert!(!p.fires("2024-02-01", "workup.cga-missing"));
     }

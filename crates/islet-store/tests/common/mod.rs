@@ -20,7 +20,8 @@ pub struct TestDb {
 impl TestDb {
     pub async fn new() -> TestDb {
         let name = format!("islet_test_{}_{}", std::process::id(), rand_suffix());
-        let admin = connect(&format!("{}/postgres", server_url())).await.expect("connect to PostgreSQL (is it running?)");
+        let admin =
+            connect(&format!("{}/postgres", server_url())).await.expect("connect to PostgreSQL (is it running?)");
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
         admin.close().await;
         let url = format!("{}/{name}", server_url());
