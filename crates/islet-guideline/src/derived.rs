@@ -8,6 +8,7 @@ use crate::alert::Evidence;
 use crate::calendar::{add_months, age_in_years, months_between};
 use crate::config::Config;
 use crate::facts::*;
+use std::cell::OnceCell;
 
 /// The patient's clinical picture at one instant.
 pub struct Picture<'a> {
@@ -22,6 +23,9 @@ pub struct Picture<'a> {
     pub grade: Option<GradeAssessment<'a>>,
     pub deceased: Option<&'a Fact>,
     pub birth_date: Option<(&'a Fact, time::Date)>,
+    /// Computed on first use: many rules ask.
+    metastases: OnceCell<Vec<(&'a Fact, MetastasisSite)>>,
+    course: OnceCell<Vec<(&'a Fact, Course)>>,
 }
 
 /// WHO 2010 grade with the facts it rests on.
@@ -85,6 +89,8 @@ impl<'a> Picture<'a> {
             grade: None,
             deceased: None,
             birth_date: None,
+            metastases: OnceCell::new(),
+            course: OnceCell::new(),
         };
         p.pnet = p.earliest(|k| matches!(k, FactKind::PnetDiagnosis));
         p.nec = p.earliest(|k| matches!(k, FactKind::NecDiagnosis));
@@ -184,7 +190,11 @@ impl<'a> Picture<'a> {
     /// Imaging counts by its latest result only: a later count of 0 or
     /// involvement of 0 % means the liver is no longer known to hold tumour.
     /// (Conditions that resolved carry no facts at all.)
-    pub fn metastases(&self) -> Vec<(&'a Fact, MetastasisSite)> {
+    pub fn metastases(&self) -> &[(&'a Fact, MetastasisSite)] {
+        self.metastases.get_or_init(|| self.find_metastases())
+    }
+
+    fn find_metastases(&self) -> Vec<(&'a Fact, MetastasisSite)> {
         let mut found: Vec<(&'a Fact, MetastasisSite)> = self
             .facts
             .iter()
@@ -207,7 +217,7 @@ impl<'a> Picture<'a> {
     }
 
     pub fn metastasis_at(&self, site: MetastasisSite) -> Option<&'a Fact> {
-        self.metastases().into_iter().find(|(_, s)| *s == site).map(|(f, _)| f)
+        self.metastases().iter().find(|(_, s)| *s == site).map(|(f, _)| *f)
     }
 
     pub fn liver_metastases(&self) -> Option<&'a Fact> {
@@ -216,7 +226,7 @@ impl<'a> Picture<'a> {
 
     /// Bone or any other metastasis outside the abdomen.
     pub fn extra_abdominal_metastasis(&self) -> Option<(&'a Fact, MetastasisSite)> {
-        self.metastases().into_iter().find(|(_, s)| s.is_extra_abdominal())
+        self.metastases().iter().find(|(_, s)| s.is_extra_abdominal()).copied()
     }
 
     /// Extrahepatic metastases (Milan criteria): any site other than the liver.
@@ -269,7 +279,11 @@ impl<'a> Picture<'a> {
 
     /// Disease-course observations (status or RECIST), oldest first, without
     /// `undetermined`, which says nothing about the course.
-    fn course(&self) -> Vec<(&'a Fact, Course)> {
+    fn course(&self) -> &[(&'a Fact, Course)] {
+        self.course.get_or_init(|| self.find_course())
+    }
+
+    fn find_course(&self) -> Vec<(&'a Fact, Course)> {
         self.facts
             .iter()
             .filter_map(|f| {
@@ -297,7 +311,7 @@ impl<'a> Picture<'a> {
 
     /// Every progression observation, oldest first.
     pub fn progressions(&self) -> Vec<&'a Fact> {
-        self.course().into_iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| f).collect()
+        self.course().iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| *f).collect()
     }
 
     /// How long the disease has been documented without progression: from the
