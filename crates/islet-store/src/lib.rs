@@ -16,6 +16,7 @@
 pub mod backfill;
 pub mod retry;
 pub mod scheduler;
+pub mod test_support;
 mod tx;
 
 pub use sqlx::PgPool;

@@ -1,8 +1,6 @@
 //! The PostgreSQL store against the real server on 127.0.0.1:5432.
 
-mod common;
-
-use common::TestDb;
+use islet_store::test_support::TestDb;
 use islet_engine::{ChangeKind, Engine, Item, MemStore, SourcePosition, Store, Transaction};
 use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;

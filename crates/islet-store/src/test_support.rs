@@ -1,13 +1,13 @@
-//! A fresh PostgreSQL database per test (zero2prod's `spawn_app` idea),
-//! migrated from `migrations/`, dropped when the test ends.
+//! For tests of this and other crates: a fresh PostgreSQL database per test
+//! (zero2prod's `spawn_app` idea), migrated from `migrations/`, dropped when
+//! the test ends.
 
-#![allow(dead_code)]
-
-use islet_store::{connect, migrate, PgStore};
+use crate::{connect, migrate, PgStore};
 use sqlx::PgPool;
 
 /// The server the tests use: `ISLET_TEST_DATABASE_URL` or the local one.
 pub fn server_url() -> String {
+    // Without a database name: a test appends its own.
     std::env::var("ISLET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
 }
 
