@@ -621,7 +621,7 @@ impl Gen {
             drug_islet: rng.gen_bool(0.05),
         };
         let pid = format!("syn-{:06}", index + 1);
-        let birth = date_between(&mut rng, ymd(1940, 1, 1), ymd(1995, 12, 31));
+        let birth = opts.start - Duration::days(rng.gen_range(27 * 365..=82 * 365));
         Gen {
             rng: RefCell::new(rng),
             pref: format!("Patient/{pid}"),
@@ -783,9 +783,15 @@ impl Gen {
         }
     }
 
-    /// Move a resource's clinical date back (history recorded at this visit).
-    fn backdate(&mut self, i: usize, d: Date) {
-        let d = d.max(self.start);
+    /// Move a resource's clinical date back to a day between `start` and
+    /// `latest` (history recorded at this visit; `start` is the earliest
+    /// clinical date of the cohort).
+    fn backdate(&mut self, i: usize, latest: Date) {
+        let d = if latest > self.start {
+            self.start + Duration::days(self.r(0..=(latest - self.start).whole_days()))
+        } else {
+            self.start
+        };
         let t = self.clock(d);
         let s = self.local(t);
         let b = &mut self.res[i].body;
@@ -1182,7 +1188,7 @@ impl Gen {
             1 => ("9811-1", round1(ng_ml), 98.1, "µg/L", "ug/L"),
             2 => (
                 "25587-7",
-                round1(ng_ml / 49.0 * 10.0) / 10.0,
+                (ng_ml / 49.0 * 100.0).round() / 100.0,
                 3.0,
                 "nmol/L",
                 "nmol/L",
@@ -1692,6 +1698,11 @@ impl Gen {
             10..=18 => OCTREOTIDE,
             _ => PASIREOTIDE,
         }
+    }
+
+    /// A birth date making the patient `lo`–`hi` years old at `start`.
+    fn birth_for_age(&self, lo: i64, hi: i64) -> Date {
+        self.start - Duration::days(self.r(lo * 365 + 1..=hi * 365))
     }
 
     fn tag(&mut self, v: &str) {
@@ -2234,11 +2245,7 @@ impl Gen {
 
     /// MEN1 with pancreatic tumour(s) measured yearly.
     fn men1_patient(&mut self) {
-        self.birth = date_between(
-            &mut self.rng.borrow_mut(),
-            ymd(1970, 1, 1),
-            ymd(1995, 12, 31),
-        );
+        self.birth = self.birth_for_age(20, 50);
         let d0 = self.diagnosis_date(400);
         let variant = self.r(0..20);
         self.tag(match variant {
@@ -2452,25 +2459,18 @@ impl Gen {
                 .collect();
         }
         let fail = |f: &str| fails.contains(&f);
+        // Under 55 until the end of the span (three years after `start`).
         self.birth = if fail("age") {
-            date_between(
-                &mut self.rng.borrow_mut(),
-                ymd(1945, 1, 1),
-                ymd(1965, 12, 31),
-            )
+            self.birth_for_age(57, 76)
         } else {
-            date_between(
-                &mut self.rng.borrow_mut(),
-                ymd(1973, 1, 1),
-                ymd(1990, 12, 31),
-            )
+            self.birth_for_age(30, 50)
         };
         self.tag(&if eligible {
             "meets Milan-NET criteria".to_string()
         } else {
             format!("referred, fails: {}", fails.join(", "))
         });
-        let d0 = self.diagnosis_date(700);
+        let d0 = self.diagnosis_date(860);
         let grade = if self.p(0.5) { 1 } else { 2 };
         self.open(d0, grade, Some(Syn::NonFunctioning));
         let ki = if fail("ki67") {
@@ -2506,7 +2506,7 @@ impl Gen {
         } else {
             self.r(10.0..45.0)
         };
-        let mut lesion = round1(self.r(15.0..40.0));
+        let lesion = round1(self.r(15.0..40.0));
         self.liver_picture(d0 + self.days(0, 10), lesion, self.r(6..25), inv);
         self.liver_resectability(board, false);
         let op = board + self.days(14, 45);
@@ -2520,7 +2520,7 @@ impl Gen {
         let drug = self.ssa_drug();
         let ssa_on = op + self.days(30, 60);
         let ssa = self.med_statement(ssa_on, None, "active", drug, false);
-        let prog = ssa_on + self.days(150, 240);
+        let prog = ssa_on + self.days(120, 200);
         self.status(prog, Status::Worsened);
         self.stop(ssa, prog + self.days(5, 20), "stopped");
         let second = prog + self.days(14, 40);
@@ -2529,22 +2529,29 @@ impl Gen {
         } else {
             self.procedure(second, "completed", Proc::Prrt, None);
         }
-        let first_stable = second + self.days(80, 100);
-        let until = if fail("not-stable") {
-            first_stable + self.days(90, 120)
-        } else {
-            first_stable + self.days(200, 300)
-        };
-        let d = self.restage(
-            first_stable,
-            until,
-            Status::Stable,
-            &mut lesion,
-            0.0,
-            &mut cga,
-        );
-        if fail("not-stable") {
-            self.status(d, Status::Worsened);
+        // Restaging about every 3 months: stable for ~9 months (>= 6), or
+        // progressing again at the third visit.
+        let mut d = second + self.days(80, 100);
+        for k in 0..4 {
+            let status = if fail("not-stable") && k == 2 {
+                Status::Worsened
+            } else {
+                Status::Stable
+            };
+            self.status(d, status);
+            if self.p(0.5) {
+                self.size(d, lesion, true);
+            }
+            if self.p(0.3) {
+                cga = round1(cga * self.r(0.85..1.15));
+                self.cga(d, cga);
+            }
+            if status == Status::Worsened {
+                break;
+            }
+            if k < 3 {
+                d += self.days(88, 96);
+            }
         }
         let after = d + self.days(0, 30);
         self.liver_involvement(after, inv);
@@ -2568,13 +2575,14 @@ impl Gen {
         let grade = if self.p(0.5) { 1 } else { 2 };
         self.open(d0, grade, None);
         let k = self.krenning_positive();
-        let w = self.standard_workup(
+        let mut w = self.standard_workup(
             grade,
             round1(self.r(20.0..45.0)),
             (150.0, 2500.0),
             Sstr::Positive,
             Some(k),
         );
+        w.ecog = None;
         let board = self.workup(d0, &w);
         self.metastasis(d0 + self.days(3, 20), Meta::Liver);
         let (lesion, count, inv) = match variant {
@@ -2628,13 +2636,14 @@ impl Gen {
         let grade = if self.p(0.5) { 1 } else { 2 };
         self.open(d0, grade, None);
         let k = self.krenning_positive();
-        let w = self.standard_workup(
+        let mut w = self.standard_workup(
             grade,
             round1(self.r(20.0..50.0)),
             (200.0, 3000.0),
             Sstr::Positive,
             Some(k),
         );
+        w.ecog = None;
         let board = self.workup(d0, &w);
         self.metastasis(d0 + self.days(3, 20), Meta::Liver);
         let inv = if reason == 0 {
@@ -2780,6 +2789,7 @@ impl Gen {
             Sstr::Positive,
             Some(2),
         );
+        w.who_grade = None;
         match variant {
             0 => {
                 w.ki67 = Some(self.pick(&[1.0, 1.5, 2.0]));
@@ -2883,7 +2893,7 @@ impl Gen {
                         && r.rtype == "Observation"
                         && r.body["valueQuantity"]["value"].is_number()
                         && r.body["status"] == "final"
-                        && !is_ki67(&r.body)
+                        && is_amendable(&r.body)
                 })
                 .collect();
             let chosen = (!candidates.is_empty()).then(|| self.pick(&candidates));
@@ -3093,10 +3103,22 @@ impl Gen {
     }
 }
 
-fn is_ki67(b: &Value) -> bool {
+/// Lab values whose amendment does not change the archetype's picture
+/// (CgA, pancreatic polypeptide, liver involvement); sizes, Ki-67 and
+/// mitoses are left alone except where an archetype amends them on purpose.
+fn is_amendable(b: &Value) -> bool {
     b["code"]["coding"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["code"] == "29593-1" || c["code"] == "ki67-index")
+        cs.iter().any(|c| {
+            [
+                "9811-1",
+                "25587-7",
+                "30169-7",
+                "2721-9",
+                "liver-involvement",
+            ]
+            .iter()
+            .any(|code| c["code"] == *code)
+        })
     })
 }
 
@@ -3160,14 +3182,6 @@ fn bad_line(rng: &mut ChaCha8Rng, opts: &CohortOptions, line: Line) -> Line {
 // ---------------------------------------------------------------------------
 // Dates
 // ---------------------------------------------------------------------------
-
-fn ymd(y: i32, m: u8, d: u8) -> Date {
-    Date::from_calendar_date(y, Month::try_from(m).expect("valid month"), d).expect("valid date")
-}
-
-fn date_between(rng: &mut ChaCha8Rng, lo: Date, hi: Date) -> Date {
-    lo + Duration::days(rng.gen_range(0..=(hi - lo).whole_days()))
-}
 
 /// `d` plus `months` calendar months, the day clamped to the month's length.
 fn add_months(d: Date, months: u32) -> Date {
