@@ -3219,3 +3219,546 @@ fn format_dt(t: PrimitiveDateTime, off: UtcOffset, millis: bool) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    fn cohort(patients: usize, seed: u64, bad_line_rate: f64) -> (String, GenerateStats) {
+        let opts = CohortOptions {
+            patients,
+            seed,
+            bad_line_rate,
+            ..CohortOptions::default()
+        };
+        let mut out = Vec::new();
+        let stats = generate(&opts, &mut out).expect("in-memory write");
+        (String::from_utf8(out).expect("UTF-8"), stats)
+    }
+
+    /// The resources a message carries; `None` for a Bundle DELETE entry.
+    fn resources(msg: &Value) -> Vec<Option<Value>> {
+        if let Some(p) = msg.get("payload") {
+            return vec![Some(
+                serde_json::from_str(p.as_str().expect("payload is a string"))
+                    .expect("payload is JSON"),
+            )];
+        }
+        if msg["resourceType"] == "Bundle" {
+            return msg["entry"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .map(|e| e.get("resource").cloned())
+                .collect();
+        }
+        vec![Some(msg.clone())]
+    }
+
+    fn patient_ref(r: &Value) -> Option<&str> {
+        r.get("subject")
+            .or_else(|| r.get("patient"))
+            .and_then(|s| s["reference"].as_str())
+    }
+
+    fn archetype_of(r: &Value) -> Option<String> {
+        r["meta"]["tag"]
+            .as_array()?
+            .iter()
+            .find(|t| t["system"] == ARCHETYPE_SYSTEM)
+            .map(|t| t["code"].as_str().unwrap_or("").to_string())
+    }
+
+    fn has_zone(s: &str) -> bool {
+        s.ends_with('Z') || {
+            let b = s.as_bytes();
+            b.len() > 6
+                && (b[b.len() - 6] == b'+' || b[b.len() - 6] == b'-')
+                && b[b.len() - 3] == b':'
+        }
+    }
+
+    fn codes(cc: &Value) -> Vec<(String, String)> {
+        cc["coding"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        (
+                            c["system"].as_str().unwrap_or("").to_string(),
+                            c["code"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn same_seed_same_bytes_and_other_seed_differs() {
+        let (a, sa) = cohort(60, 7, 0.0);
+        let (b, sb) = cohort(60, 7, 0.0);
+        let (c, _) = cohort(60, 8, 0.0);
+        assert_eq!(a, b);
+        assert_eq!(sa, sb);
+        assert_ne!(a, c);
+        let (_, s) = cohort(0, 7, 0.0);
+        assert_eq!(s, GenerateStats::default());
+    }
+
+    #[test]
+    fn a_patient_does_not_depend_on_cohort_size() {
+        let (small, _) = cohort(40, 7, 0.0);
+        let (large, _) = cohort(120, 7, 0.0);
+        for p in ["syn-000001", "syn-000017", "syn-000033"] {
+            // The reference, plain or inside an envelope's payload string.
+            let mine = |l: &&str| l.contains(&format!("{p}\"")) || l.contains(&format!("{p}\\\""));
+            let a: Vec<&str> = small.lines().filter(mine).collect();
+            let b: Vec<&str> = large.lines().filter(mine).collect();
+            assert!(!a.is_empty());
+            assert_eq!(a, b, "{p}");
+        }
+    }
+
+    #[test]
+    fn every_line_is_valid_json_and_well_formed() {
+        let (text, stats) = cohort(200, 1, 0.0);
+        assert_eq!(stats.lines, text.lines().count());
+        assert_eq!(stats.patients, 200);
+        let mut counted = 0;
+        for (n, line) in text.lines().enumerate() {
+            let msg: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
+            if let Some(op) = msg.get("operationType") {
+                assert!(
+                    ["CREATE", "UPDATE", "DELETE"].contains(&op.as_str().unwrap()),
+                    "line {}",
+                    n + 1
+                );
+                let r: Value = serde_json::from_str(msg["payload"].as_str().unwrap()).unwrap();
+                let expected = format!(
+                    "{}/{}/_history/{}",
+                    r["resourceType"].as_str().unwrap(),
+                    r["id"].as_str().unwrap(),
+                    r["meta"]["versionId"].as_str().unwrap()
+                );
+                assert_eq!(msg["payloadId"], json!(expected), "line {}", n + 1);
+            }
+            // urn:uuid references resolve to a Patient entry of the same Bundle.
+            let mut urns = BTreeMap::new();
+            if msg["resourceType"] == "Bundle" {
+                assert!(
+                    ["transaction", "batch", "collection"].contains(&msg["type"].as_str().unwrap())
+                );
+                for e in msg["entry"].as_array().unwrap() {
+                    if e["resource"]["resourceType"] == "Patient" {
+                        urns.insert(
+                            e["fullUrl"].as_str().unwrap().to_string(),
+                            e["resource"]["id"].as_str().unwrap().to_string(),
+                        );
+                    }
+                    if e.get("resource").is_none() {
+                        assert_eq!(e["request"]["method"], "DELETE");
+                        assert_ne!(msg["type"], "collection");
+                    }
+                }
+            }
+            for r in resources(&msg).into_iter().flatten() {
+                counted += 1;
+                let rt = r["resourceType"].as_str().expect("resourceType");
+                assert!(
+                    r["id"]
+                        .as_str()
+                        .is_some_and(|id| !id.is_empty() && id.len() <= 64),
+                    "line {}",
+                    n + 1
+                );
+                assert!(
+                    r["meta"]["versionId"]
+                        .as_str()
+                        .is_some_and(|v| v.parse::<u32>().is_ok()),
+                    "line {}",
+                    n + 1
+                );
+                assert!(
+                    r["meta"]["lastUpdated"].as_str().is_some_and(has_zone),
+                    "line {}",
+                    n + 1
+                );
+                if rt == "Patient" {
+                    assert!(r["id"].as_str().unwrap().starts_with("syn-"));
+                    assert!(r.get("name").is_none());
+                    continue;
+                }
+                let p = patient_ref(&r)
+                    .unwrap_or_else(|| panic!("line {}: {rt} without subject", n + 1));
+                assert!(
+                    p.starts_with("Patient/syn-") || urns.contains_key(p),
+                    "line {}: {p}",
+                    n + 1
+                );
+            }
+        }
+        // DELETE entries are counted as resources by the stats too.
+        assert!(stats.resources >= counted);
+    }
+
+    #[test]
+    fn about_ten_lines_per_patient() {
+        let (_, stats) = cohort(1000, 3, 0.0);
+        let per = stats.lines as f64 / stats.patients as f64;
+        assert!((8.0..=13.0).contains(&per), "{per} lines per patient");
+        assert!(stats.resources > stats.lines);
+    }
+
+    #[test]
+    fn every_archetype_appears_in_200_patients() {
+        let (text, _) = cohort(200, 11, 0.0);
+        let mut seen = BTreeSet::new();
+        for line in text.lines() {
+            let msg: Value = serde_json::from_str(line).unwrap();
+            for r in resources(&msg).into_iter().flatten() {
+                if let Some(a) = archetype_of(&r) {
+                    seen.insert(a);
+                }
+            }
+        }
+        for (a, _) in Archetype::ALL {
+            assert!(seen.contains(a.code()), "{} missing", a.code());
+        }
+    }
+
+    /// Each archetype carries what its rules need (the report lists the rules).
+    #[test]
+    fn archetypes_carry_their_signature() {
+        let (text, _) = cohort(2 * DECK_SIZE, 5, 0.0);
+        let mut arch: HashMap<String, String> = HashMap::new();
+        let mut facts: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for line in text.lines() {
+            let msg: Value = serde_json::from_str(line).unwrap();
+            let mut urns = HashMap::new();
+            if msg["resourceType"] == "Bundle" {
+                for e in msg["entry"].as_array().unwrap() {
+                    if e["resource"]["resourceType"] == "Patient" {
+                        urns.insert(
+                            e["fullUrl"].as_str().unwrap().to_string(),
+                            format!("Patient/{}", e["resource"]["id"].as_str().unwrap()),
+                        );
+                    }
+                }
+            }
+            for r in resources(&msg).into_iter().flatten() {
+                let rt = r["resourceType"].as_str().unwrap();
+                if rt == "Patient" {
+                    arch.insert(
+                        format!("Patient/{}", r["id"].as_str().unwrap()),
+                        archetype_of(&r).unwrap(),
+                    );
+                    continue;
+                }
+                let p = patient_ref(&r).unwrap();
+                let p = urns.get(p).cloned().unwrap_or_else(|| p.to_string());
+                let code = r
+                    .get("code")
+                    .or_else(|| r.get("medicationCodeableConcept"))
+                    .unwrap();
+                let status = r["status"].as_str().unwrap_or("");
+                let set = facts.entry(p).or_default();
+                for (_, c) in codes(code) {
+                    set.insert(format!("{rt}:{c}:{status}"));
+                    set.insert(c.clone());
+                    if let Some(v) = r.get("valueCodeableConcept") {
+                        for (_, vc) in codes(v) {
+                            set.insert(format!("{c}={vc}"));
+                        }
+                    }
+                }
+            }
+        }
+        let has = |p: &str, f: &str| {
+            facts
+                .get(p)
+                .is_some_and(|s| s.iter().any(|x| x.contains(f)))
+        };
+        let planned = |p: &str, c: &str| {
+            ["ServiceRequest", "MedicationRequest", "Procedure"]
+                .iter()
+                .any(|rt| {
+                    ["active", "draft", "on-hold", "preparation"]
+                        .iter()
+                        .any(|s| has(p, &format!("{rt}:{c}:{s}")))
+                })
+        };
+        let mut checked = BTreeSet::new();
+        for (p, a) in &arch {
+            let ok = match a.as_str() {
+                "surveillance" => has(p, "33728-7") || has(p, "21889-1"),
+                "workup-gaps" => {
+                    !(has(p, "29593-1") || has(p, "ki67-index"))
+                        || !has(p, "sstr-imaging")
+                        || !has(p, "9811-1") && !has(p, "25587-7") && !has(p, "30169-7")
+                }
+                "resectable" => has(p, "resectability=complete") || has(p, "resectability=ge-90"),
+                "vascular-unresectable" => has(p, "resectability=unresectable-vascular"),
+                "surgery-against-advice" => planned(p, "primary-resection"),
+                "metastatic-g1-ssa" => has(p, "H01CB") || has(p, ":ssa:") || has(p, "L03AB"),
+                "g2-progressing-after-chemo" => {
+                    has(p, "L01AD04") || has(p, "L01BC06") || has(p, ":chemotherapy:")
+                }
+                "targeted-first-line" => {
+                    (has(p, "L01EG02")
+                        || has(p, "L01EX01")
+                        || has(p, "L01XE")
+                        || has(p, "everolimus")
+                        || has(p, "sunitinib"))
+                        && !has(p, "L01AD04")
+                        && !has(p, ":chemotherapy:")
+                }
+                "g3-nec" => has(p, "L01CB01") || has(p, ":chemotherapy:"),
+                "men1" => has(p, "E31.21") || has(p, "30664006"),
+                "insulinoma" => has(p, "E16.1") || has(p, "713189001") || has(p, "8151/3"),
+                "gastrinoma" => has(p, "E16.4") || has(p, "8153/3"),
+                "other-functioning" => has(p, "hormonal-symptoms="),
+                "transplant-candidate" => has(p, "primary-resection:completed"),
+                "transplant-ineligible" => planned(p, "18027006") || planned(p, "liver-transplant"),
+                "liver-directed" => has(p, "liver-resectability=unresectable"),
+                "embolization-contraindicated" => planned(p, "tace") || planned(p, "tae"),
+                "prrt-without-uptake" => planned(p, "prrt") || planned(p, "V10XX04"),
+                "data-problems" => true,
+                other => panic!("unknown archetype {other}"),
+            };
+            assert!(ok, "{p} ({a}) lacks its signature: {:?}", facts.get(p));
+            checked.insert(a.clone());
+        }
+        assert_eq!(checked.len(), Archetype::ALL.len());
+    }
+
+    #[test]
+    fn message_variety_and_corrections() {
+        let (text, stats) = cohort(1000, 2, 0.0);
+        let (mut plain, mut bundles, mut envelopes) = (0usize, 0usize, 0usize);
+        let mut seen = BTreeSet::new();
+        let mut lines = BTreeSet::new();
+        for line in text.lines() {
+            if !lines.insert(line) {
+                seen.insert("duplicate-line");
+            }
+            let msg: Value = serde_json::from_str(line).unwrap();
+            if msg.get("operationType").is_some() {
+                envelopes += 1;
+                if msg["operationType"] == "DELETE" {
+                    seen.insert("delete-envelope");
+                }
+            } else if msg["resourceType"] == "Bundle" {
+                bundles += 1;
+                seen.insert(if msg["type"] == "collection" {
+                    "collection"
+                } else {
+                    "transaction-or-batch"
+                });
+                for e in msg["entry"].as_array().unwrap() {
+                    if e["request"]["method"] == "DELETE" {
+                        seen.insert("delete-entry");
+                    }
+                    if e["resource"]["resourceType"] == "Patient"
+                        && e["fullUrl"].as_str().unwrap().starts_with("urn:uuid:")
+                    {
+                        seen.insert("urn-patient");
+                    }
+                }
+            } else {
+                plain += 1;
+            }
+            for r in resources(&msg).into_iter().flatten() {
+                match r["status"].as_str() {
+                    Some("amended") => seen.insert("amended"),
+                    Some("corrected") => seen.insert("corrected"),
+                    Some("entered-in-error") => seen.insert("entered-in-error"),
+                    Some("preliminary") => seen.insert("preliminary"),
+                    _ => false,
+                };
+                if r["verificationStatus"]["coding"][0]["code"] == "refuted" {
+                    seen.insert("refuted");
+                }
+                if r.get("deceasedBoolean").is_some() || r.get("deceasedDateTime").is_some() {
+                    seen.insert("deceased");
+                }
+                if r["valueQuantity"]["unit"] == "cm" {
+                    seen.insert("size-in-cm");
+                }
+            }
+        }
+        let n = stats.lines as f64;
+        assert!(
+            (0.72..=0.88).contains(&(plain as f64 / n)),
+            "plain {plain} of {n}"
+        );
+        assert!(
+            (0.06..=0.14).contains(&(bundles as f64 / n)),
+            "bundles {bundles} of {n}"
+        );
+        assert!(
+            (0.06..=0.14).contains(&(envelopes as f64 / n)),
+            "envelopes {envelopes} of {n}"
+        );
+        for want in [
+            "duplicate-line",
+            "delete-envelope",
+            "delete-entry",
+            "urn-patient",
+            "collection",
+            "transaction-or-batch",
+            "amended",
+            "corrected",
+            "entered-in-error",
+            "preliminary",
+            "refuted",
+            "deceased",
+            "size-in-cm",
+        ] {
+            assert!(seen.contains(want), "no {want} in the cohort");
+        }
+    }
+
+    #[test]
+    fn codes_come_from_the_contract() {
+        let (text, _) = cohort(300, 4, 0.0);
+        let loinc: BTreeSet<&str> = [
+            "29593-1", "9811-1", "25587-7", "30169-7", "2721-9", "33728-7", "21889-1", "97509-4",
+            "89247-1",
+        ]
+        .into();
+        let islet_obs: BTreeSet<&str> = [
+            "ki67-index",
+            "mitotic-count",
+            "who-grade",
+            "liver-lesion-count",
+            "liver-involvement",
+            "sstr-imaging",
+            "krenning-score",
+            "recist-response",
+            "resectability",
+            "liver-resectability",
+            "discovery-mode",
+            "hormonal-symptoms",
+        ]
+        .into();
+        let allowed_units: BTreeSet<&str> = [
+            "%", "{#}", "/[HPF]", "ng/mL", "ug/L", "nmol/L", "U/L", "pg/mL", "mm", "cm", "[IU]/mL",
+        ]
+        .into();
+        for line in text.lines() {
+            let msg: Value = serde_json::from_str(line).unwrap();
+            for r in resources(&msg).into_iter().flatten() {
+                if r["resourceType"] != "Observation" {
+                    continue;
+                }
+                for (system, code) in codes(&r["code"]) {
+                    match system.as_str() {
+                        LOINC => assert!(loinc.contains(code.as_str()), "LOINC {code}"),
+                        ISLET => assert!(islet_obs.contains(code.as_str()), "islet {code}"),
+                        other => panic!("observation code system {other}"),
+                    }
+                }
+                let q = if r.get("component").is_some() {
+                    &r["component"][0]["valueQuantity"]
+                } else {
+                    &r["valueQuantity"]
+                };
+                if !q.is_null() {
+                    assert_eq!(q["system"], UCUM);
+                    assert!(
+                        allowed_units.contains(q["code"].as_str().unwrap()),
+                        "unit {}",
+                        q["code"]
+                    );
+                }
+                if let Some(site) = r.get("bodySite") {
+                    let c = &codes(site)[0].1;
+                    assert!(c == "15776009" || c == "10200004", "bodySite {c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn clinical_dates_stay_in_the_span() {
+        let start = Date::from_calendar_date(2030, Month::June, 1).unwrap();
+        let opts = CohortOptions {
+            patients: 150,
+            seed: 9,
+            start,
+            bad_line_rate: 0.0,
+        };
+        let mut out = Vec::new();
+        generate(&opts, &mut out).unwrap();
+        let end = (start + Duration::days(SPAN_DAYS)).to_string();
+        let start = start.to_string();
+        for line in String::from_utf8(out).unwrap().lines() {
+            let msg: Value = serde_json::from_str(line).unwrap();
+            for r in resources(&msg).into_iter().flatten() {
+                let mut dates = Vec::new();
+                for k in [
+                    "effectiveDateTime",
+                    "onsetDateTime",
+                    "performedDateTime",
+                    "authoredOn",
+                ] {
+                    if let Some(s) = r[k].as_str() {
+                        dates.push(s[..10].to_string());
+                    }
+                }
+                for k in ["effectivePeriod", "performedPeriod"] {
+                    if let Some(s) = r[k]["start"].as_str() {
+                        dates.push(s[..10].to_string());
+                    }
+                }
+                if let Some(b) = r["birthDate"].as_str() {
+                    assert!(b < start.as_str());
+                }
+                for d in dates {
+                    assert!(d >= start && d <= end, "{d} outside {start}..{end}: {r}");
+                }
+            }
+        }
+    }
+
+    fn is_bad(line: &str) -> bool {
+        let Ok(msg) = serde_json::from_str::<Value>(line) else {
+            return true;
+        };
+        resources(&msg).into_iter().flatten().any(|r| {
+            r["resourceType"] == "Observation"
+                && (patient_ref(&r).is_none() || r["valueQuantity"]["value"].is_string())
+        })
+    }
+
+    #[test]
+    fn bad_line_rate_is_roughly_honoured() {
+        let (clean, clean_stats) = cohort(1000, 6, 0.0);
+        assert!(!clean.lines().any(is_bad));
+        let (text, stats) = cohort(1000, 6, 0.05);
+        // The same cohort, some lines replaced.
+        assert_eq!(stats.lines, clean_stats.lines);
+        let bad = text.lines().filter(|l| is_bad(l)).count();
+        let changed = text
+            .lines()
+            .zip(clean.lines())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(bad, changed);
+        let rate = bad as f64 / stats.lines as f64;
+        assert!((0.04..=0.06).contains(&rate), "bad-line rate {rate}");
+        let (all_bad, s) = cohort(20, 6, 1.0);
+        assert_eq!(all_bad.lines().filter(|l| is_bad(l)).count(), s.lines);
+    }
+
+    #[test]
+    fn add_months_clamps_to_month_end() {
+        let d = Date::from_calendar_date(2023, Month::January, 31).unwrap();
+        assert_eq!(add_months(d, 1).to_string(), "2023-02-28");
+        assert_eq!(add_months(d, 13).to_string(), "2024-02-29");
+        assert_eq!(add_months(d, 36).to_string(), "2026-01-31");
+    }
+}
