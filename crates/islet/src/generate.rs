@@ -159,27 +159,83 @@ struct Line {
 // Archetypes
 // ---------------------------------------------------------------------------
 
-/// The kinds of patient in the cohort, each built to exercise rule families.
+/// The kinds of patient in the cohort, each built to exercise rule families
+/// (the rules named are those the archetype is meant to raise at the end of
+/// the span; variants are chosen per patient and named in the Patient's
+/// archetype tag `display`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Archetype {
+    /// Sporadic non-functioning primary 6–19 mm, incidental (or mode not
+    /// recorded), G1/G2; imaging + CgA at 3, 6, 9, 12, 18, 24, 30, 36 months
+    /// with good, patchy or stopping attendance; 8 % grow past 20 mm.
+    /// `surveillance.small-nonfunctioning`, `followup.surveillance-imaging`,
+    /// `followup.cga-surveillance` (scheduled / due / overdue), sometimes
+    /// `workup.ssr-imaging-missing`; growers `surgery.resection-indicated`.
     Surveillance,
+    /// Diagnosis with grading, SSTR imaging and/or CgA missing:
+    /// `workup.grading-missing`, `workup.ssr-imaging-missing`, `workup.cga-missing`.
     WorkupGaps,
+    /// Localized G1/G2 > 20 mm (or board: complete / ≥ 90 %), some resected,
+    /// some planned: `surgery.resection-indicated`.
     Resectable,
+    /// Board: unresectable only because of vessels: `surgery.vascular-exploration`
+    /// (+ `ssa.antiproliferative` / `ssa.g2-limited-evidence`, `prrt.candidate`).
     VascularUnresectable,
+    /// Primary resection planned with resectability < 90 %, with unresectable
+    /// liver metastases, or with bone metastases: `surgery.debulking-not-advised`,
+    /// `surgery.primary-with-unresectable-liver`, `surgery.bone-metastases`.
     SurgeryAgainstAdvice,
+    /// G1 with unresectable liver metastases on octreotide / lanreotide:
+    /// `ssa.antiproliferative`, `monitoring.ssa`, `prrt.candidate`, liver rules;
+    /// progressing at standard dose: `ssa.escalate-on-progression`,
+    /// `ifn.consider`, `chemo.well-differentiated`; SSA without receptor
+    /// imaging: `ssa.needs-receptor-status`; SSTR-negative on interferon:
+    /// `ifn.consider`, `monitoring.interferon`.
     MetastaticG1Ssa,
+    /// G2, SSA then streptozocin- or CAPTEM-based chemotherapy, progressing:
+    /// `ssa.g2-limited-evidence`, `chemo.well-differentiated`,
+    /// `targeted.after-chemo`; then `monitoring.everolimus` /
+    /// `monitoring.sunitinib` / `monitoring.prrt`.
     G2ProgressingAfterChemo,
+    /// Everolimus / sunitinib planned or running without prior chemotherapy:
+    /// `targeted.first-line-selected` (enets), `targeted.first-line` (nccn).
     TargetedFirstLine,
+    /// Ki-67 > 20 % NEC on platinum-etoposide: `chemo.nec-platinum`; with an
+    /// SSA in non-functioning disease `ssa.not-in-g3`; with TACE planned
+    /// `liver.embolization-contraindicated`.
     G3Nec,
+    /// MEN1, yearly sizes: slow growth ≤ 20 mm `men1.small-tumour`; > 5 mm a
+    /// year or > 20 mm `men1.resection-indicated` (some gastrinoma: PPI rules).
     Men1,
+    /// Insulinoma (diazoxide, board resectable, some resected):
+    /// `syndrome.insulinoma-glucose`, `ssa.syndrome-control`, `surgery.resection-indicated`.
     Insulinoma,
+    /// Zollinger-Ellison on PPI, some metastatic on SSA, some uncontrolled:
+    /// `syndrome.gastrinoma-ppi`, `ssa.syndrome-control`, `ssa.rescue-octreotide`.
     Gastrinoma,
+    /// Glucagonoma / VIPoma / somatostatinoma with liver metastases on SSA,
+    /// some uncontrolled or in crisis: `ssa.syndrome-control`, `ssa.rescue-octreotide`.
     OtherFunctioning,
+    /// All Milan-NET criteria (age < 55, Ki-67 < 10 %, curative resection,
+    /// liver-only < 50 %, stable ~9 months after failing SSA): `olt.candidate`.
     TransplantCandidate,
+    /// Referred for transplantation while one or two criteria fail:
+    /// `olt.not-eligible` (each failure named in the tag).
     TransplantIneligible,
+    /// Unresectable liver metastases: few small lesions `liver.ablation`;
+    /// ablation planned for a lesion > 50 mm `liver.ablation-too-large`;
+    /// `liver.embolization`; involvement ≥ 50 % `liver.sirt`.
     LiverDirected,
+    /// TAE/TACE planned with involvement ≥ 50 %, portal vein occlusion,
+    /// liver failure, biliary reconstruction or ECOG ≥ 3:
+    /// `liver.embolization-contraindicated`.
     EmbolizationContraindicated,
+    /// PRRT planned with Krenning < 2, no Krenning score, or no SSTR imaging:
+    /// `prrt.needs-uptake`.
     PrrtWithoutUptake,
+    /// Ki-67 vs mitoses discordant, NEC diagnosis with G2 Ki-67, Ki-67 > 100 %
+    /// or negative size / CgA, CgA in IU/mL, Ki-67 amended 2 → 2.5 %:
+    /// `data.grade-discordant`, `data.implausible-value`, `data.unknown-unit`.
     DataProblems,
 }
 
@@ -425,7 +481,9 @@ impl std::ops::IndexMut<&'static str> for J {
         if matches!(self, J::Null) {
             *self = J::Obj(Vec::new());
         }
-        let J::Obj(kv) = self else { panic!("indexing a non-object JSON value with {key:?}") };
+        let J::Obj(kv) = self else {
+            panic!("indexing a non-object JSON value with {key:?}")
+        };
         let at = match kv.iter().position(|(k, _)| *k == key) {
             Some(at) => at,
             None => {
@@ -974,7 +1032,10 @@ impl Gen {
         let mut fields = vec![
             ("resourceType", J::from(rtype)),
             ("id", J::from(&id)),
-            ("meta", j!({ "versionId": "1", "lastUpdated": (lu_s.clone()) })),
+            (
+                "meta",
+                j!({ "versionId": "1", "lastUpdated": (lu_s.clone()) }),
+            ),
         ];
         if let J::Obj(kv) = body {
             fields.extend(kv);
@@ -1407,7 +1468,14 @@ impl Gen {
         self.emit("Observation", "obs", t, delay_min, body)
     }
 
-    fn coded_obs(&mut self, d: Date, category: &'static str, code: &'static str, text: &'static str, value: &'static str) -> usize {
+    fn coded_obs(
+        &mut self,
+        d: Date,
+        category: &'static str,
+        code: &'static str,
+        text: &'static str,
+        value: &'static str,
+    ) -> usize {
         self.obs(
             d,
             category,
@@ -1657,6 +1725,17 @@ impl Gen {
         )
     }
 
+    /// Octreotide suppression test (functioning tumours, before SSA).
+    fn octreotide_test(&mut self, d: Date, positive: bool) -> usize {
+        self.coded_obs(
+            d,
+            "procedure",
+            "octreotide-test",
+            "Octreotide suppression test",
+            if positive { "positive" } else { "negative" },
+        )
+    }
+
     fn hormonal(&mut self, d: Date, v: &'static str) -> usize {
         self.coded_obs(d, "exam", "hormonal-symptoms", "Hormonal symptoms", v)
     }
@@ -1745,7 +1824,13 @@ impl Gen {
         self.emit("MedicationRequest", "mr", t, (5, 24 * 60), body)
     }
 
-    fn procedure(&mut self, d: Date, status: &'static str, p: Proc, outcome: Option<&'static str>) -> usize {
+    fn procedure(
+        &mut self,
+        d: Date,
+        status: &'static str,
+        p: Proc,
+        outcome: Option<&'static str>,
+    ) -> usize {
         let t = self.clock(d);
         let alt = self.p(0.5);
         let mut body = j!({
@@ -2355,8 +2440,12 @@ impl Gen {
                 self.med_statement(line3, None, "active", SUNITINIB, false);
             }
             6 => {
-                if self.p(0.5) {
+                let form = self.r(0..3);
+                if form == 0 {
                     self.procedure(line3, "completed", Proc::Prrt, None);
+                } else if form == 1 {
+                    // Cycles under way.
+                    self.procedure(line3, "in-progress", Proc::Prrt, None);
                 } else {
                     self.med_statement(
                         line3,
@@ -2402,6 +2491,8 @@ impl Gen {
             } else {
                 self.med_request(d, "active", drug);
             }
+        } else if self.p(0.2) {
+            self.med_statement(d, None, "intended", drug, false);
         } else {
             let s = if self.p(0.7) { "draft" } else { "on-hold" };
             self.med_request(d, s, drug);
@@ -2599,6 +2690,10 @@ impl Gen {
         }
         w.discovery = Some("symptomatic");
         let board = self.workup(d0, &w);
+        if self.p(0.3) {
+            let pos = self.p(0.8);
+            self.octreotide_test(d0 + self.days(10, 30), pos);
+        }
         self.hormonal(
             d0 + self.days(0, 10),
             if variant >= 7 {
@@ -2636,6 +2731,10 @@ impl Gen {
         let mut w = self.standard_workup(grade, mm, (100.0, 1500.0), Sstr::Positive, Some(k));
         w.discovery = Some("symptomatic");
         let board = self.workup(d0, &w);
+        if self.p(0.3) {
+            let pos = self.p(0.8);
+            self.octreotide_test(d0 + self.days(10, 30), pos);
+        }
         self.med_statement(
             d0 + self.days(0, 14),
             None,
@@ -2696,6 +2795,10 @@ impl Gen {
         let mut w = self.standard_workup(grade, mm, (150.0, 2000.0), Sstr::Positive, Some(k));
         w.discovery = Some("symptomatic");
         let board = self.workup(d0, &w);
+        if self.p(0.3) {
+            let pos = self.p(0.8);
+            self.octreotide_test(d0 + self.days(10, 30), pos);
+        }
         self.metastasis(d0 + self.days(3, 20), Meta::Liver);
         self.liver_picture(
             d0 + self.days(0, 10),
@@ -3863,6 +3966,8 @@ mod tests {
                     Some("corrected") => seen.insert("corrected"),
                     Some("entered-in-error") => seen.insert("entered-in-error"),
                     Some("preliminary") => seen.insert("preliminary"),
+                    Some("intended") => seen.insert("intended"),
+                    Some("in-progress") => seen.insert("in-progress"),
                     _ => false,
                 };
                 if r["verificationStatus"]["coding"][0]["code"] == "refuted" {
@@ -3903,6 +4008,8 @@ mod tests {
             "refuted",
             "deceased",
             "size-in-cm",
+            "intended",
+            "in-progress",
         ] {
             assert!(seen.contains(want), "no {want} in the cohort");
         }
@@ -3929,6 +4036,7 @@ mod tests {
             "liver-resectability",
             "discovery-mode",
             "hormonal-symptoms",
+            "octreotide-test",
         ]
         .into();
         let allowed_units: BTreeSet<&str> = [
