@@ -1,11 +1,11 @@
 //! The PostgreSQL store against the real server on 127.0.0.1:5432.
 
-use islet_store::test_support::TestDb;
 use islet_engine::{ChangeKind, Engine, Item, MemStore, SourcePosition, Store, Transaction};
 use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant, State};
 use islet_store::scheduler::{ManualClock, Scheduler};
+use islet_store::test_support::TestDb;
 use std::sync::Arc;
 use time::macros::datetime;
 

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::generate::{generate, CohortOptions};
 use islet_store::backfill::{backfill, BackfillOptions};
 use islet_store::scheduler::{Scheduler, SystemClock};
 use islet_store::PgPool;
@@ -65,6 +66,19 @@ enum Command {
         resume: bool,
         /// NDJSON file, or - for standard input (memory only).
         file: String,
+    },
+    /// Write a synthetic cohort (NDJSON, deterministic for a seed) for demos and benchmarks.
+    Generate {
+        #[arg(long, default_value_t = 100)]
+        patients: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Earliest clinical date (YYYY-MM-DD); dates run up to three years later.
+        #[arg(long, value_parser = parse_date)]
+        start: Option<time::Date>,
+        /// Share of deliberately invalid lines (0–1), to exercise rejections.
+        #[arg(long, default_value_t = 0.0)]
+        bad_line_rate: f64,
     },
     /// Apply the database migrations (idempotent).
     Migrate {
@@ -140,6 +154,19 @@ fn execute(command: Command) -> Result<ExitCode, String> {
                 }
             }
             Ok(if rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Generate { patients, seed, start, bad_line_rate } => {
+            if !(0.0..=1.0).contains(&bad_line_rate) {
+                return Err(format!("--bad-line-rate {bad_line_rate} must be between 0 and 1"));
+            }
+            let mut opts = CohortOptions { patients, seed, bad_line_rate, ..CohortOptions::default() };
+            if let Some(start) = start {
+                opts.start = start;
+            }
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            generate(&opts, &mut out).and_then(|_| out.flush()).map_err(|e| format!("writing the cohort: {e}"))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database_url } => runtime()?.block_on(async move {
             connect_and_migrate(&database_url).await?;
@@ -273,6 +300,11 @@ fn open(file: &str) -> Result<Box<dyn BufRead>, String> {
         let f = std::fs::File::open(file).map_err(|e| format!("opening {file}: {e}"))?;
         Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
     }
+}
+
+fn parse_date(s: &str) -> Result<time::Date, String> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date"))
 }
 
 /// RFC 3339 instant, or a plain date meaning 00:00 UTC that day.

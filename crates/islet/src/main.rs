@@ -1,9 +1,6 @@
-//! The one binary: `islet replay`, `islet check`, `islet generate`.
+//! The one binary: `islet replay`, `islet check`, `islet generate`,
+//! `islet migrate`, `islet scheduler`.
 
-mod cli;
-
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    cli::run()
+fn main() -> std::process::ExitCode {
+    islet::cli::run()
 }
