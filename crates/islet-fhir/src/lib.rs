@@ -1,3 +1,150 @@
-pub fn probe(s: &str) -> bool {
-    serde_json::from_str::<fhir_sdk::r4b::resources::Resource>(s).is_ok()
+//! FHIR R4 decoding for Islet: message bytes in, resource versions with
+//! clinical facts (or rejections with a reason) out.
+//!
+//! One [`Decoder::decode`] call takes one message — a FHIR resource, a Bundle,
+//! or a HAPI FHIR / Smile CDR `ResourceDeliveryMessage` envelope (bare or
+//! wrapped in `{"headers": …, "payload": {…}}`) — and returns every
+//! [`Change`] it carries plus a [`Rejection`] for every part that cannot be
+//! used. `shared/spec/contract.md` is the authority for what is accepted,
+//! the status rules, clinical time and the code tables.
+//!
+//! **Invariants.**
+//! - No I/O except [`SiteMapping::load`], no clock, no global state: the same
+//!   bytes and mapping always decode to the same result.
+//! - `decode` never panics (property-tested on arbitrary bytes and JSON).
+//! - A part that cannot be read is *rejected with a reason*, never silently
+//!   dropped: a malformed `value[x]`, a `modifierExtension`, a wrong
+//!   `resourceType`, an unknown status, a time without a zone.
+//! - Rejection texts name elements and codes, never patient names or values.
+//! - Every [`Fact`](islet_guideline::Fact) carries its source reference and
+//!   clinical time; all instants are UTC.
+//! - The public API exposes no fhir-sdk type.
+//!
+//! **How.** JSON is read once into a borrowed view that keeps the raw text
+//! of the elements Islet reads (`json.rs`); each element is then parsed into
+//! a small strict type. A resource is never materialised whole, so decoding
+//! costs about one pass over the bytes (see `benches/decode.rs`).
+
+mod codes;
+mod datetime;
+mod decode;
+mod json;
+mod mapping;
+mod reject;
+mod resources;
+mod types;
+mod units;
+
+pub use codes::ISLET_SYSTEM;
+pub use mapping::{MappingError, SiteMapping};
+pub use reject::RejectReason;
+
+use islet_guideline::{Fact, Instant};
+
+/// The resource types Islet reads facts from.
+pub const SUPPORTED_TYPES: [&str; 7] = [
+    "Observation",
+    "Condition",
+    "Patient",
+    "Procedure",
+    "MedicationStatement",
+    "MedicationRequest",
+    "ServiceRequest",
+];
+
+/// Decodes messages with one site's code mapping. Cheap to share (`&self`).
+#[derive(Debug, Clone, Default)]
+pub struct Decoder {
+    mapping: SiteMapping,
+}
+
+impl Decoder {
+    pub fn new(mapping: SiteMapping) -> Self {
+        Decoder { mapping }
+    }
+
+    /// One message: a resource, a Bundle or a delivery envelope.
+    pub fn decode(&self, bytes: &[u8]) -> Decoded {
+        let mut out = Decoded::default();
+        decode::message(&self.mapping.terminology, bytes, &mut out);
+        out
+    }
+}
+
+/// Everything one message carries, in message order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decoded {
+    pub changes: Vec<Change>,
+    pub rejections: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A version of a supported resource (Observation, Condition, Patient, Procedure,
+    /// MedicationStatement, MedicationRequest, ServiceRequest), with its facts.
+    Upsert(ResourceVersion),
+    /// Bundle entry DELETE (request.url = Type/id) or envelope operationType DELETE.
+    Delete {
+        resource_type: String,
+        id: String,
+        patient: Option<String>,
+        version_id: Option<String>,
+    },
+    /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
+    Skipped {
+        resource_type: String,
+        id: Option<String>,
+    },
+}
+
+/// One version of a supported resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceVersion {
+    /// `"Observation"`.
+    pub resource_type: String,
+    pub id: String,
+    /// `"Patient/123"` (the Patient itself for Patient resources).
+    pub patient: String,
+    /// `meta.versionId`.
+    pub version_id: Option<String>,
+    /// `meta.lastUpdated`.
+    pub last_updated: Option<Instant>,
+    /// Clinical time (contract.md "Clinical time"); `None` for a Patient, and
+    /// possibly for a version without facts.
+    pub clinical_time: Option<Instant>,
+    /// Entered-in-error / refuted: this version retracts the resource (facts empty).
+    pub retracted: bool,
+    /// Empty for irrelevant codes or unusable statuses.
+    pub facts: Vec<Fact>,
+    /// The resource JSON exactly as received (for audit storage).
+    pub raw: String,
+}
+
+impl ResourceVersion {
+    /// `"Observation/x"`.
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.resource_type, self.id)
+    }
+}
+
+/// A message, or one Bundle entry, that cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// Index of the Bundle entry, `None` for the message as a whole.
+    pub entry: Option<usize>,
+    /// `"Observation/x"` when known.
+    pub resource: Option<String>,
+    pub reason: RejectReason,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(i) = self.entry {
+            write!(f, "entry {i}: ")?;
+        }
+        if let Some(r) = &self.resource {
+            write!(f, "{r}: ")?;
+        }
+        write!(f, "{} ({})", self.reason, self.reason.code())
+    }
 }
