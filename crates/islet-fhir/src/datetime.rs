@@ -68,7 +68,10 @@ fn date_prefix(b: &[u8]) -> Option<(Date, &[u8])> {
     }
     let rest = &b[4..];
     if rest.is_empty() {
-        return Some((Date::from_calendar_date(year, Month::January, 1).ok()?, rest));
+        return Some((
+            Date::from_calendar_date(year, Month::January, 1).ok()?,
+            rest,
+        ));
     }
     if rest[0] != b'-' {
         return None;
@@ -155,9 +158,18 @@ mod tests {
     #[test]
     fn partial_dates_are_the_start_of_their_period() {
         assert_eq!(parse_date_time("2024"), Ok(datetime!(2024-01-01 0:00 UTC)));
-        assert_eq!(parse_date_time("2024-03"), Ok(datetime!(2024-03-01 0:00 UTC)));
-        assert_eq!(parse_date_time("2024-03-15"), Ok(datetime!(2024-03-15 0:00 UTC)));
-        assert_eq!(parse_date("1961-07"), Ok(time::macros::date!(1961 - 07 - 01)));
+        assert_eq!(
+            parse_date_time("2024-03"),
+            Ok(datetime!(2024-03-01 0:00 UTC))
+        );
+        assert_eq!(
+            parse_date_time("2024-03-15"),
+            Ok(datetime!(2024-03-15 0:00 UTC))
+        );
+        assert_eq!(
+            parse_date("1961-07"),
+            Ok(time::macros::date!(1961 - 07 - 01))
+        );
     }
 
     #[test]
@@ -181,9 +193,20 @@ mod tests {
         assert_eq!(parse_date_time("2024-01-10T09:00:00"), Err(NEEDS_ZONE));
         assert_eq!(parse_instant("2024-01-10T09:00:00"), Err(NEEDS_ZONE));
         for bad in [
-            "", "24", "2024-1", "2024-13", "2024-02-30", "2024-01-10T09:00Z", "2024-01-10 09:00:00Z",
-            "2024-01-10T25:00:00Z", "0000", "2024-01-10T09:00:00+15:00", "2024-01-10T09:00:00.Z",
-            "2024-01-10T09:00:00z", "２０２４", "2024-01-10T09:00:00+0100",
+            "",
+            "24",
+            "2024-1",
+            "2024-13",
+            "2024-02-30",
+            "2024-01-10T09:00Z",
+            "2024-01-10 09:00:00Z",
+            "2024-01-10T25:00:00Z",
+            "0000",
+            "2024-01-10T09:00:00+15:00",
+            "2024-01-10T09:00:00.Z",
+            "2024-01-10T09:00:00z",
+            "２０２４",
+            "2024-01-10T09:00:00+0100",
         ] {
             assert!(parse_date_time(bad).is_err(), "{bad}");
         }

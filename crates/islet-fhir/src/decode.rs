@@ -35,7 +35,10 @@ fn reject(out: &mut Decoded, entry: Option<usize>, resource: Option<String>, rea
 
 /// Parse a JSON object, with a precise reason when it is not one.
 pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
-    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first();
+    let first = text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .as_bytes()
+        .first();
     let found = match first {
         Some(b'{') => None,
         None => Some("nothing"),
@@ -206,7 +209,9 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
         let obj = match parsed {
             Some(Ok(o)) => {
                 if let (Ok(Some(rt)), Ok(Some(id))) = (o.str(F::ResourceType), o.str(F::Id)) {
-                    by_url.entry(Cow::Owned(format!("{}/{}", &*rt, &*id))).or_insert(i);
+                    by_url
+                        .entry(Cow::Owned(format!("{}/{}", &*rt, &*id)))
+                        .or_insert(i);
                 }
                 parse_errors.push(None);
                 Some(o)
@@ -337,13 +342,13 @@ fn delete_change(t: Target, patient: Option<String>) -> Change {
 }
 
 fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
-    let url = e
-        .request
-        .as_ref()
-        .and_then(|r| r.url.as_deref())
-        .ok_or(RejectReason::BadRequestUrl {
-            field: "request.url",
-        })?;
+    let url =
+        e.request
+            .as_ref()
+            .and_then(|r| r.url.as_deref())
+            .ok_or(RejectReason::BadRequestUrl {
+                field: "request.url",
+            })?;
     let mut target = parse_target(url, "request.url")?;
     if target.version.is_none() {
         // A history Bundle gives the deleted version in response.etag (W/"3").
@@ -428,7 +433,12 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
                 (Some(t), p) => (t, p.and_then(|p| p.3)),
                 (None, Some((rt, id, version, patient))) => {
                     if !is_resource_type(&rt) {
-                        return reject(out, None, None, RejectReason::UnknownResourceType { found: echo(&rt) });
+                        return reject(
+                            out,
+                            None,
+                            None,
+                            RejectReason::UnknownResourceType { found: echo(&rt) },
+                        );
                     }
                     (
                         Target {
@@ -496,7 +506,11 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
                                 None,
                                 RejectReason::IdMismatch {
                                     payload_id: format!("{}/{}", t.resource_type, t.id),
-                                    resource: format!("{}/{}", &*rt, echo(id.as_deref().unwrap_or(""))),
+                                    resource: format!(
+                                        "{}/{}",
+                                        &*rt,
+                                        echo(id.as_deref().unwrap_or(""))
+                                    ),
                                 },
                             );
                         }
@@ -521,15 +535,26 @@ mod tests {
     #[test]
     fn suffixes() {
         assert_eq!(type_and_id_suffix("Patient/1"), Some("Patient/1"));
-        assert_eq!(type_and_id_suffix("http://x/fhir/Patient/1"), Some("Patient/1"));
-        assert_eq!(type_and_id_suffix("Patient/1/_history/2"), Some("Patient/1"));
+        assert_eq!(
+            type_and_id_suffix("http://x/fhir/Patient/1"),
+            Some("Patient/1")
+        );
+        assert_eq!(
+            type_and_id_suffix("Patient/1/_history/2"),
+            Some("Patient/1")
+        );
         assert_eq!(type_and_id_suffix("urn:uuid:abc"), None);
     }
 
     #[test]
     fn targets() {
-        let t = parse_target("http://x/fhir/Observation/o1/_history/3", "payloadId").ok().unwrap();
-        assert_eq!((t.resource_type.as_str(), t.id.as_str()), ("Observation", "o1"));
+        let t = parse_target("http://x/fhir/Observation/o1/_history/3", "payloadId")
+            .ok()
+            .unwrap();
+        assert_eq!(
+            (t.resource_type.as_str(), t.id.as_str()),
+            ("Observation", "o1")
+        );
         assert_eq!(t.version.as_deref(), Some("3"));
         assert!(parse_target("Observation?code=1", "request.url").is_err());
         assert!(parse_target("Observation", "request.url").is_err());

@@ -411,7 +411,10 @@ mod tests {
     #[test]
     fn strings_borrow_unless_escaped() {
         let o = Obj::parse(r#"{"id":"a","status":"fi\u006eal"}"#).unwrap();
-        assert!(matches!(o.str(F::Id).unwrap().unwrap().0, Cow::Borrowed("a")));
+        assert!(matches!(
+            o.str(F::Id).unwrap().unwrap().0,
+            Cow::Borrowed("a")
+        ));
         assert!(matches!(o.str(F::Status).unwrap().unwrap().0, Cow::Owned(ref s) if s == "final"));
     }
 
@@ -427,12 +430,20 @@ mod tests {
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
         assert_eq!(bad.field, "valueQuantity");
         assert!(!bad.problem.contains("Jane"), "{}", bad.problem);
-        assert!(bad.problem.contains("expected a JSON number in `value`"), "{}", bad.problem);
+        assert!(
+            bad.problem.contains("expected a JSON number in `value`"),
+            "{}",
+            bad.problem
+        );
         let raw: &RawValue = serde_json::from_str(r#"{"value":1,"unit":12.5}"#).unwrap();
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
         assert!(!bad.problem.contains("12.5"), "{}", bad.problem);
         let raw: &RawValue = serde_json::from_str(r#"{"value":1,"comparator":"~"}"#).unwrap();
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
-        assert!(bad.problem.starts_with("unknown variant `~`"), "{}", bad.problem);
+        assert!(
+            bad.problem.starts_with("unknown variant `~`"),
+            "{}",
+            bad.problem
+        );
     }
 }

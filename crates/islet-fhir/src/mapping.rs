@@ -57,7 +57,9 @@ pub enum MappingError {
         code: String,
         target: String,
     },
-    #[error("site mapping [codes.\"{system}\"] {code}: Islet does not interpret the target `{target}`")]
+    #[error(
+        "site mapping [codes.\"{system}\"] {code}: Islet does not interpret the target `{target}`"
+    )]
     UninterpretedTarget {
         system: String,
         code: String,
@@ -191,13 +193,15 @@ mod tests {
         assert!(matches!(e, MappingError::Toml(_)), "{e}");
         let e = SiteMapping::from_toml_str("[systems]\n\"urn:x\" = \"snomed\"").unwrap_err();
         assert!(matches!(e, MappingError::UnknownSystem { .. }), "{e}");
-        let e = SiteMapping::from_toml_str("[systems]\n\"http://loinc.org\" = \"sct\"").unwrap_err();
+        let e =
+            SiteMapping::from_toml_str("[systems]\n\"http://loinc.org\" = \"sct\"").unwrap_err();
         assert!(matches!(e, MappingError::SystemIsStandard { .. }), "{e}");
     }
 
     #[test]
     fn the_shipped_example_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/site-mapping.example.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/site-mapping.example.toml");
         let m = SiteMapping::load(&path).unwrap();
         assert!(m.len() > 0);
         let e = SiteMapping::load(Path::new("/nonexistent/islet.toml")).unwrap_err();

@@ -21,7 +21,9 @@ pub enum RejectReason {
         expected: String,
         found: String,
     },
-    #[error("the {resource_type} has no `id`; Islet needs the server-assigned id to track versions")]
+    #[error(
+        "the {resource_type} has no `id`; Islet needs the server-assigned id to track versions"
+    )]
     NoId { resource_type: String },
     #[error("the {resource_type} has no `status`")]
     MissingStatus { resource_type: String },

@@ -5,17 +5,16 @@ use crate::codes::{Answer, Code, ObsKind, Site, Terminology};
 use crate::datetime::{parse_date, parse_date_time, parse_instant};
 use crate::decode::BundleIndex;
 use crate::json::{
-    parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Meta, Obj, Quantity,
-    Reference, ReferenceRange, Str, F,
+    parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Meta, Obj, Quantity, Reference,
+    ReferenceRange, Str, F,
 };
 use crate::reject::{echo, RejectReason};
 use crate::units::{factor, Canonical};
 use crate::ResourceVersion;
 use islet_guideline::facts::{
-    CgaValue, Concentration, DiseaseStatus, DiscoveryMode, Grade, HormonalSymptoms,
-    Ki67Percent, LiverInvolvementPercent, Millimetres, MitoticCount, ProblemKind, Recist,
-    Resectability, SstrImaging, Syndrome, Tense, Therapy, TherapyClass,
-    TumourSite,
+    CgaValue, Concentration, DiscoveryMode, DiseaseStatus, Grade, HormonalSymptoms, Ki67Percent,
+    LiverInvolvementPercent, Millimetres, MitoticCount, ProblemKind, Recist, Resectability,
+    SstrImaging, Syndrome, Tense, Therapy, TherapyClass, TumourSite,
 };
 use islet_guideline::{Fact, FactKind, Instant, SourceRef};
 use serde_json::value::RawValue;
@@ -89,7 +88,8 @@ pub(crate) fn decode(
         bundle,
         resource_type,
     };
-    ctx.version(&id, raw).map_err(|r| (Some(id.0.into_owned()), r))
+    ctx.version(&id, raw)
+        .map_err(|r| (Some(id.0.into_owned()), r))
 }
 
 /// The patient of a resource, best effort (for an envelope DELETE).
@@ -303,10 +303,12 @@ impl<'a> Ctx<'_, 'a> {
     fn date_time(&self, f: F) -> Result<Option<Instant>> {
         match self.obj.str(f).map_err(field)? {
             None => Ok(None),
-            Some(s) => parse_date_time(&s).map(Some).map_err(|why| RejectReason::MalformedField {
-                field: f.name().into(),
-                problem: why.into(),
-            }),
+            Some(s) => parse_date_time(&s)
+                .map(Some)
+                .map_err(|why| RejectReason::MalformedField {
+                    field: f.name().into(),
+                    problem: why.into(),
+                }),
         }
     }
 
@@ -385,14 +387,18 @@ impl<'a> Ctx<'_, 'a> {
         // value is a rejection even on a version that carries no facts.
         let value = observation_value(self.obj, "")?;
         let mut clinical_time = None;
-        if let Some((kind, raw)) = self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])? {
+        if let Some((kind, raw)) =
+            self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])?
+        {
             clinical_time = self.choice_time("effective", kind, raw)?;
         }
         let issued = match self.obj.str(F::Issued).map_err(field)? {
-            Some(s) => Some(parse_instant(&s).map_err(|why| RejectReason::MalformedField {
-                field: "issued".into(),
-                problem: why.into(),
-            })?),
+            Some(s) => Some(
+                parse_instant(&s).map_err(|why| RejectReason::MalformedField {
+                    field: "issued".into(),
+                    problem: why.into(),
+                })?,
+            ),
             None => None,
         };
         let clinical_time = clinical_time.or(issued);
@@ -400,9 +406,11 @@ impl<'a> Ctx<'_, 'a> {
         let mut parts = Vec::with_capacity(components.len());
         for (i, raw) in components.iter().enumerate() {
             let name = format!("component[{i}]");
-            let obj = crate::decode::parse_object(raw.get()).map_err(|_| RejectReason::MalformedField {
-                field: name.clone(),
-                problem: "must be a JSON object".into(),
+            let obj = crate::decode::parse_object(raw.get()).map_err(|_| {
+                RejectReason::MalformedField {
+                    field: name.clone(),
+                    problem: "must be a JSON object".into(),
+                }
             })?;
             let code: CodeableConcept<'a> = obj
                 .get(F::Code)
@@ -458,7 +466,10 @@ impl<'a> Ctx<'_, 'a> {
         let wrong_type = |v: &Value<'_>, wanted: &str| {
             problem(
                 ProblemKind::ImplausibleValue,
-                format!("{label}: {} is not usable; Islet reads {wanted}", v.element()),
+                format!(
+                    "{label}: {} is not usable; Islet reads {wanted}",
+                    v.element()
+                ),
             )
         };
         let fact = match kind {
@@ -471,9 +482,11 @@ impl<'a> Ctx<'_, 'a> {
                     MitoticCount::new(v).map(FactKind::Mitoses)
                 }),
             },
-            ObsKind::LiverInvolvement => self.quantity_fact(&value, label, Canonical::Percent, |v| {
-                LiverInvolvementPercent::new(v).map(FactKind::LiverInvolvement)
-            }),
+            ObsKind::LiverInvolvement => {
+                self.quantity_fact(&value, label, Canonical::Percent, |v| {
+                    LiverInvolvementPercent::new(v).map(FactKind::LiverInvolvement)
+                })
+            }
             ObsKind::PancreaticPolypeptide => {
                 self.quantity_fact(&value, label, Canonical::PicogramPerMl, |v| {
                     Concentration::new(v).map(FactKind::PancreaticPolypeptide)
@@ -514,15 +527,13 @@ impl<'a> Ctx<'_, 'a> {
                 let max = if kind == ObsKind::Krenning { 4 } else { 5 };
                 let n = match &value {
                     Value::Integer(n) => Some(*n),
-                    Value::Concept(cc) if kind == ObsKind::Ecog => {
-                        match self.answer(cc) {
-                            Some(Answer::Ecog(n)) => Some(i64::from(n)),
-                            _ => {
-                                said.push(self.unknown_answer(label, cc));
-                                return Ok(());
-                            }
+                    Value::Concept(cc) if kind == ObsKind::Ecog => match self.answer(cc) {
+                        Some(Answer::Ecog(n)) => Some(i64::from(n)),
+                        _ => {
+                            said.push(self.unknown_answer(label, cc));
+                            return Ok(());
                         }
-                    }
+                    },
                     v => {
                         said.push(wrong_type(v, "valueInteger"));
                         return Ok(());
@@ -533,7 +544,10 @@ impl<'a> Ctx<'_, 'a> {
                     Some(n) => FactKind::Ecog(n),
                     None => problem(
                         ProblemKind::ImplausibleValue,
-                        format!("{label} {} is outside its range 0–{max}", n.unwrap_or_default()),
+                        format!(
+                            "{label} {} is outside its range 0–{max}",
+                            n.unwrap_or_default()
+                        ),
                     ),
                 }
             }
@@ -564,7 +578,10 @@ impl<'a> Ctx<'_, 'a> {
         let Value::Quantity(q) = value else {
             return problem(
                 ProblemKind::ImplausibleValue,
-                format!("{label}: {} is not usable; Islet reads valueQuantity", value.element()),
+                format!(
+                    "{label}: {} is not usable; Islet reads valueQuantity",
+                    value.element()
+                ),
             );
         };
         match convert(q, unit, label) {
@@ -574,7 +591,12 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// `referenceRange.high` in the unit of the value (chromogranin A).
-    fn upper_limit(&self, label: &str, unit: Canonical, said: &mut Said) -> Result<Option<Concentration>> {
+    fn upper_limit(
+        &self,
+        label: &str,
+        unit: Canonical,
+        said: &mut Said,
+    ) -> Result<Option<Concentration>> {
         let ranges: Vec<ReferenceRange<'a>> = self.obj.list(F::ReferenceRange).map_err(field)?;
         let Some(high) = ranges.into_iter().find_map(|r| r.high) else {
             return Ok(None);
@@ -587,7 +609,10 @@ impl<'a> Ctx<'_, 'a> {
             Ok(v) => match Concentration::new(v) {
                 Ok(c) => Ok(Some(c)),
                 Err(e) => {
-                    said.push(problem(ProblemKind::ImplausibleValue, format!("{label}: {e}")));
+                    said.push(problem(
+                        ProblemKind::ImplausibleValue,
+                        format!("{label}: {e}"),
+                    ));
                     Ok(None)
                 }
             },
@@ -631,12 +656,13 @@ impl<'a> Ctx<'_, 'a> {
         for r in &focus {
             if let Some(target) = r.reference.as_deref().and_then(|x| self.resolve(x)) {
                 if target.str(F::ResourceType).ok().flatten().as_deref() == Some("BodyStructure") {
-                    let location: Option<CodeableConcept<'a>> = target.get(F::Location).map_err(|b| {
-                        RejectReason::MalformedField {
-                            field: format!("focus BodyStructure {}", b.field),
-                            problem: b.problem,
-                        }
-                    })?;
+                    let location: Option<CodeableConcept<'a>> =
+                        target
+                            .get(F::Location)
+                            .map_err(|b| RejectReason::MalformedField {
+                                field: format!("focus BodyStructure {}", b.field),
+                                problem: b.problem,
+                            })?;
                     return Ok(location.and_then(|cc| self.site_of(&cc)));
                 }
                 continue; // focus on a Condition etc.: not a site
@@ -680,15 +706,32 @@ impl<'a> Ctx<'_, 'a> {
         let verification = self.status_code(
             F::VerificationStatus,
             CONDITION_VER_STATUS,
-            &["unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"],
+            &[
+                "unconfirmed",
+                "provisional",
+                "differential",
+                "confirmed",
+                "refuted",
+                "entered-in-error",
+            ],
         )?;
         let clinical = self.status_code(
             F::ClinicalStatus,
             CONDITION_CLINICAL,
-            &["active", "recurrence", "relapse", "inactive", "remission", "resolved"],
+            &[
+                "active",
+                "recurrence",
+                "relapse",
+                "inactive",
+                "remission",
+                "resolved",
+            ],
         )?;
         let onset = self.choice("onset", &["DateTime", "Age", "Period", "Range", "String"])?;
-        let abatement = self.choice("abatement", &["DateTime", "Age", "Period", "Range", "String"])?;
+        let abatement = self.choice(
+            "abatement",
+            &["DateTime", "Age", "Period", "Range", "String"],
+        )?;
         let mut clinical_time = match onset {
             Some((kind, raw)) => self.choice_time("onset", kind, raw)?,
             None => None,
@@ -700,7 +743,10 @@ impl<'a> Ctx<'_, 'a> {
         clinical_time = clinical_time.or(recorded).or(last_updated);
         let mut said = Said {
             clinical_time,
-            preliminary: matches!(verification, Some("unconfirmed" | "provisional" | "differential")),
+            preliminary: matches!(
+                verification,
+                Some("unconfirmed" | "provisional" | "differential")
+            ),
             ..Said::default()
         };
         if matches!(verification, Some("entered-in-error" | "refuted")) {
@@ -730,7 +776,10 @@ impl<'a> Ctx<'_, 'a> {
         if !present {
             return Ok(said);
         }
-        let pancreatic = codes.iter().chain(&sites).any(|c| *c == Code::Site(Site::Pancreas));
+        let pancreatic = codes
+            .iter()
+            .chain(&sites)
+            .any(|c| *c == Code::Site(Site::Pancreas));
         let liver = sites.contains(&Code::Site(Site::Liver));
         for c in codes {
             match c {
@@ -765,9 +814,9 @@ impl<'a> Ctx<'_, 'a> {
                 Code::Syndrome(s) => said.push(FactKind::Syndrome(s)),
                 Code::Hereditary(h) => said.push(FactKind::Hereditary(h)),
                 Code::Metastasis(site) => said.push(FactKind::Metastasis(site)),
-                Code::SecondaryMalignancy if liver => {
-                    said.push(FactKind::Metastasis(islet_guideline::facts::MetastasisSite::Liver))
-                }
+                Code::SecondaryMalignancy if liver => said.push(FactKind::Metastasis(
+                    islet_guideline::facts::MetastasisSite::Liver,
+                )),
                 Code::PortalVeinOcclusion => said.push(FactKind::PortalVeinOcclusion),
                 Code::LiverFailure => said.push(FactKind::LiverFailure),
                 Code::BiliaryReconstruction => said.push(FactKind::BiliaryReconstruction),
@@ -778,7 +827,12 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// The code of a status CodeableConcept in its FHIR code system (or without a system).
-    fn status_code(&self, f: F, system: &str, allowed: &[&'static str]) -> Result<Option<&'static str>> {
+    fn status_code(
+        &self,
+        f: F,
+        system: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>> {
         let Some(cc) = self.cc(f)? else {
             return Ok(None);
         };
@@ -786,7 +840,9 @@ impl<'a> Ctx<'_, 'a> {
             if c.system.as_deref().is_some_and(|s| s != system) {
                 continue;
             }
-            let Some(code) = c.code.as_deref() else { continue };
+            let Some(code) = c.code.as_deref() else {
+                continue;
+            };
             return match allowed.iter().find(|a| **a == code) {
                 Some(a) => Ok(Some(*a)),
                 None => Err(RejectReason::UnknownStatus {
@@ -835,19 +891,43 @@ impl<'a> Ctx<'_, 'a> {
         let rt = self.resource_type;
         let statuses: &[&str] = match rt {
             "Procedure" => &[
-                "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
-                "entered-in-error", "unknown",
+                "preparation",
+                "in-progress",
+                "not-done",
+                "on-hold",
+                "stopped",
+                "completed",
+                "entered-in-error",
+                "unknown",
             ],
             "MedicationStatement" => &[
-                "active", "completed", "entered-in-error", "intended", "stopped", "on-hold",
-                "unknown", "not-taken",
+                "active",
+                "completed",
+                "entered-in-error",
+                "intended",
+                "stopped",
+                "on-hold",
+                "unknown",
+                "not-taken",
             ],
             "MedicationRequest" => &[
-                "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped",
-                "draft", "unknown",
+                "active",
+                "on-hold",
+                "cancelled",
+                "completed",
+                "entered-in-error",
+                "stopped",
+                "draft",
+                "unknown",
             ],
             _ => &[
-                "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown",
+                "draft",
+                "active",
+                "on-hold",
+                "revoked",
+                "completed",
+                "entered-in-error",
+                "unknown",
             ],
         };
         if !statuses.contains(&&*status) {
@@ -857,9 +937,8 @@ impl<'a> Ctx<'_, 'a> {
             });
         }
         let tense = match (rt, &*status) {
-            ("MedicationStatement" | "MedicationRequest", "active") | ("Procedure", "in-progress") => {
-                Some(Tense::Running)
-            }
+            ("MedicationStatement" | "MedicationRequest", "active")
+            | ("Procedure", "in-progress") => Some(Tense::Running),
             ("MedicationRequest", "draft" | "on-hold")
             | ("MedicationStatement", "intended")
             | ("ServiceRequest", "active" | "draft" | "on-hold")
@@ -872,12 +951,18 @@ impl<'a> Ctx<'_, 'a> {
         // Clinical time, then the codes.
         let (time, codes, dosages): (Option<Instant>, Vec<Code>, Vec<Dosage<'a>>) = match rt {
             "Procedure" => {
-                let performed = self.choice("performed", &["DateTime", "Period", "String", "Age", "Range"])?;
+                let performed = self.choice(
+                    "performed",
+                    &["DateTime", "Period", "String", "Age", "Range"],
+                )?;
                 let time = match performed {
                     Some((kind, raw)) => self.choice_time("performed", kind, raw)?,
                     None => None,
                 };
-                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
+                let codes = self
+                    .cc(F::Code)?
+                    .map(|cc| self.codes(&cc).collect())
+                    .unwrap_or_default();
                 (time, codes, Vec::new())
             }
             "ServiceRequest" => {
@@ -887,7 +972,10 @@ impl<'a> Ctx<'_, 'a> {
                     None => None,
                 };
                 time = time.or(self.date_time(F::AuthoredOn)?);
-                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
+                let codes = self
+                    .cc(F::Code)?
+                    .map(|cc| self.codes(&cc).collect())
+                    .unwrap_or_default();
                 (time, codes, Vec::new())
             }
             "MedicationStatement" => {
@@ -914,7 +1002,11 @@ impl<'a> Ctx<'_, 'a> {
             said.retracted = true;
             return Ok(said);
         }
-        let do_not_perform: bool = self.obj.get(F::DoNotPerform).map_err(field)?.unwrap_or(false);
+        let do_not_perform: bool = self
+            .obj
+            .get(F::DoNotPerform)
+            .map_err(field)?
+            .unwrap_or(false);
         let Some(tense) = tense.filter(|_| !do_not_perform) else {
             return Ok(said);
         };
@@ -928,7 +1020,8 @@ impl<'a> Ctx<'_, 'a> {
         } else {
             None
         };
-        let escalated = codes.contains(&Code::SsaEscalated) || dosages.iter().any(shortened_interval);
+        let escalated =
+            codes.contains(&Code::SsaEscalated) || dosages.iter().any(shortened_interval);
         let mut classes: Vec<TherapyClass> = Vec::new();
         for c in &codes {
             let class = match c {
@@ -964,7 +1057,8 @@ impl<'a> Ctx<'_, 'a> {
                 field: "medication[x]",
             }),
             Some(("CodeableConcept", raw)) => {
-                let cc: CodeableConcept<'a> = parse_raw(raw, "medicationCodeableConcept").map_err(field)?;
+                let cc: CodeableConcept<'a> =
+                    parse_raw(raw, "medicationCodeableConcept").map_err(field)?;
                 Ok(self.codes(&cc).collect())
             }
             Some((_, raw)) => {
@@ -986,14 +1080,16 @@ impl<'a> Ctx<'_, 'a> {
                         return Err(RejectReason::WrongResourceType {
                             context: "medicationReference",
                             expected: "Medication".into(),
-                            found: other.map_or("resource without resourceType".into(), |t| echo(&t)),
+                            found: other
+                                .map_or("resource without resourceType".into(), |t| echo(&t)),
                         })
                     }
                 }
-                let cc: Option<CodeableConcept<'a>> = med.get(F::Code).map_err(|b| RejectReason::MalformedField {
-                    field: format!("Medication.{}", b.field),
-                    problem: b.problem,
-                })?;
+                let cc: Option<CodeableConcept<'a>> =
+                    med.get(F::Code).map_err(|b| RejectReason::MalformedField {
+                        field: format!("Medication.{}", b.field),
+                        problem: b.problem,
+                    })?;
                 Ok(cc.map(|cc| self.codes(&cc).collect()).unwrap_or_default())
             }
         }
@@ -1006,9 +1102,13 @@ fn looked_at(resource_type: &str) -> &'static str {
         "Observation" => "effectiveDateTime, effectivePeriod.start, effectiveInstant, issued",
         "Condition" => "onsetDateTime, onsetPeriod.start, recordedDate, meta.lastUpdated",
         "Procedure" => "performedDateTime, performedPeriod.start, meta.lastUpdated",
-        "MedicationStatement" => "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated",
+        "MedicationStatement" => {
+            "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated"
+        }
         "MedicationRequest" => "authoredOn, meta.lastUpdated",
-        "ServiceRequest" => "occurrenceDateTime, occurrencePeriod.start, authoredOn, meta.lastUpdated",
+        "ServiceRequest" => {
+            "occurrenceDateTime, occurrencePeriod.start, authoredOn, meta.lastUpdated"
+        }
         _ => "meta.lastUpdated",
     }
 }
@@ -1075,7 +1175,8 @@ const OBSERVATION_VALUES: [&str; 11] = [
 
 /// `value[x]` of an Observation or a component; `path` prefixes element names.
 fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>> {
-    let Some((kind, raw)) = choice_in(obj, "value", &OBSERVATION_VALUES, "Observation", path)? else {
+    let Some((kind, raw)) = choice_in(obj, "value", &OBSERVATION_VALUES, "Observation", path)?
+    else {
         return Ok(None);
     };
     let name = format!("{path}value{kind}");
@@ -1097,7 +1198,11 @@ fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>>
         }
         "String" | "Time" => {
             parse_raw::<Str<'a>>(raw, &name).map_err(value_err)?;
-            Value::Other(if kind == "String" { "valueString" } else { "valueTime" })
+            Value::Other(if kind == "String" {
+                "valueString"
+            } else {
+                "valueTime"
+            })
         }
         "DateTime" => {
             let s: Str<'a> = parse_raw(raw, &name).map_err(value_err)?;
@@ -1139,7 +1244,9 @@ fn choice_in<'a>(
 ) -> Result<Option<(&'static str, &'a RawValue)>> {
     let mut found: Option<(&'static str, &'a RawValue)> = None;
     for (key, raw) in &obj.choices {
-        let Some(suffix) = key.strip_prefix(prefix) else { continue };
+        let Some(suffix) = key.strip_prefix(prefix) else {
+            continue;
+        };
         if !suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
             continue;
         }
@@ -1154,7 +1261,11 @@ fn choice_in<'a>(
         let Some(kind) = allowed.iter().find(|a| **a == suffix) else {
             return Err(make(format!(
                 "is not a valid {resource_type} {prefix}[x] (allowed: {})",
-                allowed.iter().map(|a| format!("{prefix}{a}")).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|a| format!("{prefix}{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         };
         if found.is_some() {
@@ -1183,7 +1294,10 @@ fn convert(q: &Quantity<'_>, target: Canonical, label: &str) -> Result<f64, Fact
     let Some(unit) = unit else {
         return Err(problem(
             ProblemKind::UnknownUnit,
-            format!("{label}: the quantity has no unit; expected {}", target.label()),
+            format!(
+                "{label}: the quantity has no unit; expected {}",
+                target.label()
+            ),
         ));
     };
     let f = factor(unit, target)
@@ -1238,7 +1352,9 @@ fn coded_fact(kind: ObsKind, a: Answer) -> Option<FactKind> {
         }
         (ObsKind::LiverResectability, A::Resectable) => FactKind::LiverResectable(true),
         (ObsKind::LiverResectability, A::Unresectable) => FactKind::LiverResectable(false),
-        (ObsKind::DiscoveryMode, A::Incidental) => FactKind::DiscoveryMode(DiscoveryMode::Incidental),
+        (ObsKind::DiscoveryMode, A::Incidental) => {
+            FactKind::DiscoveryMode(DiscoveryMode::Incidental)
+        }
         (ObsKind::DiscoveryMode, A::Symptomatic) => {
             FactKind::DiscoveryMode(DiscoveryMode::Symptomatic)
         }
@@ -1248,7 +1364,9 @@ fn coded_fact(kind: ObsKind, a: Answer) -> Option<FactKind> {
         (ObsKind::HormonalSymptoms, A::Uncontrolled) => {
             FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled)
         }
-        (ObsKind::HormonalSymptoms, A::Crisis) => FactKind::HormonalSymptoms(HormonalSymptoms::Crisis),
+        (ObsKind::HormonalSymptoms, A::Crisis) => {
+            FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)
+        }
         _ => return None,
     })
 }

@@ -10,22 +10,101 @@ use serde_json::{json, Map, Value};
 
 /// Element names and values that steer generated JSON into the decoder's paths.
 const KEYS: &[&str] = &[
-    "resourceType", "id", "meta", "versionId", "lastUpdated", "status", "code", "coding", "system",
-    "subject", "reference", "valueQuantity", "valueCodeableConcept", "valueInteger", "value", "unit",
-    "comparator", "effectiveDateTime", "effectivePeriod", "start", "issued", "component", "bodySite",
-    "focus", "contained", "modifierExtension", "url", "extension", "clinicalStatus", "verificationStatus",
-    "onsetDateTime", "birthDate", "deceasedBoolean", "medicationCodeableConcept", "medicationReference",
-    "dosage", "timing", "repeat", "period", "periodUnit", "type", "entry", "resource", "fullUrl",
-    "request", "method", "payload", "payloadId", "operationType", "headers", "referenceRange", "high",
+    "resourceType",
+    "id",
+    "meta",
+    "versionId",
+    "lastUpdated",
+    "status",
+    "code",
+    "coding",
+    "system",
+    "subject",
+    "reference",
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueInteger",
+    "value",
+    "unit",
+    "comparator",
+    "effectiveDateTime",
+    "effectivePeriod",
+    "start",
+    "issued",
+    "component",
+    "bodySite",
+    "focus",
+    "contained",
+    "modifierExtension",
+    "url",
+    "extension",
+    "clinicalStatus",
+    "verificationStatus",
+    "onsetDateTime",
+    "birthDate",
+    "deceasedBoolean",
+    "medicationCodeableConcept",
+    "medicationReference",
+    "dosage",
+    "timing",
+    "repeat",
+    "period",
+    "periodUnit",
+    "type",
+    "entry",
+    "resource",
+    "fullUrl",
+    "request",
+    "method",
+    "payload",
+    "payloadId",
+    "operationType",
+    "headers",
+    "referenceRange",
+    "high",
 ];
 
 const STRINGS: &[&str] = &[
-    "Observation", "Condition", "Patient", "Bundle", "MedicationStatement", "Encounter", "final",
-    "preliminary", "entered-in-error", "active", "completed", "http://loinc.org", "29593-1", "9811-1",
-    "21889-1", "33728-7", "http://snomed.info/sct", "735735001", "Patient/p1", "urn:uuid:u1", "#m1",
-    "%", "cm", "ng/mL", "2024-01-10", "2024-01-10T09:00:00Z", "2024-01-10T09:00:00", "DELETE",
-    "CREATE", "UPDATE", "collection", "transaction", "Observation/o1", "<", "~", "d",
-    "https://islet.dev/fhir/CodeSystem/pnet", "ssa", "\"modifierExtension\"", "{\"resourceType\":\"Observation\"}",
+    "Observation",
+    "Condition",
+    "Patient",
+    "Bundle",
+    "MedicationStatement",
+    "Encounter",
+    "final",
+    "preliminary",
+    "entered-in-error",
+    "active",
+    "completed",
+    "http://loinc.org",
+    "29593-1",
+    "9811-1",
+    "21889-1",
+    "33728-7",
+    "http://snomed.info/sct",
+    "735735001",
+    "Patient/p1",
+    "urn:uuid:u1",
+    "#m1",
+    "%",
+    "cm",
+    "ng/mL",
+    "2024-01-10",
+    "2024-01-10T09:00:00Z",
+    "2024-01-10T09:00:00",
+    "DELETE",
+    "CREATE",
+    "UPDATE",
+    "collection",
+    "transaction",
+    "Observation/o1",
+    "<",
+    "~",
+    "d",
+    "https://islet.dev/fhir/CodeSystem/pnet",
+    "ssa",
+    "\"modifierExtension\"",
+    "{\"resourceType\":\"Observation\"}",
 ];
 
 fn leaf() -> impl Strategy<Value = Value> {
@@ -61,7 +140,10 @@ fn check(bytes: &[u8]) -> Decoded {
     let d = decoder.decode(bytes);
     for r in &d.rejections {
         let code = r.reason.code();
-        assert!(!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{code}");
+        assert!(
+            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{code}"
+        );
         assert!(!r.to_string().is_empty());
     }
     for c in &d.changes {
@@ -79,24 +161,34 @@ fn check(bytes: &[u8]) -> Decoded {
 
 /// Something came out, unless the message is a Bundle without usable entries.
 fn answered(d: &Decoded, v: &Value) -> bool {
-    !d.changes.is_empty() || !d.rejections.is_empty() || v["resourceType"] == "Bundle"
-        || v["payload"].is_string() || v["payload"].is_object()
+    !d.changes.is_empty()
+        || !d.rejections.is_empty()
+        || v["resourceType"] == "Bundle"
+        || v["payload"].is_string()
+        || v["payload"].is_object()
 }
 
 /// Valid messages to mutate.
 fn fixtures() -> Vec<Value> {
     let mut size = obs(LOINC, "21889-1", "", json!(null));
-    size["component"] = json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(2.0, "cm")}]);
+    size["component"] =
+        json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(2.0, "cm")}]);
     size["focus"] = json!([{"reference": "#b"}]);
-    size["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "location": coding(SCT, "10200004")}]);
+    size["contained"] =
+        json!([{"resourceType": "BodyStructure", "id": "b", "location": coding(SCT, "10200004")}]);
     let mut cga = obs(LOINC, "9811-1", "valueQuantity", qty(120.0, "ug/L"));
     cga["referenceRange"] = json!([{"high": qty(100.0, "ug/L")}]);
     let mut ms = med_statement("active", ATC, "H01CB02");
-    ms["dosage"] = json!([{"timing": {"repeat": {"frequency": 1, "period": 14, "periodUnit": "d"}}}]);
+    ms["dosage"] =
+        json!([{"timing": {"repeat": {"frequency": 1, "period": 14, "periodUnit": "d"}}}]);
     let mut ms_ref = med_statement("active", ATC, "x");
-    ms_ref.as_object_mut().unwrap().remove("medicationCodeableConcept");
+    ms_ref
+        .as_object_mut()
+        .unwrap()
+        .remove("medicationCodeableConcept");
     ms_ref["medicationReference"] = json!({"reference": "#m1"});
-    ms_ref["contained"] = json!([{"resourceType": "Medication", "id": "m1", "code": coding(ATC, "L01XE10")}]);
+    ms_ref["contained"] =
+        json!([{"resourceType": "Medication", "id": "m1", "code": coding(ATC, "L01XE10")}]);
     let patient = json!({"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03", "deceasedDateTime": "2024-01-01"});
     let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:u1", "resource": patient.clone()},
@@ -110,7 +202,12 @@ fn fixtures() -> Vec<Value> {
         ki67(4.5),
         size,
         cga,
-        obs(ISLET, "sstr-imaging", "valueCodeableConcept", coding(ISLET, "positive")),
+        obs(
+            ISLET,
+            "sstr-imaging",
+            "valueCodeableConcept",
+            coding(ISLET, "positive"),
+        ),
         condition(json!([{"system": ICD10, "code": "C7A.1"}])),
         ms,
         ms_ref,

@@ -25,7 +25,10 @@ fn observation_statuses() {
         let v = upsert(&d);
         assert_eq!(v.facts.len(), facts, "{status}");
         assert_eq!(v.retracted, retracted, "{status}");
-        assert!(v.facts.iter().all(|f| f.preliminary == preliminary), "{status}");
+        assert!(
+            v.facts.iter().all(|f| f.preliminary == preliminary),
+            "{status}"
+        );
     }
 }
 
@@ -74,7 +77,10 @@ fn condition_statuses() {
         let v = upsert(&d);
         assert_eq!(v.retracted, retracted, "{verification}");
         assert_eq!(v.facts.is_empty(), retracted, "{verification}");
-        assert!(v.facts.iter().all(|f| f.preliminary == preliminary), "{verification}");
+        assert!(
+            v.facts.iter().all(|f| f.preliminary == preliminary),
+            "{verification}"
+        );
     }
     // Without clinicalStatus: present unless abated.
     let mut c = condition(pnet.clone());
@@ -189,14 +195,23 @@ fn clinical_time_sources() {
     let mut o = ki67(4.5);
     o["effectiveDateTime"] = json!("2024-01-10T09:00:00+01:00");
     let d = decode(&o);
-    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 8:00 UTC)));
+    assert_eq!(
+        upsert(&d).clinical_time,
+        Some(datetime!(2024-01-10 8:00 UTC))
+    );
     assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC));
     o.as_object_mut().unwrap().remove("effectiveDateTime");
     o["effectivePeriod"] = json!({"start": "2024-02", "end": "2024-03"});
-    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&o)).clinical_time,
+        Some(datetime!(2024-02-01 0:00 UTC))
+    );
     o.as_object_mut().unwrap().remove("effectivePeriod");
     o["issued"] = json!("2024-01-11T10:00:00Z");
-    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-01-11 10:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&o)).clinical_time,
+        Some(datetime!(2024-01-11 10:00 UTC))
+    );
     // No fallback to meta.lastUpdated for Observations.
     o.as_object_mut().unwrap().remove("issued");
     assert_eq!(rejected(&o).0, "no-clinical-time");
@@ -207,35 +222,62 @@ fn clinical_time_sources() {
 
     // Condition: onset, then recordedDate, then meta.lastUpdated.
     let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
-    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2023-11-05 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&c)).clinical_time,
+        Some(datetime!(2023-11-05 0:00 UTC))
+    );
     c.as_object_mut().unwrap().remove("onsetDateTime");
     c["recordedDate"] = json!("2023-11-07");
-    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2023-11-07 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&c)).clinical_time,
+        Some(datetime!(2023-11-07 0:00 UTC))
+    );
     c.as_object_mut().unwrap().remove("recordedDate");
-    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&c)).clinical_time,
+        Some(datetime!(2024-02-01 0:00 UTC))
+    );
     c.as_object_mut().unwrap().remove("meta");
     assert_eq!(rejected(&c).0, "no-clinical-time");
 
     // Therapies fall back to meta.lastUpdated.
     let ms = med_statement("active", ATC, "H01CB02");
-    assert_eq!(upsert(&decode(&ms)).clinical_time, Some(datetime!(2024-03-01 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&ms)).clinical_time,
+        Some(datetime!(2024-03-01 0:00 UTC))
+    );
     let mut ms2 = ms.clone();
     ms2.as_object_mut().unwrap().remove("effectivePeriod");
     ms2["dateAsserted"] = json!("2024-03-05");
-    assert_eq!(upsert(&decode(&ms2)).clinical_time, Some(datetime!(2024-03-05 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&ms2)).clinical_time,
+        Some(datetime!(2024-03-05 0:00 UTC))
+    );
     let r = therapy_resource("MedicationRequest", "active");
-    assert_eq!(upsert(&decode(&r)).clinical_time, Some(datetime!(2024-05-01 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&r)).clinical_time,
+        Some(datetime!(2024-05-01 0:00 UTC))
+    );
     let mut r = therapy_resource("MedicationRequest", "active");
     r["authoredOn"] = json!("2024-04-20");
-    assert_eq!(upsert(&decode(&r)).clinical_time, Some(datetime!(2024-04-20 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&r)).clinical_time,
+        Some(datetime!(2024-04-20 0:00 UTC))
+    );
     let mut sr = therapy_resource("ServiceRequest", "active");
     sr["occurrencePeriod"] = json!({"start": "2024-06-01T08:00:00Z"});
     sr["authoredOn"] = json!("2024-04-20");
-    assert_eq!(upsert(&decode(&sr)).clinical_time, Some(datetime!(2024-06-01 8:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&sr)).clinical_time,
+        Some(datetime!(2024-06-01 8:00 UTC))
+    );
     let mut p = procedure("completed", ISLET, "tace");
     p.as_object_mut().unwrap().remove("performedDateTime");
     p["performedPeriod"] = json!({"start": "2024-04-01"});
-    assert_eq!(upsert(&decode(&p)).clinical_time, Some(datetime!(2024-04-01 0:00 UTC)));
+    assert_eq!(
+        upsert(&decode(&p)).clinical_time,
+        Some(datetime!(2024-04-01 0:00 UTC))
+    );
     p.as_object_mut().unwrap().remove("performedPeriod");
     assert_eq!(rejected(&p).0, "no-clinical-time");
 }
@@ -260,18 +302,30 @@ fn patient_facts() {
 
     p["deceasedBoolean"] = json!(true);
     let d = decode(&p);
-    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
+    let dead = upsert(&d)
+        .facts
+        .iter()
+        .find(|f| f.kind == FactKind::Deceased)
+        .unwrap();
     assert_eq!(dead.at, datetime!(2024-06-01 12:00 UTC));
     p.as_object_mut().unwrap().remove("meta");
     let d = decode(&p);
-    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
+    let dead = upsert(&d)
+        .facts
+        .iter()
+        .find(|f| f.kind == FactKind::Deceased)
+        .unwrap();
     assert_eq!(dead.at, datetime!(1900-01-01 0:00 UTC));
     p["deceasedBoolean"] = json!(false);
     assert_eq!(kinds(&p), [FactKind::BirthDate(date!(1961 - 07 - 01))]);
     p.as_object_mut().unwrap().remove("deceasedBoolean");
     p["deceasedDateTime"] = json!("2024-05-30T23:00:00-02:00");
     let d = decode(&p);
-    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
+    let dead = upsert(&d)
+        .facts
+        .iter()
+        .find(|f| f.kind == FactKind::Deceased)
+        .unwrap();
     assert_eq!(dead.at, datetime!(2024-05-31 1:00 UTC));
     p["birthDate"] = json!("1961-13");
     assert_eq!(rejected(&p).0, "malformed-field");
@@ -307,7 +361,10 @@ fn version_metadata_and_raw_text() {
     assert_eq!(v.version_id.as_deref(), Some("5"));
     assert_eq!(v.last_updated, Some(datetime!(2024-01-12 6:00:00.25 UTC)));
     assert_eq!(v.facts[0].source.as_str(), "Observation/o9");
-    assert_eq!(v.facts[0].kind, FactKind::Ki67(Ki67Percent::new(12.5).unwrap()));
+    assert_eq!(
+        v.facts[0].kind,
+        FactKind::Ki67(Ki67Percent::new(12.5).unwrap())
+    );
 }
 
 #[test]
@@ -326,14 +383,24 @@ fn unsupported_types_are_skipped() {
     assert!(d.rejections.is_empty());
     assert_eq!(
         d.changes,
-        [islet_fhir::Change::Skipped { resource_type: "Encounter".into(), id: Some("e1".into()) }]
+        [islet_fhir::Change::Skipped {
+            resource_type: "Encounter".into(),
+            id: Some("e1".into())
+        }]
     );
 }
 
 #[test]
 fn ssa_escalation() {
     let mut ms = med_statement("active", ATC, "H01CB02");
-    let ssa = |escalated| FactKind::Therapy(Therapy { class: TherapyClass::Ssa, tense: Tense::Running, escalated, outcome: None });
+    let ssa = |escalated| {
+        FactKind::Therapy(Therapy {
+            class: TherapyClass::Ssa,
+            tense: Tense::Running,
+            escalated,
+            outcome: None,
+        })
+    };
     assert_eq!(kinds(&ms), [ssa(false)]);
     for (period, unit, frequency, escalated) in [
         (28.0, "d", 1, false),
@@ -361,12 +428,20 @@ fn ssa_escalation() {
 #[test]
 fn medication_by_reference() {
     let mut ms = med_statement("completed", ATC, "none");
-    ms.as_object_mut().unwrap().remove("medicationCodeableConcept");
+    ms.as_object_mut()
+        .unwrap()
+        .remove("medicationCodeableConcept");
     ms["medicationReference"] = json!({"reference": "#med"});
-    ms["contained"] = json!([{"resourceType": "Medication", "id": "med", "code": coding(ATC, "L01XE10")}]);
+    ms["contained"] =
+        json!([{"resourceType": "Medication", "id": "med", "code": coding(ATC, "L01XE10")}]);
     assert_eq!(
         kinds(&ms),
-        [FactKind::Therapy(Therapy { class: TherapyClass::Everolimus, tense: Tense::Done, escalated: false, outcome: None })]
+        [FactKind::Therapy(Therapy {
+            class: TherapyClass::Everolimus,
+            tense: Tense::Done,
+            escalated: false,
+            outcome: None
+        })]
     );
     ms["medicationReference"] = json!({"reference": "Medication/elsewhere"});
     assert_eq!(rejected(&ms).0, "unresolved-reference");
