@@ -8,6 +8,7 @@ use crate::alert::Evidence;
 use crate::calendar::{add_months, age_in_years, months_between};
 use crate::config::Config;
 use crate::facts::*;
+use std::cell::OnceCell;
 
 /// The patient's clinical picture at one instant.
 pub struct Picture<'a> {
@@ -22,6 +23,9 @@ pub struct Picture<'a> {
     pub grade: Option<GradeAssessment<'a>>,
     pub deceased: Option<&'a Fact>,
     pub birth_date: Option<(&'a Fact, time::Date)>,
+    /// Computed on first use: many rules ask.
+    metastases: OnceCell<Vec<(&'a Fact, MetastasisSite)>>,
+    course: OnceCell<Vec<(&'a Fact, Course)>>,
 }
 
 /// WHO 2010 grade with the facts it rests on.
@@ -62,10 +66,19 @@ pub fn grade_from_mitoses(m: MitoticCount) -> Grade {
 }
 
 impl<'a> Picture<'a> {
-    pub fn new(all: &'a [Fact], now: Instant, config: &'a Config) -> Self {
-        let mut facts: Vec<&Fact> = all.iter().filter(|f| f.at <= now).collect();
+    pub fn new(all: impl IntoIterator<Item = &'a Fact>, now: Instant, config: &'a Config) -> Self {
+        let mut facts: Vec<&Fact> = Vec::new();
+        let mut next_future_fact: Option<Instant> = None;
+        for f in all {
+            if f.at <= now {
+                facts.push(f);
+            } else {
+                next_future_fact = Some(next_future_fact.map_or(f.at, |t| t.min(f.at)));
+            }
+        }
+        // Clinical time, then source: never arrival order. Within one source
+        // the decoder's order is deterministic, and the sort is stable.
         facts.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.source.cmp(&b.source)));
-        let next_future_fact = all.iter().filter(|f| f.at > now).map(|f| f.at).min();
         let mut p = Picture {
             now,
             config,
@@ -76,6 +89,8 @@ impl<'a> Picture<'a> {
             grade: None,
             deceased: None,
             birth_date: None,
+            metastases: OnceCell::new(),
+            course: OnceCell::new(),
         };
         p.pnet = p.earliest(|k| matches!(k, FactKind::PnetDiagnosis));
         p.nec = p.earliest(|k| matches!(k, FactKind::NecDiagnosis));
@@ -171,20 +186,30 @@ impl<'a> Picture<'a> {
     /// Metastasis facts: secondary-malignancy Conditions, plus liver lesions
     /// seen on imaging (a liver lesion size, a lesion count ≥ 1, or liver
     /// involvement > 0 % all mean the liver holds tumour).
-    pub fn metastases(&self) -> Vec<(&'a Fact, MetastasisSite)> {
-        self.facts
+    ///
+    /// Imaging counts by its latest result only: a later count of 0 or
+    /// involvement of 0 % means the liver is no longer known to hold tumour.
+    /// (Conditions that resolved carry no facts at all.)
+    pub fn metastases(&self) -> &[(&'a Fact, MetastasisSite)] {
+        self.metastases.get_or_init(|| self.find_metastases())
+    }
+
+    fn find_metastases(&self) -> Vec<(&'a Fact, MetastasisSite)> {
+        let mut found: Vec<(&'a Fact, MetastasisSite)> = self
+            .facts
             .iter()
-            .filter_map(|f| {
-                let site = match &f.kind {
-                    FactKind::Metastasis(site) => *site,
-                    FactKind::TumourSize { site: TumourSite::Liver, .. } => MetastasisSite::Liver,
-                    FactKind::LiverLesionCount(n) if *n > 0 => MetastasisSite::Liver,
-                    FactKind::LiverInvolvement(p) if p.get() > 0.0 => MetastasisSite::Liver,
-                    _ => return None,
-                };
-                Some((*f, site))
+            .filter_map(|f| match &f.kind {
+                FactKind::Metastasis(site) => Some((*f, *site)),
+                _ => None,
             })
-            .collect()
+            .collect();
+        let imaging = [
+            self.largest_liver_lesion().filter(|(_, mm)| mm.get() > 0.0).map(|(f, _)| f),
+            self.liver_lesion_count().filter(|(_, n)| *n > 0).map(|(f, _)| f),
+            self.liver_involvement().filter(|(_, p)| p.get() > 0.0).map(|(f, _)| f),
+        ];
+        found.extend(imaging.into_iter().flatten().map(|f| (f, MetastasisSite::Liver)));
+        found
     }
 
     pub fn metastatic(&self) -> bool {
@@ -192,7 +217,7 @@ impl<'a> Picture<'a> {
     }
 
     pub fn metastasis_at(&self, site: MetastasisSite) -> Option<&'a Fact> {
-        self.metastases().into_iter().find(|(_, s)| *s == site).map(|(f, _)| f)
+        self.metastases().iter().find(|(_, s)| *s == site).map(|(f, _)| *f)
     }
 
     pub fn liver_metastases(&self) -> Option<&'a Fact> {
@@ -201,7 +226,7 @@ impl<'a> Picture<'a> {
 
     /// Bone or any other metastasis outside the abdomen.
     pub fn extra_abdominal_metastasis(&self) -> Option<(&'a Fact, MetastasisSite)> {
-        self.metastases().into_iter().find(|(_, s)| s.is_extra_abdominal())
+        self.metastases().iter().find(|(_, s)| s.is_extra_abdominal()).copied()
     }
 
     /// Extrahepatic metastases (Milan criteria): any site other than the liver.
@@ -254,7 +279,11 @@ impl<'a> Picture<'a> {
 
     /// Disease-course observations (status or RECIST), oldest first, without
     /// `undetermined`, which says nothing about the course.
-    fn course(&self) -> Vec<(&'a Fact, Course)> {
+    fn course(&self) -> &[(&'a Fact, Course)] {
+        self.course.get_or_init(|| self.find_course())
+    }
+
+    fn find_course(&self) -> Vec<(&'a Fact, Course)> {
         self.facts
             .iter()
             .filter_map(|f| {
@@ -282,7 +311,7 @@ impl<'a> Picture<'a> {
 
     /// Every progression observation, oldest first.
     pub fn progressions(&self) -> Vec<&'a Fact> {
-        self.course().into_iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| f).collect()
+        self.course().iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| *f).collect()
     }
 
     /// How long the disease has been documented without progression: from the
@@ -320,10 +349,7 @@ impl<'a> Picture<'a> {
     pub fn primary_size(&self) -> Option<(&'a Fact, Millimetres)> {
         let sizes = self.primary_sizes();
         let (last, _) = *sizes.last()?;
-        sizes
-            .into_iter()
-            .filter(|(f, _)| f.at == last.at)
-            .max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
+        sizes.into_iter().filter(|(f, _)| f.at.date() == last.at.date()).max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
     }
 
     /// Growth of the primary's largest diameter in mm per year, between the
@@ -333,10 +359,8 @@ impl<'a> Picture<'a> {
         let sizes = self.primary_sizes();
         let (latest, latest_mm) = self.primary_size()?;
         let min = self.config.thresholds.growth_min_interval_months;
-        let (earlier, earlier_mm) = sizes
-            .into_iter()
-            .rev()
-            .find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
+        let (earlier, earlier_mm) =
+            sizes.into_iter().rev().find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
         let months = months_between(earlier.at.date(), latest.at.date());
         let mm_per_year = (latest_mm.get() - earlier_mm.get()) * 12.0 / months;
         Some(Growth { earlier, latest, mm_per_year })
@@ -449,9 +473,24 @@ impl<'a> Picture<'a> {
         })
     }
 
-    /// The newest therapy of a class in one of the given tenses.
+    /// The newest therapy of a class in one of the given tenses that is
+    /// still current: a later record of the same class supersedes it when it
+    /// moves the course on (planned → running → done). So an old "active"
+    /// statement does not keep a therapy running once a later record says it
+    /// was completed or stopped, and a plan is no longer "planned" once the
+    /// therapy started.
     pub fn therapy(&self, class: impl Fn(TherapyClass) -> bool, tenses: &[Tense]) -> Option<(&'a Fact, Therapy)> {
-        self.therapies().filter(|(_, t)| class(t.class) && tenses.contains(&t.tense)).last()
+        let of_class: Vec<(&'a Fact, Therapy)> = self.therapies().filter(|(_, t)| class(t.class)).collect();
+        of_class
+            .iter()
+            .filter(|(f, t)| {
+                tenses.contains(&t.tense)
+                    && !of_class
+                        .iter()
+                        .any(|(g, u)| u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense))
+            })
+            .last()
+            .copied()
     }
 
     pub fn running(&self, class: TherapyClass) -> Option<(&'a Fact, Therapy)> {
@@ -482,7 +521,9 @@ impl<'a> Picture<'a> {
         let progressions = self.progressions();
         let last_progression = *progressions.last()?;
         self.therapies()
-            .filter(|(f, t)| class(t.class) && matches!(t.tense, Tense::Running | Tense::Done) && f.at < last_progression.at)
+            .filter(|(f, t)| {
+                class(t.class) && matches!(t.tense, Tense::Running | Tense::Done) && f.at < last_progression.at
+            })
             .last()
             .map(|(f, _)| (f, last_progression))
     }
@@ -512,6 +553,17 @@ impl<'a> Picture<'a> {
     }
 }
 
+/// A later record of tense `later` ends a course of tense `earlier`: a plan
+/// ends when the therapy starts or is done; a running course ends when done.
+/// A later plan does not end a running course (a next cycle, an escalation).
+fn superseded_by(earlier: Tense, later: Tense) -> bool {
+    match earlier {
+        Tense::Planned => matches!(later, Tense::Running | Tense::Done),
+        Tense::Running => later == Tense::Done,
+        Tense::Done => false,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Course {
     Progression,
@@ -528,5 +580,8 @@ pub struct Growth<'a> {
 
 /// Evidence lines for a fact: the resource and the fact in words.
 pub fn describe(f: &Fact) -> Evidence {
-    Evidence { reference: f.source.clone(), fact: format!("{} on {}", crate::words::fact_in_words(&f.kind), f.at.date()) }
+    Evidence {
+        reference: f.source.clone(),
+        fact: format!("{} on {}", crate::words::fact_in_words(&f.kind), f.at.date()),
+    }
 }

@@ -35,11 +35,12 @@ impl fmt::Display for SourceRef {
 }
 
 /// One clinical fact with its provenance.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
     /// The resource that states it.
     pub source: SourceRef,
     /// Clinical time (effective / onset / performed / authored), never arrival time.
+    #[serde(with = "time::serde::rfc3339")]
     pub at: Instant,
     /// The source Observation is `preliminary`: alerts resting on it say so.
     pub preliminary: bool,
@@ -58,13 +59,26 @@ pub struct OutOfRange {
 macro_rules! bounded_f64 {
     ($(#[$m:meta])* $name:ident, $what:literal, $lo:expr, $hi:expr, $range:literal) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
-        #[serde(transparent)]
+        #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+        #[serde(try_from = "f64", into = "f64")]
         pub struct $name(f64);
+
+        impl TryFrom<f64> for $name {
+            type Error = OutOfRange;
+            fn try_from(value: f64) -> Result<Self, OutOfRange> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for f64 {
+            fn from(v: $name) -> f64 {
+                v.0
+            }
+        }
 
         impl $name {
             pub fn new(value: f64) -> Result<Self, OutOfRange> {
-                if value.is_finite() && value >= $lo && value <= $hi {
+                if value.is_finite() && ($lo..=$hi).contains(&value) {
                     Ok(Self(value))
                 } else {
                     Err(OutOfRange { what: $what, value, range: $range })
@@ -116,7 +130,7 @@ impl fmt::Display for Grade {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Syndrome {
     Insulinoma,
     Gastrinoma,
@@ -127,14 +141,14 @@ pub enum Syndrome {
     NonFunctioning,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Hereditary {
     Men1,
     VonHippelLindau,
     TuberousSclerosis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum MetastasisSite {
     Liver,
     Bone,
@@ -150,7 +164,7 @@ impl MetastasisSite {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum TumourSite {
     /// The pancreatic primary (the default when a size has no site).
     Primary,
@@ -159,7 +173,7 @@ pub enum TumourSite {
 }
 
 /// Chromogranin A, in the unit family its LOINC code implies.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum CgaValue {
     /// ng/mL (= µg/L), LOINC 9811-1.
     NgPerMl(Concentration),
@@ -169,14 +183,14 @@ pub enum CgaValue {
     UPerL(Concentration),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SstrImaging {
     Positive,
     Negative,
     Equivocal,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DiseaseStatus {
     Improved,
     Stable,
@@ -184,7 +198,7 @@ pub enum DiseaseStatus {
     Undetermined,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Recist {
     CompleteResponse,
     PartialResponse,
@@ -192,7 +206,7 @@ pub enum Recist {
     ProgressiveDisease,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Resectability {
     Complete,
     AtLeast90,
@@ -201,13 +215,13 @@ pub enum Resectability {
     Unresectable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DiscoveryMode {
     Incidental,
     Symptomatic,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HormonalSymptoms {
     Controlled,
     Uncontrolled,
@@ -215,7 +229,7 @@ pub enum HormonalSymptoms {
 }
 
 /// A therapy, whatever resource carried it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TherapyClass {
     /// Somatostatin analogue (octreotide, lanreotide, pasireotide).
     Ssa,
@@ -239,10 +253,7 @@ impl TherapyClass {
         matches!(self, TherapyClass::Everolimus | TherapyClass::Sunitinib)
     }
     pub fn is_liver_directed(self) -> bool {
-        matches!(
-            self,
-            TherapyClass::LiverAblation | TherapyClass::Tae | TherapyClass::Tace | TherapyClass::Sirt
-        )
+        matches!(self, TherapyClass::LiverAblation | TherapyClass::Tae | TherapyClass::Tace | TherapyClass::Sirt)
     }
     pub fn is_surgery(self) -> bool {
         matches!(self, TherapyClass::PrimaryResection | TherapyClass::LiverTransplant)
@@ -268,20 +279,20 @@ impl TherapyClass {
 }
 
 /// The tense of a therapy, decided by the resource status (contract: "Therapies").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Tense {
     Planned,
     Running,
     Done,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ResectionOutcome {
     Curative,
     Debulking,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Therapy {
     pub class: TherapyClass,
     pub tense: Tense,
@@ -292,7 +303,7 @@ pub struct Therapy {
 }
 
 /// A problem in the data itself, found while decoding; the value is not used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ProblemKind {
     /// `data.implausible-value`
     ImplausibleValue,
@@ -300,7 +311,7 @@ pub enum ProblemKind {
     UnknownUnit,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FactKind {
     /// An active pancreatic NET diagnosis.
     PnetDiagnosis,
@@ -331,7 +342,9 @@ pub enum FactKind {
     SstrImaging(SstrImaging),
     /// Krenning uptake score 0–4 (≥ 2: uptake at least that of normal liver).
     KrenningScore(u8),
-    OctreotideTest { positive: bool },
+    OctreotideTest {
+        positive: bool,
+    },
     DiseaseStatus(DiseaseStatus),
     Recist(Recist),
     /// ECOG performance status 0–5.
@@ -345,5 +358,40 @@ pub enum FactKind {
     Deceased,
     /// The value could not be used; `detail` says why (no patient values in logs,
     /// but the alert for the clinician names the value).
-    Problem { kind: ProblemKind, detail: String },
+    Problem {
+        kind: ProblemKind,
+        detail: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newtypes_refuse_impossible_values() {
+        assert!(Ki67Percent::new(100.0).is_ok());
+        assert!(Ki67Percent::new(150.0).is_err());
+        assert!(Ki67Percent::new(-0.1).is_err());
+        assert!(Ki67Percent::new(f64::NAN).is_err());
+        assert!(Millimetres::new(-1.0).is_err());
+        assert_eq!(Ki67Percent::new(150.0).unwrap_err().to_string(), "Ki-67 150 is outside its physical range 0–100 %");
+    }
+
+    #[test]
+    fn facts_round_trip_through_json_and_stay_validated() {
+        let fact = Fact {
+            source: SourceRef::new("Observation", "k1"),
+            at: time::macros::datetime!(2024-01-10 08:30 UTC),
+            preliminary: true,
+            kind: FactKind::Ki67(Ki67Percent::new(12.5).unwrap()),
+        };
+        let json = serde_json::to_string(&fact).unwrap();
+        assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), fact);
+        let tampered = json.replace("12.5", "150.0");
+        assert!(serde_json::from_str::<Fact>(&tampered).is_err());
+        let birth = Fact { kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)), ..fact };
+        let json = serde_json::to_string(&birth).unwrap();
+        assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), birth);
+    }
 }

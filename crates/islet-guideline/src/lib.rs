@@ -29,7 +29,7 @@ use rules::Finding;
 /// A deceased patient has no open alerts. Clinical rules need an active pNET
 /// diagnosis (the guideline is about pNETs; without one Islet has nothing to
 /// say); data-quality rules apply to every patient.
-pub fn evaluate(facts: &[Fact], now: Instant, config: &Config) -> Assessment {
+pub fn evaluate<'a>(facts: impl IntoIterator<Item = &'a Fact>, now: Instant, config: &'a Config) -> Assessment {
     let picture = Picture::new(facts, now, config);
     let mut findings = Vec::new();
     if picture.deceased.is_none() {

@@ -53,7 +53,9 @@ pub fn fact_in_words(k: &FactKind) -> String {
                 _ => format!("chromogranin A {} {unit}", trim(v)),
             }
         }
-        FactKind::PancreaticPolypeptide(v) => format!("pancreatic polypeptide {} pg/mL", trim(v.get())),
+        FactKind::PancreaticPolypeptide(v) => {
+            format!("pancreatic polypeptide {} pg/mL", trim(v.get()))
+        }
         FactKind::TumourSize { site, largest } => format!(
             "{} {} mm",
             match site {

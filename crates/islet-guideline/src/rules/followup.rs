@@ -58,7 +58,12 @@ pub fn baseline<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
 /// satisfied by a matching result dated on or after `due` minus
 /// `followup_satisfaction_days` *(project default 30)*; a late result also
 /// satisfies an overdue item.
-fn next_item(p: &Picture, baseline: &Fact, spec: &'static RuleSpec, satisfies: impl Fn(&FactKind) -> bool) -> Option<Finding> {
+fn next_item(
+    p: &Picture,
+    baseline: &Fact,
+    spec: &'static RuleSpec,
+    satisfies: impl Fn(&FactKind) -> bool,
+) -> Option<Finding> {
     let results: Vec<&Fact> = p.all(satisfies);
     let t = &p.config.thresholds;
     let mut last_satisfier: Option<&Fact> = None;
@@ -99,10 +104,7 @@ pub fn state_on(today: Date, due: Date, config: &Config) -> State {
 
 /// The instants at which an item changes state without new data.
 pub fn transitions(item: &ScheduleItem, config: &Config) -> [Instant; 2] {
-    [
-        start_of(item.due - days(config.thresholds.followup_due_window_days)),
-        start_of(item.due + days(1)),
-    ]
+    [start_of(item.due - days(config.thresholds.followup_due_window_days)), start_of(item.due + days(1))]
 }
 
 #[cfg(test)]

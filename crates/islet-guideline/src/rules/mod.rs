@@ -62,7 +62,15 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(rule: &'static RuleSpec) -> Self {
-        Finding { rule, evidence: Vec::new(), since: None, preliminary: false, notes: Vec::new(), schedule: None, severity: None }
+        Finding {
+            rule,
+            evidence: Vec::new(),
+            since: None,
+            preliminary: false,
+            notes: Vec::new(),
+            schedule: None,
+            severity: None,
+        }
     }
 
     /// Adds a fact as evidence, described in words.
@@ -106,7 +114,8 @@ impl Finding {
 pub(crate) fn with_grade(mut finding: Finding, p: &Picture) -> Finding {
     if let Some(g) = &p.grade {
         for f in &g.evidence {
-            finding = finding.derived(f, format!("WHO grade {} from {}", g.grade, crate::words::fact_in_words(&f.kind)));
+            finding =
+                finding.derived(f, format!("WHO grade {} from {}", g.grade, crate::words::fact_in_words(&f.kind)));
         }
     }
     finding

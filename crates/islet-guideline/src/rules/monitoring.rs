@@ -95,6 +95,20 @@ mod tests {
     }
 
     #[test]
+    fn a_later_completed_record_ends_a_running_course() {
+        let p = Patient::pnet()
+            .on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Running))
+            .on("2024-06-01", therapy(TherapyClass::Ssa, Tense::Done));
+        assert!(p.fires("2024-05-01", "monitoring.ssa"));
+        assert!(!p.fires("2024-07-01", "monitoring.ssa"));
+        // A later plan (the next course) does not end a running one.
+        let p = Patient::pnet()
+            .on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Running))
+            .on("2024-06-01", therapy(TherapyClass::Ssa, Tense::Planned));
+        assert!(p.fires("2024-07-01", "monitoring.ssa"));
+    }
+
+    #[test]
     fn prrt_monitoring_continues_after_the_course() {
         let p = Patient::pnet().on("2024-02-01", therapy(TherapyClass::Prrt, Tense::Done));
         assert!(p.fires("2024-09-01", "monitoring.prrt"));

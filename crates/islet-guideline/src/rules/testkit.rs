@@ -45,7 +45,12 @@ impl Patient {
             FactKind::BirthDate(_) | FactKind::Deceased => "Patient",
             _ => "Observation",
         };
-        self.facts.push(Fact { source: SourceRef(format!("{resource}/f{n}")), at: instant(day), preliminary: false, kind });
+        self.facts.push(Fact {
+            source: SourceRef(format!("{resource}/f{n}")),
+            at: instant(day),
+            preliminary: false,
+            kind,
+        });
         self
     }
 

@@ -1,0 +1,228 @@
+//! The batch pipeline over the in-memory store: apply, evaluate, reconcile,
+//! wake-ups, and the order/duplicate properties.
+
+use islet_engine::block_on::block_on;
+use islet_engine::{ChangeKind, Engine, Item, MemStore};
+use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
+use islet_guideline::facts::*;
+use islet_guideline::{Config, Instant};
+use proptest::prelude::*;
+use time::macros::datetime;
+
+fn engine() -> Engine {
+    Engine::new(SiteMapping::empty(), Config::default())
+}
+
+fn resource(
+    patient: &str,
+    reference: &str,
+    version: u32,
+    at: Instant,
+    kinds: Vec<FactKind>,
+    retracted: bool,
+) -> Change {
+    let (rt, id) = reference.split_once('/').unwrap();
+    Change::Upsert(ResourceVersion {
+        resource_type: rt.into(),
+        id: id.into(),
+        patient: format!("Patient/{patient}"),
+        version_id: Some(version.to_string()),
+        last_updated: Some(at),
+        clinical_time: Some(at),
+        retracted,
+        facts: kinds
+            .into_iter()
+            .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
+            .collect(),
+        raw: String::new(),
+    })
+}
+
+fn item(arrival: u64, change: Change) -> Item {
+    Item { arrival, decoded: Decoded { changes: vec![change], rejections: vec![] } }
+}
+
+fn mm(v: f64) -> FactKind {
+    FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(v).unwrap() }
+}
+
+/// A small incidental non-functioning tumour: surveillance with follow-ups.
+fn small_tumour(patient: &str) -> Vec<Change> {
+    vec![
+        resource(patient, "Condition/dx", 1, datetime!(2024-01-02 00:00 UTC), vec![FactKind::PnetDiagnosis], false),
+        resource(patient, "Observation/size1", 1, datetime!(2024-01-10 00:00 UTC), vec![mm(14.0)], false),
+        resource(
+            patient,
+            "Observation/ki67",
+            1,
+            datetime!(2024-01-12 00:00 UTC),
+            vec![FactKind::Ki67(Ki67Percent::new(1.5).unwrap())],
+            false,
+        ),
+    ]
+}
+
+fn rules(store: &MemStore) -> Vec<String> {
+    store.alerts().iter().map(|a| a.rule.clone()).collect()
+}
+
+#[test]
+fn a_batch_raises_and_a_retraction_resolves() {
+    let engine = engine();
+    let mut store = MemStore::new(true);
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+    let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    assert_eq!(stats.stored, 3);
+    assert!(changes.iter().all(|c| c.change == ChangeKind::Raised));
+    assert!(rules(&store).contains(&"surveillance.small-nonfunctioning".to_string()));
+    assert!(!rules(&store).contains(&"workup.grading-missing".to_string()));
+
+    // The Ki-67 is entered in error: grading is missing again.
+    let retract = resource("p1", "Observation/ki67", 2, datetime!(2024-01-12 00:00 UTC), vec![], true);
+    let (changes, _) = block_on(engine.process(&mut store, &[item(10, retract)], None, now)).unwrap();
+    assert!(changes.iter().any(|c| c.change == ChangeKind::Raised && c.alert.rule == "workup.grading-missing"));
+    assert!(rules(&store).contains(&"workup.grading-missing".to_string()));
+}
+
+#[test]
+fn a_duplicate_batch_changes_nothing() {
+    let engine = engine();
+    let mut store = MemStore::new(true);
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+    block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    let before = store.alerts().into_iter().cloned().collect::<Vec<_>>();
+    let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    assert!(changes.is_empty());
+    assert_eq!(stats.duplicates, 3);
+    assert_eq!(store.alerts().into_iter().cloned().collect::<Vec<_>>(), before);
+}
+
+#[test]
+fn follow_up_turns_due_then_overdue_on_the_clock_alone() {
+    let engine = engine();
+    let mut store = MemStore::new(true);
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+    block_on(engine.process(&mut store, &items, None, datetime!(2024-02-01 00:00 UTC))).unwrap();
+    let state = |s: &MemStore| s.alerts().iter().find(|a| a.rule == "followup.surveillance-imaging").map(|a| a.state);
+    assert_eq!(state(&store), Some(islet_guideline::State::Scheduled));
+    let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
+    assert_eq!(wake, datetime!(2024-03-27 00:00 UTC));
+
+    // Before the wake time nobody is due.
+    let (changes, claimed) = block_on(engine.wake_due(&mut store, datetime!(2024-03-26 23:59 UTC), 100)).unwrap();
+    assert_eq!((changes.len(), claimed), (0, 0));
+    let (changes, claimed) = block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    assert_eq!(claimed, 1);
+    // Both schedules (imaging and CgA) turn due.
+    let mut updated: Vec<&str> = changes.iter().map(|c| c.alert.rule.as_str()).collect();
+    updated.sort();
+    assert_eq!(updated, ["followup.cga-surveillance", "followup.surveillance-imaging"]);
+    assert!(changes.iter().all(|c| c.change == ChangeKind::Updated && c.cause == islet_engine::Cause::Clock));
+    assert_eq!(state(&store), Some(islet_guideline::State::Due));
+
+    let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
+    assert_eq!(wake, datetime!(2024-04-11 00:00 UTC));
+    block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    assert_eq!(state(&store), Some(islet_guideline::State::Overdue));
+}
+
+#[test]
+fn delete_by_reference_finds_the_patient() {
+    let engine = engine();
+    let mut store = MemStore::new(false);
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+    block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    let delete = Change::Delete { resource_type: "Condition".into(), id: "dx".into(), patient: None, version_id: None };
+    let (_, stats) = block_on(engine.process(&mut store, &[item(20, delete)], None, now)).unwrap();
+    assert_eq!(stats.stored, 1);
+    // Without the diagnosis, no pNET alerts remain.
+    assert!(store.alerts().is_empty());
+    let orphan =
+        Change::Delete { resource_type: "Condition".into(), id: "nobody".into(), patient: None, version_id: None };
+    let (_, stats) = block_on(engine.process(&mut store, &[item(21, orphan)], None, now)).unwrap();
+    assert_eq!(stats.orphan_deletes, 1);
+}
+
+/// A patient's messages: several versions of resources, including a retraction.
+fn history() -> Vec<Change> {
+    let d = |s: &str| {
+        time::OffsetDateTime::parse(&format!("{s}T00:00:00Z"), &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    vec![
+        resource("p", "Condition/dx", 1, d("2023-01-02"), vec![FactKind::PnetDiagnosis], false),
+        resource("p", "Observation/k", 1, d("2023-01-05"), vec![FactKind::Ki67(Ki67Percent::new(1.0).unwrap())], false),
+        resource(
+            "p",
+            "Observation/k",
+            2,
+            d("2023-01-05"),
+            vec![FactKind::Ki67(Ki67Percent::new(14.0).unwrap())],
+            false,
+        ),
+        resource(
+            "p",
+            "Observation/m",
+            1,
+            d("2023-01-05"),
+            vec![FactKind::Mitoses(MitoticCount::new(1.0).unwrap())],
+            false,
+        ),
+        resource("p", "Observation/s1", 1, d("2023-01-10"), vec![mm(14.0)], false),
+        resource("p", "Observation/s2", 1, d("2023-04-08"), vec![mm(15.0)], false),
+        resource("p", "Observation/s2", 2, d("2023-04-08"), vec![mm(15.0)], true),
+        resource("p", "Condition/liver", 1, d("2023-05-01"), vec![FactKind::Metastasis(MetastasisSite::Liver)], false),
+        resource("p", "Condition/liver", 2, d("2023-05-01"), vec![], true),
+        resource(
+            "p",
+            "MedicationStatement/ssa",
+            1,
+            d("2023-06-01"),
+            vec![FactKind::Therapy(Therapy {
+                class: TherapyClass::Ssa,
+                tense: Tense::Running,
+                escalated: false,
+                outcome: None,
+            })],
+            false,
+        ),
+        resource(
+            "p",
+            "Observation/st",
+            1,
+            d("2023-09-01"),
+            vec![FactKind::DiseaseStatus(DiseaseStatus::Worsened)],
+            false,
+        ),
+    ]
+}
+
+fn final_alerts(order: &[usize], duplicate: Option<usize>, batch: usize) -> Vec<islet_engine::AlertRecord> {
+    let engine = engine();
+    let mut store = MemStore::new(false);
+    let changes = history();
+    let mut sequence: Vec<usize> = order.to_vec();
+    if let Some(d) = duplicate {
+        sequence.push(order[d % order.len()]);
+    }
+    let items: Vec<Item> = sequence.iter().enumerate().map(|(i, &c)| item(i as u64, changes[c].clone())).collect();
+    for chunk in items.chunks(batch) {
+        block_on(engine.process(&mut store, chunk, None, datetime!(2024-01-01 00:00 UTC))).unwrap();
+    }
+    store.alerts().into_iter().cloned().collect()
+}
+
+proptest! {
+    #[test]
+    fn any_order_gives_the_same_alerts(order in Just((0..history().len()).collect::<Vec<_>>()).prop_shuffle(), batch in 1usize..5) {
+        let in_order: Vec<usize> = (0..history().len()).collect();
+        prop_assert_eq!(final_alerts(&order, None, batch), final_alerts(&in_order, None, 100));
+    }
+
+    #[test]
+    fn delivering_a_message_twice_changes_nothing(order in Just((0..history().len()).collect::<Vec<_>>()).prop_shuffle(), dup in 0usize..100) {
+        prop_assert_eq!(final_alerts(&order, Some(dup), 3), final_alerts(&order, None, 3));
+    }
+}

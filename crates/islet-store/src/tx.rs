@@ -1,0 +1,336 @@
+//! One batch's PostgreSQL transaction: a handful of set-based statements
+//! (arrays through `unnest`), whatever the batch size.
+
+use crate::StoreError;
+use islet_engine::record::PatientRecord;
+use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, SourcePosition, Written};
+use islet_guideline::Instant;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use sqlx::{Postgres, Row, Transaction};
+use std::collections::{BTreeMap, HashMap};
+
+pub struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl PgTx {
+    pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
+        PgTx { tx }
+    }
+}
+
+/// How a version is deduplicated: `meta.versionId`, else `meta.lastUpdated`,
+/// else the content itself.
+fn version_key(version_id: Option<&str>, last_updated: Option<Instant>, raw: &str) -> String {
+    match (version_id, last_updated) {
+        (Some(v), _) => v.to_string(),
+        (None, Some(t)) => format!("lastUpdated:{}", t.unix_timestamp_nanos()),
+        (None, None) => {
+            let digest = Sha256::digest(raw.as_bytes());
+            format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        }
+    }
+}
+
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+}
+
+impl islet_engine::Transaction for PgTx {
+    type Error = StoreError;
+
+    async fn lock_patients(&mut self, patients: &[String]) -> Result<Vec<PatientState>, StoreError> {
+        if patients.is_empty() {
+            return Ok(Vec::new());
+        }
+        // New patients get a row first, so the lock below covers them too.
+        sqlx::query("INSERT INTO patient (id) SELECT unnest($1::text[]) ON CONFLICT (id) DO NOTHING")
+            .bind(patients)
+            .execute(&mut *self.tx)
+            .await?;
+        let rows = sqlx::query("SELECT id, record, wake_at FROM patient WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(patients)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut states: HashMap<String, PatientState> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let record: Json<PatientRecord> = row.try_get("record")?;
+            let wake_at: Option<Instant> = row.try_get("wake_at")?;
+            states.insert(id, PatientState { record: record.0, alerts: BTreeMap::new(), wake_at });
+        }
+        let alerts = sqlx::query("SELECT patient_id, body FROM alert WHERE patient_id = ANY($1)")
+            .bind(patients)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        for row in alerts {
+            let patient: String = row.try_get("patient_id")?;
+            let body: Json<AlertRecord> = row.try_get("body")?;
+            if let Some(state) = states.get_mut(&patient) {
+                state.alerts.insert(body.0.id.clone(), body.0);
+            }
+        }
+        patients
+            .iter()
+            .map(|p| {
+                states.remove(p).ok_or_else(|| StoreError::Corrupt(format!("patient row {p} vanished under lock")))
+            })
+            .collect()
+    }
+
+    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, StoreError> {
+        let (types, ids): (Vec<&str>, Vec<&str>) = references.iter().filter_map(|r| r.split_once('/')).unzip();
+        let rows = sqlx::query(
+            "SELECT DISTINCT resource_type || '/' || resource_id AS reference, patient_id FROM resource_version \
+             WHERE (resource_type, resource_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        )
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter().map(|r| Ok((r.try_get("reference")?, r.try_get("patient_id")?))).collect()
+    }
+
+    async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // Resource versions.
+        let mut rv = ResourceRows::default();
+        for w in &writes {
+            for written in &w.written {
+                match written {
+                    Written::Version(v) => rv.push(
+                        &v.resource_type,
+                        &v.id,
+                        version_key(v.version_id.as_deref(), v.last_updated, &v.raw),
+                        w.patient,
+                        v.version_id.clone(),
+                        v.last_updated,
+                        v.clinical_time,
+                        v.retracted,
+                        false,
+                        (!v.raw.is_empty()).then(|| v.raw.clone()),
+                    ),
+                    Written::Deleted { resource_type, id, version_id } => rv.push(
+                        resource_type,
+                        id,
+                        format!("deleted:{}", version_id.unwrap_or("")),
+                        w.patient,
+                        version_id.map(String::from),
+                        None,
+                        None,
+                        false,
+                        true,
+                        None,
+                    ),
+                }
+            }
+        }
+        if !rv.types.is_empty() {
+            sqlx::query(
+                "INSERT INTO resource_version (resource_type, resource_id, version_key, patient_id, version_id, \
+                 last_updated, clinical_time, retracted, deleted, raw) \
+                 SELECT t, i, k, p, v, lu, ct, r, d, raw::json FROM unnest($1::text[], $2::text[], $3::text[], \
+                 $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bool[], $9::bool[], $10::text[]) \
+                 AS u(t, i, k, p, v, lu, ct, r, d, raw) \
+                 ON CONFLICT (resource_type, resource_id, version_key) DO NOTHING",
+            )
+            .bind(&rv.types)
+            .bind(&rv.ids)
+            .bind(&rv.keys)
+            .bind(&rv.patients)
+            .bind(&rv.version_ids)
+            .bind(&rv.last_updated)
+            .bind(&rv.clinical_times)
+            .bind(&rv.retracted)
+            .bind(&rv.deleted)
+            .bind(&rv.raw)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+
+        // Patient records and wake times.
+        let mut ids = Vec::with_capacity(writes.len());
+        let mut records = Vec::with_capacity(writes.len());
+        let mut wakes = Vec::with_capacity(writes.len());
+        for w in &writes {
+            ids.push(w.patient);
+            records.push(serde_json::to_string(&w.state.record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            wakes.push(w.state.wake_at);
+        }
+        sqlx::query(
+            "UPDATE patient p SET record = u.record::jsonb, wake_at = u.wake_at, updated_at = now() \
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, record, wake_at) WHERE p.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&records)
+        .bind(&wakes)
+        .execute(&mut *self.tx)
+        .await?;
+
+        // Alerts (final state per id) and the change log.
+        let mut final_state: BTreeMap<&str, Option<&AlertRecord>> = BTreeMap::new();
+        let mut log = ChangeRows::default();
+        for w in &writes {
+            for c in &w.changes {
+                final_state.insert(&c.alert.id, (c.change != ChangeKind::Resolved).then_some(&c.alert));
+                log.at.push(c.at);
+                log.patients.push(c.alert.patient.clone());
+                log.alert_ids.push(c.alert.id.clone());
+                log.rules.push(c.alert.rule.clone());
+                log.changes.push(kebab(&c.change));
+                log.causes.push(serde_json::to_string(&c.cause).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                log.alerts.push(serde_json::to_string(&c.alert).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            }
+        }
+        let resolved: Vec<&str> = final_state.iter().filter(|(_, a)| a.is_none()).map(|(id, _)| *id).collect();
+        if !resolved.is_empty() {
+            sqlx::query("DELETE FROM alert WHERE id = ANY($1)").bind(&resolved).execute(&mut *self.tx).await?;
+        }
+        let mut up = AlertRows::default();
+        for a in final_state.values().flatten() {
+            up.ids.push(a.id.clone());
+            up.patients.push(a.patient.clone());
+            up.rules.push(a.rule.clone());
+            up.kinds.push(kebab(&a.kind));
+            up.severities.push(kebab(&a.severity));
+            up.states.push(kebab(&a.state));
+            up.dues.push(a.due);
+            up.bodies.push(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        }
+        if !up.ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO alert (id, patient_id, rule, kind, severity, state, due, body) \
+                 SELECT id, p, r, k, s, st, d, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+                 $5::text[], $6::text[], $7::date[], $8::text[]) AS u(id, p, r, k, s, st, d, b) \
+                 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, severity = EXCLUDED.severity, \
+                 state = EXCLUDED.state, due = EXCLUDED.due, body = EXCLUDED.body, updated_at = now()",
+            )
+            .bind(&up.ids)
+            .bind(&up.patients)
+            .bind(&up.rules)
+            .bind(&up.kinds)
+            .bind(&up.severities)
+            .bind(&up.states)
+            .bind(&up.dues)
+            .bind(&up.bodies)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        if !log.at.is_empty() {
+            sqlx::query(
+                "INSERT INTO alert_change (at, patient_id, alert_id, rule, change, cause, alert) \
+                 SELECT at, p, a, r, c, cause::jsonb, alert::jsonb FROM unnest($1::timestamptz[], $2::text[], \
+                 $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY \
+                 AS u(at, p, a, r, c, cause, alert, n) ORDER BY n",
+            )
+            .bind(&log.at)
+            .bind(&log.patients)
+            .bind(&log.alert_ids)
+            .bind(&log.rules)
+            .bind(&log.changes)
+            .bind(&log.causes)
+            .bind(&log.alerts)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn claim_due(&mut self, now: Instant, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM patient WHERE wake_at <= $1 ORDER BY wake_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn save_position(&mut self, p: &SourcePosition) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO source_position (source, partition, next_offset) VALUES ($1, $2, $3) \
+             ON CONFLICT (source, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+        )
+        .bind(&p.source)
+        .bind(p.partition)
+        .bind(p.next_offset)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct ResourceRows {
+    types: Vec<String>,
+    ids: Vec<String>,
+    keys: Vec<String>,
+    patients: Vec<String>,
+    version_ids: Vec<Option<String>>,
+    last_updated: Vec<Option<Instant>>,
+    clinical_times: Vec<Option<Instant>>,
+    retracted: Vec<bool>,
+    deleted: Vec<bool>,
+    raw: Vec<Option<String>>,
+}
+
+impl ResourceRows {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        key: String,
+        patient: &str,
+        version_id: Option<String>,
+        last_updated: Option<Instant>,
+        clinical_time: Option<Instant>,
+        retracted: bool,
+        deleted: bool,
+        raw: Option<String>,
+    ) {
+        self.types.push(resource_type.to_string());
+        self.ids.push(id.to_string());
+        self.keys.push(key);
+        self.patients.push(patient.to_string());
+        self.version_ids.push(version_id);
+        self.last_updated.push(last_updated);
+        self.clinical_times.push(clinical_time);
+        self.retracted.push(retracted);
+        self.deleted.push(deleted);
+        self.raw.push(raw);
+    }
+}
+
+#[derive(Default)]
+struct ChangeRows {
+    at: Vec<Instant>,
+    patients: Vec<String>,
+    alert_ids: Vec<String>,
+    rules: Vec<String>,
+    changes: Vec<String>,
+    causes: Vec<String>,
+    alerts: Vec<String>,
+}
+
+#[derive(Default)]
+struct AlertRows {
+    ids: Vec<String>,
+    patients: Vec<String>,
+    rules: Vec<String>,
+    kinds: Vec<String>,
+    severities: Vec<String>,
+    states: Vec<String>,
+    dues: Vec<Option<time::Date>>,
+    bodies: Vec<String>,
+}
