@@ -36,8 +36,7 @@ fn bundle() -> String {
         .iter()
         .map(|r| serde_json::json!({"resource": serde_json::from_str::<serde_json::Value>(r).unwrap()}))
         .collect();
-    serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": entries})
-        .to_string()
+    serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": entries}).to_string()
 }
 
 fn bench(c: &mut Criterion) {
@@ -58,9 +57,7 @@ fn bench(c: &mut Criterion) {
         ("bundle_3", bun.as_str()),
     ] {
         g.throughput(Throughput::Elements(1));
-        g.bench_function(name, |b| {
-            b.iter(|| decoder.decode(black_box(msg.as_bytes())))
-        });
+        g.bench_function(name, |b| b.iter(|| decoder.decode(black_box(msg.as_bytes()))));
     }
     g.finish();
     let mut g = c.benchmark_group("parts");

@@ -5,9 +5,7 @@
 //! site, ICD-O-3 topography `C25.x`, ATC `A02BC*`). Every coding Islet reads
 //! goes through [`Terminology::lookup`], which applies the site mapping first.
 
-use islet_guideline::facts::{
-    Hereditary, MetastasisSite, ResectionOutcome, Syndrome, TherapyClass,
-};
+use islet_guideline::facts::{Hereditary, MetastasisSite, ResectionOutcome, Syndrome, TherapyClass};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -26,14 +24,8 @@ pub(crate) enum System {
 }
 
 impl System {
-    pub(crate) const ALL: [System; 6] = [
-        System::Islet,
-        System::Loinc,
-        System::Sct,
-        System::Icd10Cm,
-        System::IcdO3,
-        System::Atc,
-    ];
+    pub(crate) const ALL: [System; 6] =
+        [System::Islet, System::Loinc, System::Sct, System::Icd10Cm, System::IcdO3, System::Atc];
 
     pub(crate) fn from_uri(uri: &str) -> Option<System> {
         Some(match uri {
@@ -72,10 +64,7 @@ impl System {
     }
 
     pub(crate) fn from_alias_or_uri(s: &str) -> Option<System> {
-        System::ALL
-            .into_iter()
-            .find(|sys| sys.alias() == s)
-            .or_else(|| System::from_uri(s))
+        System::ALL.into_iter().find(|sys| sys.alias() == s).or_else(|| System::from_uri(s))
     }
 
     fn index(self) -> usize {
@@ -201,16 +190,8 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Loinc, "33728-7", C::Obs(ObsKind::SizeLongest)),
     (Sct, "15776009", C::Site(Site::Pancreas)),
     (Sct, "10200004", C::Site(Site::Liver)),
-    (
-        Islet,
-        "liver-lesion-count",
-        C::Obs(ObsKind::LiverLesionCount),
-    ),
-    (
-        Islet,
-        "liver-involvement",
-        C::Obs(ObsKind::LiverInvolvement),
-    ),
+    (Islet, "liver-lesion-count", C::Obs(ObsKind::LiverLesionCount)),
+    (Islet, "liver-involvement", C::Obs(ObsKind::LiverInvolvement)),
     (Islet, "sstr-imaging", C::Obs(ObsKind::SstrImaging)),
     (Islet, "positive", C::Answer(A::Positive)),
     (Islet, "negative", C::Answer(A::Negative)),
@@ -238,26 +219,14 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Islet, "complete", C::Answer(A::Complete)),
     (Islet, "ge-90", C::Answer(A::Ge90)),
     (Islet, "lt-90", C::Answer(A::Lt90)),
-    (
-        Islet,
-        "unresectable-vascular",
-        C::Answer(A::UnresectableVascular),
-    ),
+    (Islet, "unresectable-vascular", C::Answer(A::UnresectableVascular)),
     (Islet, "unresectable", C::Answer(A::Unresectable)),
-    (
-        Islet,
-        "liver-resectability",
-        C::Obs(ObsKind::LiverResectability),
-    ),
+    (Islet, "liver-resectability", C::Obs(ObsKind::LiverResectability)),
     (Islet, "resectable", C::Answer(A::Resectable)),
     (Islet, "discovery-mode", C::Obs(ObsKind::DiscoveryMode)),
     (Islet, "incidental", C::Answer(A::Incidental)),
     (Islet, "symptomatic", C::Answer(A::Symptomatic)),
-    (
-        Islet,
-        "hormonal-symptoms",
-        C::Obs(ObsKind::HormonalSymptoms),
-    ),
+    (Islet, "hormonal-symptoms", C::Obs(ObsKind::HormonalSymptoms)),
     (Islet, "controlled", C::Answer(A::Controlled)),
     (Islet, "uncontrolled", C::Answer(A::Uncontrolled)),
     (Islet, "crisis", C::Answer(A::Crisis)),
@@ -289,29 +258,13 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Icd10Cm, "E16.4", C::Syndrome(Syndrome::Gastrinoma)),
     (Icd10Cm, "E16.3", C::Syndrome(Syndrome::Glucagonoma)),
     (Islet, "vipoma", C::Syndrome(Syndrome::Vipoma)),
-    (
-        Islet,
-        "somatostatinoma",
-        C::Syndrome(Syndrome::Somatostatinoma),
-    ),
+    (Islet, "somatostatinoma", C::Syndrome(Syndrome::Somatostatinoma)),
     (Sct, "703816006", C::Syndrome(Syndrome::NonFunctioning)),
-    (
-        Islet,
-        "non-functioning",
-        C::Syndrome(Syndrome::NonFunctioning),
-    ),
+    (Islet, "non-functioning", C::Syndrome(Syndrome::NonFunctioning)),
     // Hereditary syndromes
     (Icd10Cm, "E31.21", C::Hereditary(Hereditary::Men1)),
-    (
-        Icd10Cm,
-        "Q85.83",
-        C::Hereditary(Hereditary::VonHippelLindau),
-    ),
-    (
-        Icd10Cm,
-        "Q85.1",
-        C::Hereditary(Hereditary::TuberousSclerosis),
-    ),
+    (Icd10Cm, "Q85.83", C::Hereditary(Hereditary::VonHippelLindau)),
+    (Icd10Cm, "Q85.1", C::Hereditary(Hereditary::TuberousSclerosis)),
     (Sct, "30664006", C::Hereditary(Hereditary::Men1)),
     (Sct, "46659004", C::Hereditary(Hereditary::VonHippelLindau)),
     (Sct, "7199000", C::Hereditary(Hereditary::TuberousSclerosis)),
@@ -329,11 +282,7 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Icd10Cm, "C78.02", C::Metastasis(MetastasisSite::Lung)),
     (Sct, "94392001", C::Metastasis(MetastasisSite::DistantNodes)),
     (Sct, "94347008", C::Metastasis(MetastasisSite::Other)),
-    (
-        Icd10Cm,
-        "C7B.01",
-        C::Metastasis(MetastasisSite::DistantNodes),
-    ),
+    (Icd10Cm, "C7B.01", C::Metastasis(MetastasisSite::DistantNodes)),
     (Icd10Cm, "C7B.8", C::Metastasis(MetastasisSite::Other)),
     (Sct, "17920008", C::PortalVeinOcclusion),
     (Icd10Cm, "I81", C::PortalVeinOcclusion),
@@ -358,11 +307,7 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Atc, "L01XA02", C::Therapy(TherapyClass::Chemotherapy)),
     (Atc, "L01XA03", C::Therapy(TherapyClass::Chemotherapy)),
     (Atc, "L01CB01", C::Therapy(TherapyClass::Chemotherapy)),
-    (
-        Islet,
-        "chemotherapy",
-        C::Therapy(TherapyClass::Chemotherapy),
-    ),
+    (Islet, "chemotherapy", C::Therapy(TherapyClass::Chemotherapy)),
     (Atc, "L01EG02", C::Therapy(TherapyClass::Everolimus)),
     (Atc, "L01XE10", C::Therapy(TherapyClass::Everolimus)),
     (Islet, "everolimus", C::Therapy(TherapyClass::Everolimus)),
@@ -371,27 +316,15 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Islet, "sunitinib", C::Therapy(TherapyClass::Sunitinib)),
     (Atc, "V10XX04", C::Therapy(TherapyClass::Prrt)),
     (Islet, "prrt", C::Therapy(TherapyClass::Prrt)),
-    (
-        Islet,
-        "primary-resection",
-        C::Therapy(TherapyClass::PrimaryResection),
-    ),
+    (Islet, "primary-resection", C::Therapy(TherapyClass::PrimaryResection)),
     (Islet, "curative", C::Outcome(ResectionOutcome::Curative)),
     (Islet, "debulking", C::Outcome(ResectionOutcome::Debulking)),
-    (
-        Islet,
-        "liver-ablation",
-        C::Therapy(TherapyClass::LiverAblation),
-    ),
+    (Islet, "liver-ablation", C::Therapy(TherapyClass::LiverAblation)),
     (Islet, "tae", C::Therapy(TherapyClass::Tae)),
     (Islet, "tace", C::Therapy(TherapyClass::Tace)),
     (Islet, "sirt", C::Therapy(TherapyClass::Sirt)),
     (Sct, "18027006", C::Therapy(TherapyClass::LiverTransplant)),
-    (
-        Islet,
-        "liver-transplant",
-        C::Therapy(TherapyClass::LiverTransplant),
-    ),
+    (Islet, "liver-transplant", C::Therapy(TherapyClass::LiverTransplant)),
     (Atc, "V03AH01", C::Therapy(TherapyClass::Diazoxide)),
 ];
 
@@ -417,9 +350,7 @@ pub(crate) fn lookup_standard(system: System, code: &str) -> Option<Code> {
             let t = t.strip_prefix('.').unwrap_or(t);
             (t.len() == 1 && t.as_bytes()[0].is_ascii_digit()).then_some(C::Site(Site::Pancreas))
         }
-        System::Atc => code
-            .starts_with("A02BC")
-            .then_some(C::Therapy(TherapyClass::ProtonPumpInhibitor)),
+        System::Atc => code.starts_with("A02BC").then_some(C::Therapy(TherapyClass::ProtonPumpInhibitor)),
         _ => None,
     }
 }
@@ -492,11 +423,7 @@ mod tests {
     fn every_table_row_is_found() {
         let t = Terminology::default();
         for &(sys, code, meaning) in STANDARD {
-            assert_eq!(
-                t.lookup(Some(sys.uri()), Some(code)),
-                Some(meaning),
-                "{code}"
-            );
+            assert_eq!(t.lookup(Some(sys.uri()), Some(code)), Some(meaning), "{code}");
         }
     }
 
@@ -506,10 +433,7 @@ mod tests {
         assert_eq!(icd("K72.90"), Some(C::LiverFailure));
         assert_eq!(icd("K72"), Some(C::LiverFailure));
         assert_eq!(icd("K7201"), Some(C::LiverFailure));
-        assert_eq!(
-            icd("C77.2"),
-            Some(C::Metastasis(MetastasisSite::DistantNodes))
-        );
+        assert_eq!(icd("C77.2"), Some(C::Metastasis(MetastasisSite::DistantNodes)));
         assert_eq!(icd("C78.03"), None);
         assert_eq!(icd("C7800"), Some(C::Metastasis(MetastasisSite::Lung)));
         assert_eq!(icd("C254"), Some(C::Pnet));
@@ -517,19 +441,10 @@ mod tests {
         assert_eq!(icd("C7A8"), Some(C::PnetIfPancreatic));
         assert_eq!(icd("K7"), None);
         assert_eq!(icd("K71.0"), None);
-        assert_eq!(
-            lookup_standard(System::Atc, "A02BC05"),
-            Some(C::Therapy(TherapyClass::ProtonPumpInhibitor))
-        );
+        assert_eq!(lookup_standard(System::Atc, "A02BC05"), Some(C::Therapy(TherapyClass::ProtonPumpInhibitor)));
         assert_eq!(lookup_standard(System::Atc, "A02BA01"), None);
-        assert_eq!(
-            lookup_standard(System::IcdO3, "C25.1"),
-            Some(C::Site(Site::Pancreas))
-        );
-        assert_eq!(
-            lookup_standard(System::IcdO3, "C251"),
-            Some(C::Site(Site::Pancreas))
-        );
+        assert_eq!(lookup_standard(System::IcdO3, "C25.1"), Some(C::Site(Site::Pancreas)));
+        assert_eq!(lookup_standard(System::IcdO3, "C251"), Some(C::Site(Site::Pancreas)));
         assert_eq!(lookup_standard(System::IcdO3, "C26.1"), None);
         assert_eq!(lookup_standard(System::IcdO3, "8240/1"), None);
     }

@@ -68,10 +68,7 @@ fn date_prefix(b: &[u8]) -> Option<(Date, &[u8])> {
     }
     let rest = &b[4..];
     if rest.is_empty() {
-        return Some((
-            Date::from_calendar_date(year, Month::January, 1).ok()?,
-            rest,
-        ));
+        return Some((Date::from_calendar_date(year, Month::January, 1).ok()?, rest));
     }
     if rest[0] != b'-' {
         return None;
@@ -92,10 +89,7 @@ fn date_prefix(b: &[u8]) -> Option<(Date, &[u8])> {
 /// `hh:mm:ss[.f+](Z|±hh:mm)` after the `T`.
 fn time_and_zone(date: Date, b: &[u8], shape: Why) -> Result<OffsetDateTime, Why> {
     let two = |at: usize| -> Result<u8, Why> {
-        b.get(at..at + 2)
-            .and_then(digits)
-            .and_then(|n| u8::try_from(n).ok())
-            .ok_or(shape)
+        b.get(at..at + 2).and_then(digits).and_then(|n| u8::try_from(n).ok()).ok_or(shape)
     };
     let hour = two(0)?;
     if b.get(2) != Some(&b':') {
@@ -145,9 +139,7 @@ fn time_and_zone(date: Date, b: &[u8], shape: Why) -> Result<OffsetDateTime, Why
         }
         _ => return Err(shape),
     };
-    Ok(PrimitiveDateTime::new(date, time)
-        .assume_offset(offset)
-        .to_offset(UtcOffset::UTC))
+    Ok(PrimitiveDateTime::new(date, time).assume_offset(offset).to_offset(UtcOffset::UTC))
 }
 
 #[cfg(test)]
@@ -158,34 +150,19 @@ mod tests {
     #[test]
     fn partial_dates_are_the_start_of_their_period() {
         assert_eq!(parse_date_time("2024"), Ok(datetime!(2024-01-01 0:00 UTC)));
-        assert_eq!(
-            parse_date_time("2024-03"),
-            Ok(datetime!(2024-03-01 0:00 UTC))
-        );
-        assert_eq!(
-            parse_date_time("2024-03-15"),
-            Ok(datetime!(2024-03-15 0:00 UTC))
-        );
-        assert_eq!(
-            parse_date("1961-07"),
-            Ok(time::macros::date!(1961 - 07 - 01))
-        );
+        assert_eq!(parse_date_time("2024-03"), Ok(datetime!(2024-03-01 0:00 UTC)));
+        assert_eq!(parse_date_time("2024-03-15"), Ok(datetime!(2024-03-15 0:00 UTC)));
+        assert_eq!(parse_date("1961-07"), Ok(time::macros::date!(1961 - 07 - 01)));
     }
 
     #[test]
     fn times_convert_to_utc() {
-        assert_eq!(
-            parse_date_time("2024-01-10T09:00:00+01:00"),
-            Ok(datetime!(2024-01-10 8:00 UTC))
-        );
+        assert_eq!(parse_date_time("2024-01-10T09:00:00+01:00"), Ok(datetime!(2024-01-10 8:00 UTC)));
         assert_eq!(
             parse_instant("2024-01-10T23:30:00.123456789123-02:30"),
             Ok(datetime!(2024-01-11 2:00:00.123456789 UTC))
         );
-        assert_eq!(
-            parse_instant("2016-12-31T23:59:60Z"),
-            Ok(datetime!(2016-12-31 23:59:59.999999999 UTC))
-        );
+        assert_eq!(parse_instant("2016-12-31T23:59:60Z"), Ok(datetime!(2016-12-31 23:59:59.999999999 UTC)));
     }
 
     #[test]

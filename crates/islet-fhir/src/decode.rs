@@ -18,27 +18,18 @@ pub(crate) fn message(term: &Terminology, bytes: &[u8], out: &mut Decoded) {
             out,
             None,
             None,
-            RejectReason::InvalidJson {
-                detail: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
-            },
+            RejectReason::InvalidJson { detail: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()) },
         ),
     }
 }
 
 fn reject(out: &mut Decoded, entry: Option<usize>, resource: Option<String>, reason: RejectReason) {
-    out.rejections.push(Rejection {
-        entry,
-        resource,
-        reason,
-    });
+    out.rejections.push(Rejection { entry, resource, reason });
 }
 
 /// Parse a JSON object, with a precise reason when it is not one.
 pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
-    let first = text
-        .trim_start_matches([' ', '\t', '\n', '\r'])
-        .as_bytes()
-        .first();
+    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first();
     let found = match first {
         Some(b'{') => None,
         None => Some("nothing"),
@@ -87,10 +78,7 @@ fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut D
 fn resource_type<'a>(obj: &Obj<'a>) -> Result<Str<'a>, RejectReason> {
     let rt = obj
         .str(F::ResourceType)
-        .map_err(|b| RejectReason::MalformedField {
-            field: b.field,
-            problem: b.problem,
-        })?
+        .map_err(|b| RejectReason::MalformedField { field: b.field, problem: b.problem })?
         .ok_or(RejectReason::NoResourceType)?;
     if is_resource_type(&rt) {
         Ok(rt)
@@ -117,10 +105,7 @@ fn single(
     }
     if !SUPPORTED_TYPES.contains(&&*rt) {
         let id = obj.str(F::Id).ok().flatten().map(|s| s.0.into_owned());
-        out.changes.push(Change::Skipped {
-            resource_type: rt.0.into_owned(),
-            id,
-        });
+        out.changes.push(Change::Skipped { resource_type: rt.0.into_owned(), id });
         return;
     }
     match resources::decode(term, &rt, obj, raw, bundle) {
@@ -132,14 +117,7 @@ fn single(
     }
 }
 
-const BUNDLE_TYPES: [&str; 6] = [
-    "transaction",
-    "batch",
-    "collection",
-    "history",
-    "message",
-    "searchset",
-];
+const BUNDLE_TYPES: [&str; 6] = ["transaction", "batch", "collection", "history", "message", "searchset"];
 
 /// The entries of one Bundle, for resolving references between them.
 pub(crate) struct BundleIndex<'a> {
@@ -178,23 +156,13 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
                 out,
                 None,
                 None,
-                RejectReason::MissingField {
-                    resource_type: "Bundle".into(),
-                    field: "type",
-                },
+                RejectReason::MissingField { resource_type: "Bundle".into(), field: "type" },
             )
         }
         Err(b) => return reject(out, None, None, malformed(b)),
     };
     if !BUNDLE_TYPES.contains(&&*bundle_type) {
-        return reject(
-            out,
-            None,
-            None,
-            RejectReason::UnsupportedBundleType {
-                found: echo(&bundle_type),
-            },
-        );
+        return reject(out, None, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
     }
     let entries: Vec<Entry<'_>> = match obj.list(F::Entry) {
         Ok(e) => e,
@@ -209,9 +177,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
         let obj = match parsed {
             Some(Ok(o)) => {
                 if let (Ok(Some(rt)), Ok(Some(id))) = (o.str(F::ResourceType), o.str(F::Id)) {
-                    by_url
-                        .entry(Cow::Owned(format!("{}/{}", &*rt, &*id)))
-                        .or_insert(i);
+                    by_url.entry(Cow::Owned(format!("{}/{}", &*rt, &*id))).or_insert(i);
                 }
                 parse_errors.push(None);
                 Some(o)
@@ -247,14 +213,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
             }
             None | Some("POST" | "PUT") => {}
             Some(other) => {
-                reject(
-                    out,
-                    Some(i),
-                    None,
-                    RejectReason::UnsupportedRequestMethod {
-                        method: echo(other),
-                    },
-                );
+                reject(out, Some(i), None, RejectReason::UnsupportedRequestMethod { method: echo(other) });
                 continue;
             }
         }
@@ -263,10 +222,8 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
             continue;
         };
         // The request URL, when given, must name the same resource type.
-        if let (Some(url), Ok(Some(rt))) = (
-            e.request.as_ref().and_then(|r| r.url.as_deref()),
-            obj.str(F::ResourceType),
-        ) {
+        if let (Some(url), Ok(Some(rt))) = (e.request.as_ref().and_then(|r| r.url.as_deref()), obj.str(F::ResourceType))
+        {
             let url_type = url.split(['/', '?']).next().unwrap_or("");
             if !url.contains("://") && is_resource_type(url_type) && url_type != &*rt {
                 reject(
@@ -287,10 +244,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
 }
 
 fn malformed(b: crate::json::Bad) -> RejectReason {
-    RejectReason::MalformedField {
-        field: b.field,
-        problem: b.problem,
-    }
+    RejectReason::MalformedField { field: b.field, problem: b.problem }
 }
 
 /// A `Type/id[/_history/v]` reference (relative or absolute) split into its parts.
@@ -309,57 +263,37 @@ fn parse_target(url: &str, field: &'static str) -> Result<Target, RejectReason> 
         None => (url, None),
     };
     let suffix = type_and_id_suffix(path).ok_or(RejectReason::BadRequestUrl { field })?;
-    let (rt, id) = suffix
-        .split_once('/')
-        .ok_or(RejectReason::BadRequestUrl { field })?;
+    let (rt, id) = suffix.split_once('/').ok_or(RejectReason::BadRequestUrl { field })?;
     if !is_resource_type(rt) {
         return Err(RejectReason::UnknownResourceType { found: echo(rt) });
     }
     if !resources::is_valid_id(id) || version.is_some_and(|v| !resources::is_valid_id(v)) {
         return Err(RejectReason::BadRequestUrl { field });
     }
-    Ok(Target {
-        resource_type: rt.to_owned(),
-        id: id.to_owned(),
-        version: version.map(str::to_owned),
-    })
+    Ok(Target { resource_type: rt.to_owned(), id: id.to_owned(), version: version.map(str::to_owned) })
 }
 
 fn delete_change(t: Target, patient: Option<String>) -> Change {
     if SUPPORTED_TYPES.contains(&t.resource_type.as_str()) {
-        Change::Delete {
-            resource_type: t.resource_type,
-            id: t.id,
-            patient,
-            version_id: t.version,
-        }
+        Change::Delete { resource_type: t.resource_type, id: t.id, patient, version_id: t.version }
     } else {
-        Change::Skipped {
-            resource_type: t.resource_type,
-            id: Some(t.id),
-        }
+        Change::Skipped { resource_type: t.resource_type, id: Some(t.id) }
     }
 }
 
 fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
-    let url =
-        e.request
-            .as_ref()
-            .and_then(|r| r.url.as_deref())
-            .ok_or(RejectReason::BadRequestUrl {
-                field: "request.url",
-            })?;
+    let url = e
+        .request
+        .as_ref()
+        .and_then(|r| r.url.as_deref())
+        .ok_or(RejectReason::BadRequestUrl { field: "request.url" })?;
     let mut target = parse_target(url, "request.url")?;
     if target.version.is_none() {
         // A history Bundle gives the deleted version in response.etag (W/"3").
-        target.version = e
-            .response
-            .as_ref()
-            .and_then(|r| r.etag.as_deref())
-            .and_then(|etag| {
-                let v = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
-                resources::is_valid_id(v).then(|| v.to_owned())
-            });
+        target.version = e.response.as_ref().and_then(|r| r.etag.as_deref()).and_then(|etag| {
+            let v = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
+            resources::is_valid_id(v).then(|| v.to_owned())
+        });
     }
     Ok(delete_change(target, None))
 }
@@ -383,16 +317,7 @@ fn envelope(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
 fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
     let op = match msg.str(F::OperationType) {
         Ok(Some(op)) => op,
-        Ok(None) => {
-            return reject(
-                out,
-                None,
-                None,
-                RejectReason::UnknownOperation {
-                    found: "(missing)".into(),
-                },
-            )
-        }
+        Ok(None) => return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() }),
         Err(b) => return reject(out, None, None, malformed(b)),
     };
     let payload_id = match msg.str(F::PayloadId) {
@@ -433,30 +358,16 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
                 (Some(t), p) => (t, p.and_then(|p| p.3)),
                 (None, Some((rt, id, version, patient))) => {
                     if !is_resource_type(&rt) {
-                        return reject(
-                            out,
-                            None,
-                            None,
-                            RejectReason::UnknownResourceType { found: echo(&rt) },
-                        );
+                        return reject(out, None, None, RejectReason::UnknownResourceType { found: echo(&rt) });
                     }
-                    (
-                        Target {
-                            resource_type: rt,
-                            id,
-                            version,
-                        },
-                        patient,
-                    )
+                    (Target { resource_type: rt, id, version }, patient)
                 }
                 (None, None) => {
                     return reject(
                         out,
                         None,
                         None,
-                        RejectReason::NoPayload {
-                            operation: "DELETE without payloadId".into(),
-                        },
+                        RejectReason::NoPayload { operation: "DELETE without payloadId".into() },
                     )
                 }
             };
@@ -464,14 +375,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
         }
         "CREATE" | "UPDATE" | "MANUALLY_TRIGGERED" | "TRANSACTION" => {
             let Some(payload) = payload else {
-                return reject(
-                    out,
-                    None,
-                    None,
-                    RejectReason::NoPayload {
-                        operation: op.0.into_owned(),
-                    },
-                );
+                return reject(out, None, None, RejectReason::NoPayload { operation: op.0.into_owned() });
             };
             let obj = match parse_object(&payload) {
                 Ok(o) => o,
@@ -506,11 +410,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
                                 None,
                                 RejectReason::IdMismatch {
                                     payload_id: format!("{}/{}", t.resource_type, t.id),
-                                    resource: format!(
-                                        "{}/{}",
-                                        &*rt,
-                                        echo(id.as_deref().unwrap_or(""))
-                                    ),
+                                    resource: format!("{}/{}", &*rt, echo(id.as_deref().unwrap_or(""))),
                                 },
                             );
                         }
@@ -519,12 +419,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
             }
             resource_or_bundle(term, &obj, &payload, out);
         }
-        other => reject(
-            out,
-            None,
-            None,
-            RejectReason::UnknownOperation { found: echo(other) },
-        ),
+        other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
     }
 }
 
@@ -535,32 +430,18 @@ mod tests {
     #[test]
     fn suffixes() {
         assert_eq!(type_and_id_suffix("Patient/1"), Some("Patient/1"));
-        assert_eq!(
-            type_and_id_suffix("http://x/fhir/Patient/1"),
-            Some("Patient/1")
-        );
-        assert_eq!(
-            type_and_id_suffix("Patient/1/_history/2"),
-            Some("Patient/1")
-        );
+        assert_eq!(type_and_id_suffix("http://x/fhir/Patient/1"), Some("Patient/1"));
+        assert_eq!(type_and_id_suffix("Patient/1/_history/2"), Some("Patient/1"));
         assert_eq!(type_and_id_suffix("urn:uuid:abc"), None);
     }
 
     #[test]
     fn targets() {
-        let t = parse_target("http://x/fhir/Observation/o1/_history/3", "payloadId")
-            .ok()
-            .unwrap();
-        assert_eq!(
-            (t.resource_type.as_str(), t.id.as_str()),
-            ("Observation", "o1")
-        );
+        let t = parse_target("http://x/fhir/Observation/o1/_history/3", "payloadId").ok().unwrap();
+        assert_eq!((t.resource_type.as_str(), t.id.as_str()), ("Observation", "o1"));
         assert_eq!(t.version.as_deref(), Some("3"));
         assert!(parse_target("Observation?code=1", "request.url").is_err());
         assert!(parse_target("Observation", "request.url").is_err());
-        assert!(matches!(
-            parse_target("Observatoin/1", "request.url"),
-            Err(RejectReason::UnknownResourceType { .. })
-        ));
+        assert!(matches!(parse_target("Observatoin/1", "request.url"), Err(RejectReason::UnknownResourceType { .. })));
     }
 }

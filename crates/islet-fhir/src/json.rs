@@ -251,16 +251,8 @@ fields! {
 }
 
 /// Prefixes of FHIR choice elements (`value[x]` …) Islet checks.
-const CHOICE_PREFIXES: [&str; 8] = [
-    "value",
-    "effective",
-    "onset",
-    "abatement",
-    "deceased",
-    "performed",
-    "medication",
-    "occurrence",
-];
+const CHOICE_PREFIXES: [&str; 8] =
+    ["value", "effective", "onset", "abatement", "deceased", "performed", "medication", "occurrence"];
 
 /// One JSON object: the raw text of the kept elements, plus every key that
 /// looks like a choice element (`valueQuantity`, `valueQuantitiy`, …).
@@ -279,18 +271,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Obj<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Obj<'de>, M::Error> {
-                let mut obj = Obj {
-                    slots: [None; F::COUNT],
-                    choices: Vec::new(),
-                };
+                let mut obj = Obj { slots: [None; F::COUNT], choices: Vec::new() };
                 while let Some(key) = map.next_key::<Str<'de>>()? {
                     if let Some(f) = F::from_key(&key) {
                         let slot = &mut obj.slots[f as usize];
                         if slot.is_some() {
-                            return Err(de::Error::custom(format_args!(
-                                "duplicate key `{}`",
-                                f.name()
-                            )));
+                            return Err(de::Error::custom(format_args!("duplicate key `{}`", f.name())));
                         }
                         *slot = Some(map.next_value::<&'de RawValue>()?);
                     } else if is_choice_key(&key) {
@@ -311,10 +297,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Obj<'a> {
 }
 
 fn is_choice_key(key: &str) -> bool {
-    CHOICE_PREFIXES.iter().any(|p| {
-        key.strip_prefix(p)
-            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
-    })
+    CHOICE_PREFIXES
+        .iter()
+        .any(|p| key.strip_prefix(p).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase())))
 }
 
 /// Why an element could not be read: its (relative) name and the shape problem.
@@ -359,10 +344,7 @@ impl<'a> Obj<'a> {
 
 /// Parse a raw element as `T`, naming `field` in the error.
 pub(crate) fn parse_raw<'a, T: Deserialize<'a>>(raw: &'a RawValue, field: &str) -> Result<T, Bad> {
-    serde_json::from_str(raw.get()).map_err(|e| Bad {
-        field: field.to_owned(),
-        problem: shape_of(&e),
-    })
+    serde_json::from_str(raw.get()).map_err(|e| Bad { field: field.to_owned(), problem: shape_of(&e) })
 }
 
 /// A serde_json error reduced to its shape, without the input's values or position.
@@ -411,10 +393,7 @@ mod tests {
     #[test]
     fn strings_borrow_unless_escaped() {
         let o = Obj::parse(r#"{"id":"a","status":"fi\u006eal"}"#).unwrap();
-        assert!(matches!(
-            o.str(F::Id).unwrap().unwrap().0,
-            Cow::Borrowed("a")
-        ));
+        assert!(matches!(o.str(F::Id).unwrap().unwrap().0, Cow::Borrowed("a")));
         assert!(matches!(o.str(F::Status).unwrap().unwrap().0, Cow::Owned(ref s) if s == "final"));
     }
 
@@ -430,20 +409,12 @@ mod tests {
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
         assert_eq!(bad.field, "valueQuantity");
         assert!(!bad.problem.contains("Jane"), "{}", bad.problem);
-        assert!(
-            bad.problem.contains("expected a JSON number in `value`"),
-            "{}",
-            bad.problem
-        );
+        assert!(bad.problem.contains("expected a JSON number in `value`"), "{}", bad.problem);
         let raw: &RawValue = serde_json::from_str(r#"{"value":1,"unit":12.5}"#).unwrap();
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
         assert!(!bad.problem.contains("12.5"), "{}", bad.problem);
         let raw: &RawValue = serde_json::from_str(r#"{"value":1,"comparator":"~"}"#).unwrap();
         let bad = parse_raw::<Quantity>(raw, "valueQuantity").unwrap_err();
-        assert!(
-            bad.problem.starts_with("unknown variant `~`"),
-            "{}",
-            bad.problem
-        );
+        assert!(bad.problem.starts_with("unknown variant `~`"), "{}", bad.problem);
     }
 }

@@ -42,15 +42,8 @@ pub use reject::RejectReason;
 use islet_guideline::{Fact, Instant};
 
 /// The resource types Islet reads facts from.
-pub const SUPPORTED_TYPES: [&str; 7] = [
-    "Observation",
-    "Condition",
-    "Patient",
-    "Procedure",
-    "MedicationStatement",
-    "MedicationRequest",
-    "ServiceRequest",
-];
+pub const SUPPORTED_TYPES: [&str; 7] =
+    ["Observation", "Condition", "Patient", "Procedure", "MedicationStatement", "MedicationRequest", "ServiceRequest"];
 
 /// Decodes messages with one site's code mapping. Cheap to share (`&self`).
 #[derive(Debug, Clone, Default)]
@@ -84,17 +77,9 @@ pub enum Change {
     /// MedicationStatement, MedicationRequest, ServiceRequest), with its facts.
     Upsert(ResourceVersion),
     /// Bundle entry DELETE (request.url = Type/id) or envelope operationType DELETE.
-    Delete {
-        resource_type: String,
-        id: String,
-        patient: Option<String>,
-        version_id: Option<String>,
-    },
+    Delete { resource_type: String, id: String, patient: Option<String>, version_id: Option<String> },
     /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
-    Skipped {
-        resource_type: String,
-        id: Option<String>,
-    },
+    Skipped { resource_type: String, id: Option<String> },
 }
 
 /// One version of a supported resource.

@@ -41,10 +41,7 @@ pub struct SiteMapping {
 #[derive(thiserror::Error, Debug)]
 pub enum MappingError {
     #[error("cannot read the site mapping {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("site mapping: {0}")]
     Toml(#[from] toml::de::Error),
     #[error("site mapping [systems] \"{local}\": `{target}` is not a standard system (use islet, loinc, sct, icd-10-cm, icd-o-3, atc or their URIs)")]
@@ -52,19 +49,9 @@ pub enum MappingError {
     #[error("site mapping [systems] \"{local}\" is already a standard system; only other names can be mapped")]
     SystemIsStandard { local: String },
     #[error("site mapping [codes.\"{system}\"] {code}: target `{target}` must be written `system|code`, with system one of islet, loinc, sct, icd-10-cm, icd-o-3, atc or their URIs")]
-    BadTarget {
-        system: String,
-        code: String,
-        target: String,
-    },
-    #[error(
-        "site mapping [codes.\"{system}\"] {code}: Islet does not interpret the target `{target}`"
-    )]
-    UninterpretedTarget {
-        system: String,
-        code: String,
-        target: String,
-    },
+    BadTarget { system: String, code: String, target: String },
+    #[error("site mapping [codes.\"{system}\"] {code}: Islet does not interpret the target `{target}`")]
+    UninterpretedTarget { system: String, code: String, target: String },
 }
 
 #[derive(Deserialize)]
@@ -99,38 +86,24 @@ impl SiteMapping {
         for (system, codes) in file.codes {
             let mut resolved = HashMap::with_capacity(codes.len());
             for (code, target) in codes {
-                let parsed = target
-                    .split_once('|')
-                    .and_then(|(s, c)| Some((System::from_alias_or_uri(s)?, c)));
+                let parsed = target.split_once('|').and_then(|(s, c)| Some((System::from_alias_or_uri(s)?, c)));
                 let Some((target_system, target_code)) = parsed else {
-                    return Err(MappingError::BadTarget {
-                        system,
-                        code,
-                        target,
-                    });
+                    return Err(MappingError::BadTarget { system, code, target });
                 };
                 let Some(meaning) = lookup_standard(target_system, target_code) else {
-                    return Err(MappingError::UninterpretedTarget {
-                        system,
-                        code,
-                        target,
-                    });
+                    return Err(MappingError::UninterpretedTarget { system, code, target });
                 };
                 resolved.insert(code, meaning);
             }
             local.insert(system, resolved);
         }
-        Ok(SiteMapping {
-            terminology: Terminology { local, aliases },
-        })
+        Ok(SiteMapping { terminology: Terminology { local, aliases } })
     }
 
     /// Read a mapping file (the only I/O in this crate).
     pub fn load(path: &Path) -> Result<Self, MappingError> {
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| MappingError::Io { path: path.to_owned(), source })?;
         Self::from_toml_str(&text)
     }
 
@@ -163,18 +136,9 @@ mod tests {
         )
         .unwrap();
         let t = &m.terminology;
-        assert_eq!(
-            t.lookup(Some("http://h.example/lab"), Some("KI67")),
-            Some(Code::Obs(ObsKind::Ki67))
-        );
-        assert_eq!(
-            t.lookup(Some("http://h.example/lab"), Some("CGA")),
-            Some(Code::Obs(ObsKind::CgaMass))
-        );
-        assert_eq!(
-            t.lookup(Some("urn:oid:2.16.840.1.113883.6.1"), Some("29593-1")),
-            Some(Code::Obs(ObsKind::Ki67))
-        );
+        assert_eq!(t.lookup(Some("http://h.example/lab"), Some("KI67")), Some(Code::Obs(ObsKind::Ki67)));
+        assert_eq!(t.lookup(Some("http://h.example/lab"), Some("CGA")), Some(Code::Obs(ObsKind::CgaMass)));
+        assert_eq!(t.lookup(Some("urn:oid:2.16.840.1.113883.6.1"), Some("29593-1")), Some(Code::Obs(ObsKind::Ki67)));
         assert_eq!(t.lookup(Some("http://h.example/lab"), Some("OTHER")), None);
         assert_eq!(m.len(), 2);
     }
@@ -193,17 +157,15 @@ mod tests {
         assert!(matches!(e, MappingError::Toml(_)), "{e}");
         let e = SiteMapping::from_toml_str("[systems]\n\"urn:x\" = \"snomed\"").unwrap_err();
         assert!(matches!(e, MappingError::UnknownSystem { .. }), "{e}");
-        let e =
-            SiteMapping::from_toml_str("[systems]\n\"http://loinc.org\" = \"sct\"").unwrap_err();
+        let e = SiteMapping::from_toml_str("[systems]\n\"http://loinc.org\" = \"sct\"").unwrap_err();
         assert!(matches!(e, MappingError::SystemIsStandard { .. }), "{e}");
     }
 
     #[test]
     fn the_shipped_example_loads() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/site-mapping.example.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/site-mapping.example.toml");
         let m = SiteMapping::load(&path).unwrap();
-        assert!(m.len() > 0);
+        assert!(!m.is_empty());
         let e = SiteMapping::load(Path::new("/nonexistent/islet.toml")).unwrap_err();
         assert!(matches!(e, MappingError::Io { .. }), "{e}");
     }

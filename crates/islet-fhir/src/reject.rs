@@ -16,24 +16,15 @@ pub enum RejectReason {
     #[error("`{found}` is not a FHIR R4 resource type")]
     UnknownResourceType { found: String },
     #[error("{context}: expected a {expected}, found a {found}")]
-    WrongResourceType {
-        context: &'static str,
-        expected: String,
-        found: String,
-    },
-    #[error(
-        "the {resource_type} has no `id`; Islet needs the server-assigned id to track versions"
-    )]
+    WrongResourceType { context: &'static str, expected: String, found: String },
+    #[error("the {resource_type} has no `id`; Islet needs the server-assigned id to track versions")]
     NoId { resource_type: String },
     #[error("the {resource_type} has no `status`")]
     MissingStatus { resource_type: String },
     #[error("the {resource_type} has no `code`")]
     MissingCode { resource_type: String },
     #[error("the {resource_type} has no `{field}`")]
-    MissingField {
-        resource_type: String,
-        field: &'static str,
-    },
+    MissingField { resource_type: String, field: &'static str },
     #[error("`{field}` has the code `{found}`, which FHIR R4 does not define there")]
     UnknownStatus { field: &'static str, found: String },
     #[error("malformed value `{field}`: {problem}")]
@@ -49,10 +40,7 @@ pub enum RejectReason {
     #[error("`{field}` refers to {reference}, which is not in this message")]
     UnresolvedReference { field: String, reference: String },
     #[error("the {resource_type} carries facts but has no clinical time ({looked_at})")]
-    NoClinicalTime {
-        resource_type: String,
-        looked_at: &'static str,
-    },
+    NoClinicalTime { resource_type: String, looked_at: &'static str },
     #[error("Bundle type `{found}` is not accepted (transaction, batch, collection, history, message, searchset)")]
     UnsupportedBundleType { found: String },
     #[error("a Bundle inside a Bundle entry is not accepted")]
@@ -70,10 +58,7 @@ pub enum RejectReason {
     #[error("the envelope payload is not JSON (XML and other encodings are not accepted)")]
     UnsupportedPayloadEncoding,
     #[error("the envelope `payloadId` names {payload_id} but the payload is {resource}")]
-    IdMismatch {
-        payload_id: String,
-        resource: String,
-    },
+    IdMismatch { payload_id: String, resource: String },
 }
 
 impl RejectReason {

@@ -5,16 +5,16 @@ use crate::codes::{Answer, Code, ObsKind, Site, Terminology};
 use crate::datetime::{parse_date, parse_date_time, parse_instant};
 use crate::decode::BundleIndex;
 use crate::json::{
-    parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Meta, Obj, Quantity, Reference,
-    ReferenceRange, Str, F,
+    parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Meta, Obj, Quantity, Reference, ReferenceRange,
+    Str, F,
 };
 use crate::reject::{echo, RejectReason};
 use crate::units::{factor, Canonical};
 use crate::ResourceVersion;
 use islet_guideline::facts::{
     CgaValue, Concentration, DiscoveryMode, DiseaseStatus, Grade, HormonalSymptoms, Ki67Percent,
-    LiverInvolvementPercent, Millimetres, MitoticCount, ProblemKind, Recist, Resectability,
-    SstrImaging, Syndrome, Tense, Therapy, TherapyClass, TumourSite,
+    LiverInvolvementPercent, Millimetres, MitoticCount, ProblemKind, Recist, Resectability, SstrImaging, Syndrome,
+    Tense, Therapy, TherapyClass, TumourSite,
 };
 use islet_guideline::{Fact, FactKind, Instant, SourceRef};
 use serde_json::value::RawValue;
@@ -22,10 +22,7 @@ use time::macros::datetime;
 
 /// Is `id` a FHIR id (`[A-Za-z0-9\-\.]{1,64}`)?
 pub(crate) fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The instant a `deceasedBoolean: true` Patient is deceased from when
@@ -43,17 +40,11 @@ const UCUM: &str = "http://unitsofmeasure.org";
 type Result<T, E = RejectReason> = std::result::Result<T, E>;
 
 fn field(b: Bad) -> RejectReason {
-    RejectReason::MalformedField {
-        field: b.field,
-        problem: b.problem,
-    }
+    RejectReason::MalformedField { field: b.field, problem: b.problem }
 }
 
 fn value_err(b: Bad) -> RejectReason {
-    RejectReason::MalformedValue {
-        field: b.field,
-        problem: b.problem,
-    }
+    RejectReason::MalformedValue { field: b.field, problem: b.problem }
 }
 
 /// Decode one supported resource. On error, also returns the id when it was read.
@@ -68,28 +59,17 @@ pub(crate) fn decode(
         Ok(Some(id)) if is_valid_id(&id) => id,
         Ok(Some(_)) => {
             let problem = "must be 1–64 letters, digits, '-' or '.'".to_owned();
-            let reason = RejectReason::MalformedField {
-                field: "id".into(),
-                problem,
-            };
+            let reason = RejectReason::MalformedField { field: "id".into(), problem };
             return Err((None, reason));
         }
         Ok(None) => {
-            let reason = RejectReason::NoId {
-                resource_type: resource_type.to_owned(),
-            };
+            let reason = RejectReason::NoId { resource_type: resource_type.to_owned() };
             return Err((None, reason));
         }
         Err(b) => return Err((None, field(b))),
     };
-    let ctx = Ctx {
-        term,
-        obj,
-        bundle,
-        resource_type,
-    };
-    ctx.version(&id, raw)
-        .map_err(|r| (Some(id.0.into_owned()), r))
+    let ctx = Ctx { term, obj, bundle, resource_type };
+    ctx.version(&id, raw).map_err(|r| (Some(id.0.into_owned()), r))
 }
 
 /// The patient of a resource, best effort (for an envelope DELETE).
@@ -99,12 +79,7 @@ pub(crate) fn patient_of(resource_type: &str, obj: &Obj<'_>) -> Option<String> {
         return is_valid_id(&id).then(|| format!("Patient/{}", &*id));
     }
     let term = Terminology::default();
-    let ctx = Ctx {
-        term: &term,
-        obj,
-        bundle: None,
-        resource_type,
-    };
+    let ctx = Ctx { term: &term, obj, bundle: None, resource_type };
     ctx.patient().ok()
 }
 
@@ -164,11 +139,7 @@ impl<'a> Ctx<'_, 'a> {
                 })
             })
             .transpose()?;
-        let patient = if self.resource_type == "Patient" {
-            format!("Patient/{id}")
-        } else {
-            self.patient()?
-        };
+        let patient = if self.resource_type == "Patient" { format!("Patient/{id}") } else { self.patient()? };
         let said = match self.resource_type {
             "Observation" => self.observation()?,
             "Condition" => self.condition(last_updated)?,
@@ -214,18 +185,12 @@ impl<'a> Ctx<'_, 'a> {
 
     /// `Patient/id` from `subject` (or `patient`).
     fn patient(&self) -> Result<String> {
-        let (name, f) = if self.obj.has(F::Subject) {
-            ("subject", F::Subject)
-        } else {
-            ("patient", F::Patient)
-        };
+        let (name, f) = if self.obj.has(F::Subject) { ("subject", F::Subject) } else { ("patient", F::Patient) };
         let r: Reference<'a> = self
             .obj
             .get(f)
             .map_err(field)?
-            .ok_or(RejectReason::NoPatient {
-                detail: "the resource has no `subject` (or `patient`) reference",
-            })?;
+            .ok_or(RejectReason::NoPatient { detail: "the resource has no `subject` (or `patient`) reference" })?;
         let Some(reference) = r.reference else {
             return Err(RejectReason::NoPatient {
                 detail: if r.identifier.is_some() {
@@ -246,36 +211,26 @@ impl<'a> Ctx<'_, 'a> {
             let rt = target.str(F::ResourceType).ok().flatten();
             let id = target.str(F::Id).ok().flatten();
             return match (rt, id) {
-                (Some(rt), Some(id)) if &*rt == "Patient" && is_valid_id(&id) => {
-                    Ok(format!("Patient/{}", &*id))
+                (Some(rt), Some(id)) if &*rt == "Patient" && is_valid_id(&id) => Ok(format!("Patient/{}", &*id)),
+                (Some(rt), _) if &*rt != "Patient" => {
+                    Err(RejectReason::SubjectNotPatient { field: "subject", found: echo(&rt) })
                 }
-                (Some(rt), _) if &*rt != "Patient" => Err(RejectReason::SubjectNotPatient {
-                    field: "subject",
-                    found: echo(&rt),
-                }),
-                _ => Err(RejectReason::NoPatient {
-                    detail: "the subject's Bundle entry is a Patient without an id",
-                }),
+                _ => Err(RejectReason::NoPatient { detail: "the subject's Bundle entry is a Patient without an id" }),
             };
         }
         if reference.starts_with("urn:") {
-            return Err(RejectReason::UnresolvedReference {
-                field: name.to_owned(),
-                reference: echo(reference),
-            });
+            return Err(RejectReason::UnresolvedReference { field: name.to_owned(), reference: echo(reference) });
         }
         let suffix = crate::decode::type_and_id_suffix(reference);
         match suffix.and_then(|s| s.split_once('/')) {
             Some(("Patient", id)) if is_valid_id(id) => Ok(format!("Patient/{id}")),
             Some((rt, _)) if crate::types::is_resource_type(rt) && rt != "Patient" => {
-                Err(RejectReason::SubjectNotPatient {
-                    field: "subject",
-                    found: rt.to_owned(),
-                })
+                Err(RejectReason::SubjectNotPatient { field: "subject", found: rt.to_owned() })
             }
             _ => Err(RejectReason::MalformedField {
                 field: format!("{name}.reference"),
-                problem: "must be Patient/id, an absolute URL ending in /Patient/id, or a urn:uuid of a Bundle entry".into(),
+                problem: "must be Patient/id, an absolute URL ending in /Patient/id, or a urn:uuid of a Bundle entry"
+                    .into(),
             }),
         }
     }
@@ -284,9 +239,7 @@ impl<'a> Ctx<'_, 'a> {
         self.obj
             .str(F::Status)
             .map_err(field)?
-            .ok_or_else(|| RejectReason::MissingStatus {
-                resource_type: self.resource_type.to_owned(),
-            })
+            .ok_or_else(|| RejectReason::MissingStatus { resource_type: self.resource_type.to_owned() })
     }
 
     fn cc(&self, f: F) -> Result<Option<CodeableConcept<'a>>> {
@@ -294,9 +247,7 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     fn codes<'x>(&'x self, cc: &'x CodeableConcept<'a>) -> impl Iterator<Item = Code> + 'x {
-        cc.coding
-            .iter()
-            .filter_map(|c| self.term.lookup(c.system.as_deref(), c.code.as_deref()))
+        cc.coding.iter().filter_map(|c| self.term.lookup(c.system.as_deref(), c.code.as_deref()))
     }
 
     /// A `dateTime` element.
@@ -305,37 +256,23 @@ impl<'a> Ctx<'_, 'a> {
             None => Ok(None),
             Some(s) => parse_date_time(&s)
                 .map(Some)
-                .map_err(|why| RejectReason::MalformedField {
-                    field: f.name().into(),
-                    problem: why.into(),
-                }),
+                .map_err(|why| RejectReason::MalformedField { field: f.name().into(), problem: why.into() }),
         }
     }
 
     /// One `prefix[x]` choice element: at most one, and only an allowed type.
-    fn choice(
-        &self,
-        prefix: &'static str,
-        allowed: &[&'static str],
-    ) -> Result<Option<(&'static str, &'a RawValue)>> {
+    fn choice(&self, prefix: &'static str, allowed: &[&'static str]) -> Result<Option<(&'static str, &'a RawValue)>> {
         choice_in(self.obj, prefix, allowed, self.resource_type, "")
     }
 
     /// The instant of a `dateTime` / `Period` / `instant` choice value.
     fn choice_time(&self, prefix: &str, kind: &str, raw: &'a RawValue) -> Result<Option<Instant>> {
         let name = format!("{prefix}{kind}");
-        let bad = |why: &str| RejectReason::MalformedField {
-            field: name.clone(),
-            problem: why.into(),
-        };
+        let bad = |why: &str| RejectReason::MalformedField { field: name.clone(), problem: why.into() };
         match kind {
             "DateTime" | "Instant" => {
                 let s: Str<'a> = parse_raw(raw, &name).map_err(field)?;
-                let parsed = if kind == "Instant" {
-                    parse_instant(&s)
-                } else {
-                    parse_date_time(&s)
-                };
+                let parsed = if kind == "Instant" { parse_instant(&s) } else { parse_date_time(&s) };
                 parsed.map(Some).map_err(bad)
             }
             "Period" => {
@@ -349,10 +286,7 @@ impl<'a> Ctx<'_, 'a> {
                 p.start
                     .map(|s| parse_date_time(&s))
                     .transpose()
-                    .map_err(|why| RejectReason::MalformedField {
-                        field: format!("{name}.start"),
-                        problem: why.into(),
-                    })
+                    .map_err(|why| RejectReason::MalformedField { field: format!("{name}.start"), problem: why.into() })
             }
             _ => {
                 if raw.get().starts_with('{') || raw.get().starts_with('"') {
@@ -373,31 +307,21 @@ impl<'a> Ctx<'_, 'a> {
             "preliminary" => Use::Facts { preliminary: true },
             "registered" | "cancelled" | "unknown" => Use::NoFacts,
             "entered-in-error" => Use::Retract,
-            other => {
-                return Err(RejectReason::UnknownStatus {
-                    field: "status",
-                    found: echo(other),
-                })
-            }
+            other => return Err(RejectReason::UnknownStatus { field: "status", found: echo(other) }),
         };
-        let code = self.cc(F::Code)?.ok_or_else(|| RejectReason::MissingCode {
-            resource_type: "Observation".into(),
-        })?;
+        let code =
+            self.cc(F::Code)?.ok_or_else(|| RejectReason::MissingCode { resource_type: "Observation".into() })?;
         // Read and check everything first, whatever the status: a malformed
         // value is a rejection even on a version that carries no facts.
         let value = observation_value(self.obj, "")?;
         let mut clinical_time = None;
-        if let Some((kind, raw)) =
-            self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])?
-        {
+        if let Some((kind, raw)) = self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])? {
             clinical_time = self.choice_time("effective", kind, raw)?;
         }
         let issued = match self.obj.str(F::Issued).map_err(field)? {
             Some(s) => Some(
-                parse_instant(&s).map_err(|why| RejectReason::MalformedField {
-                    field: "issued".into(),
-                    problem: why.into(),
-                })?,
+                parse_instant(&s)
+                    .map_err(|why| RejectReason::MalformedField { field: "issued".into(), problem: why.into() })?,
             ),
             None => None,
         };
@@ -406,28 +330,18 @@ impl<'a> Ctx<'_, 'a> {
         let mut parts = Vec::with_capacity(components.len());
         for (i, raw) in components.iter().enumerate() {
             let name = format!("component[{i}]");
-            let obj = crate::decode::parse_object(raw.get()).map_err(|_| {
-                RejectReason::MalformedField {
-                    field: name.clone(),
-                    problem: "must be a JSON object".into(),
-                }
+            let obj = crate::decode::parse_object(raw.get()).map_err(|_| RejectReason::MalformedField {
+                field: name.clone(),
+                problem: "must be a JSON object".into(),
             })?;
             let code: CodeableConcept<'a> = obj
                 .get(F::Code)
-                .map_err(|b| RejectReason::MalformedField {
-                    field: format!("{name}.{}", b.field),
-                    problem: b.problem,
-                })?
-                .ok_or_else(|| RejectReason::MissingCode {
-                    resource_type: format!("Observation {name}"),
-                })?;
+                .map_err(|b| RejectReason::MalformedField { field: format!("{name}.{}", b.field), problem: b.problem })?
+                .ok_or_else(|| RejectReason::MissingCode { resource_type: format!("Observation {name}") })?;
             let value = observation_value(&obj, &format!("{name}."))?;
             parts.push((code, value));
         }
-        let mut said = Said {
-            clinical_time,
-            ..Said::default()
-        };
+        let mut said = Said { clinical_time, ..Said::default() };
         match usage {
             Use::Retract => {
                 said.retracted = true;
@@ -446,9 +360,7 @@ impl<'a> Ctx<'_, 'a> {
         let value = if matches!(kind, ObsKind::SizePanel | ObsKind::SizeLongest) {
             parts
                 .iter()
-                .find(|(c, v)| {
-                    v.is_some() && self.codes(c).any(|c| c == Code::Obs(ObsKind::SizeLongest))
-                })
+                .find(|(c, v)| v.is_some() && self.codes(c).any(|c| c == Code::Obs(ObsKind::SizeLongest)))
                 .map(|(_, v)| v.clone())
                 .unwrap_or(value)
         } else {
@@ -466,32 +378,25 @@ impl<'a> Ctx<'_, 'a> {
         let wrong_type = |v: &Value<'_>, wanted: &str| {
             problem(
                 ProblemKind::ImplausibleValue,
-                format!(
-                    "{label}: {} is not usable; Islet reads {wanted}",
-                    v.element()
-                ),
+                format!("{label}: {} is not usable; Islet reads {wanted}", v.element()),
             )
         };
         let fact = match kind {
-            ObsKind::Ki67 => self.quantity_fact(&value, label, Canonical::Percent, |v| {
-                Ki67Percent::new(v).map(FactKind::Ki67)
-            }),
+            ObsKind::Ki67 => {
+                self.quantity_fact(&value, label, Canonical::Percent, |v| Ki67Percent::new(v).map(FactKind::Ki67))
+            }
             ObsKind::Mitoses => match &value {
                 Value::Integer(n) => bounded(MitoticCount::new(*n as f64).map(FactKind::Mitoses)),
                 _ => self.quantity_fact(&value, label, Canonical::MitosesPer10Hpf, |v| {
                     MitoticCount::new(v).map(FactKind::Mitoses)
                 }),
             },
-            ObsKind::LiverInvolvement => {
-                self.quantity_fact(&value, label, Canonical::Percent, |v| {
-                    LiverInvolvementPercent::new(v).map(FactKind::LiverInvolvement)
-                })
-            }
-            ObsKind::PancreaticPolypeptide => {
-                self.quantity_fact(&value, label, Canonical::PicogramPerMl, |v| {
-                    Concentration::new(v).map(FactKind::PancreaticPolypeptide)
-                })
-            }
+            ObsKind::LiverInvolvement => self.quantity_fact(&value, label, Canonical::Percent, |v| {
+                LiverInvolvementPercent::new(v).map(FactKind::LiverInvolvement)
+            }),
+            ObsKind::PancreaticPolypeptide => self.quantity_fact(&value, label, Canonical::PicogramPerMl, |v| {
+                Concentration::new(v).map(FactKind::PancreaticPolypeptide)
+            }),
             ObsKind::CgaMass | ObsKind::CgaMolar | ObsKind::CgaUnits => {
                 let (unit, wrap): (Canonical, fn(Concentration) -> CgaValue) = match kind {
                     ObsKind::CgaMass => (Canonical::NanogramPerMl, CgaValue::NgPerMl),
@@ -500,10 +405,7 @@ impl<'a> Ctx<'_, 'a> {
                 };
                 let upper_limit = self.upper_limit(label, unit, said)?;
                 self.quantity_fact(&value, label, unit, |v| {
-                    Concentration::new(v).map(|c| FactKind::ChromograninA {
-                        value: wrap(c),
-                        upper_limit,
-                    })
+                    Concentration::new(v).map(|c| FactKind::ChromograninA { value: wrap(c), upper_limit })
                 })
             }
             ObsKind::SizePanel | ObsKind::SizeLongest => match self.tumour_site()? {
@@ -516,10 +418,9 @@ impl<'a> Ctx<'_, 'a> {
             ObsKind::LiverLesionCount => match value {
                 Value::Integer(n) => match u32::try_from(n) {
                     Ok(n) => FactKind::LiverLesionCount(n),
-                    Err(_) => problem(
-                        ProblemKind::ImplausibleValue,
-                        format!("{label} {n} is outside its physical range ≥ 0"),
-                    ),
+                    Err(_) => {
+                        problem(ProblemKind::ImplausibleValue, format!("{label} {n} is outside its physical range ≥ 0"))
+                    }
                 },
                 ref v => wrong_type(v, "valueInteger"),
             },
@@ -544,10 +445,7 @@ impl<'a> Ctx<'_, 'a> {
                     Some(n) => FactKind::Ecog(n),
                     None => problem(
                         ProblemKind::ImplausibleValue,
-                        format!(
-                            "{label} {} is outside its range 0–{max}",
-                            n.unwrap_or_default()
-                        ),
+                        format!("{label} {} is outside its range 0–{max}", n.unwrap_or_default()),
                     ),
                 }
             }
@@ -578,10 +476,7 @@ impl<'a> Ctx<'_, 'a> {
         let Value::Quantity(q) = value else {
             return problem(
                 ProblemKind::ImplausibleValue,
-                format!(
-                    "{label}: {} is not usable; Islet reads valueQuantity",
-                    value.element()
-                ),
+                format!("{label}: {} is not usable; Islet reads valueQuantity", value.element()),
             );
         };
         match convert(q, unit, label) {
@@ -591,12 +486,7 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// `referenceRange.high` in the unit of the value (chromogranin A).
-    fn upper_limit(
-        &self,
-        label: &str,
-        unit: Canonical,
-        said: &mut Said,
-    ) -> Result<Option<Concentration>> {
+    fn upper_limit(&self, label: &str, unit: Canonical, said: &mut Said) -> Result<Option<Concentration>> {
         let ranges: Vec<ReferenceRange<'a>> = self.obj.list(F::ReferenceRange).map_err(field)?;
         let Some(high) = ranges.into_iter().find_map(|r| r.high) else {
             return Ok(None);
@@ -609,10 +499,7 @@ impl<'a> Ctx<'_, 'a> {
             Ok(v) => match Concentration::new(v) {
                 Ok(c) => Ok(Some(c)),
                 Err(e) => {
-                    said.push(problem(
-                        ProblemKind::ImplausibleValue,
-                        format!("{label}: {e}"),
-                    ));
+                    said.push(problem(ProblemKind::ImplausibleValue, format!("{label}: {e}")));
                     Ok(None)
                 }
             },
@@ -646,23 +533,17 @@ impl<'a> Ctx<'_, 'a> {
     /// Islet does not track. Absent site = the primary.
     fn tumour_site(&self) -> Result<Option<TumourSite>> {
         if let Some(cc) = self.cc(F::BodySite)? {
-            return Ok(self.site_of(&cc).or(if cc.coding.is_empty() {
-                Some(TumourSite::Primary)
-            } else {
-                None
-            }));
+            return Ok(self.site_of(&cc).or(if cc.coding.is_empty() { Some(TumourSite::Primary) } else { None }));
         }
         let focus: Vec<Reference<'a>> = self.obj.list(F::Focus).map_err(field)?;
         for r in &focus {
             if let Some(target) = r.reference.as_deref().and_then(|x| self.resolve(x)) {
                 if target.str(F::ResourceType).ok().flatten().as_deref() == Some("BodyStructure") {
                     let location: Option<CodeableConcept<'a>> =
-                        target
-                            .get(F::Location)
-                            .map_err(|b| RejectReason::MalformedField {
-                                field: format!("focus BodyStructure {}", b.field),
-                                problem: b.problem,
-                            })?;
+                        target.get(F::Location).map_err(|b| RejectReason::MalformedField {
+                            field: format!("focus BodyStructure {}", b.field),
+                            problem: b.problem,
+                        })?;
                     return Ok(location.and_then(|cc| self.site_of(&cc)));
                 }
                 continue; // focus on a Condition etc.: not a site
@@ -706,32 +587,15 @@ impl<'a> Ctx<'_, 'a> {
         let verification = self.status_code(
             F::VerificationStatus,
             CONDITION_VER_STATUS,
-            &[
-                "unconfirmed",
-                "provisional",
-                "differential",
-                "confirmed",
-                "refuted",
-                "entered-in-error",
-            ],
+            &["unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"],
         )?;
         let clinical = self.status_code(
             F::ClinicalStatus,
             CONDITION_CLINICAL,
-            &[
-                "active",
-                "recurrence",
-                "relapse",
-                "inactive",
-                "remission",
-                "resolved",
-            ],
+            &["active", "recurrence", "relapse", "inactive", "remission", "resolved"],
         )?;
         let onset = self.choice("onset", &["DateTime", "Age", "Period", "Range", "String"])?;
-        let abatement = self.choice(
-            "abatement",
-            &["DateTime", "Age", "Period", "Range", "String"],
-        )?;
+        let abatement = self.choice("abatement", &["DateTime", "Age", "Period", "Range", "String"])?;
         let mut clinical_time = match onset {
             Some((kind, raw)) => self.choice_time("onset", kind, raw)?,
             None => None,
@@ -743,10 +607,7 @@ impl<'a> Ctx<'_, 'a> {
         clinical_time = clinical_time.or(recorded).or(last_updated);
         let mut said = Said {
             clinical_time,
-            preliminary: matches!(
-                verification,
-                Some("unconfirmed" | "provisional" | "differential")
-            ),
+            preliminary: matches!(verification, Some("unconfirmed" | "provisional" | "differential")),
             ..Said::default()
         };
         if matches!(verification, Some("entered-in-error" | "refuted")) {
@@ -776,10 +637,7 @@ impl<'a> Ctx<'_, 'a> {
         if !present {
             return Ok(said);
         }
-        let pancreatic = codes
-            .iter()
-            .chain(&sites)
-            .any(|c| *c == Code::Site(Site::Pancreas));
+        let pancreatic = codes.iter().chain(&sites).any(|c| *c == Code::Site(Site::Pancreas));
         let liver = sites.contains(&Code::Site(Site::Liver));
         for c in codes {
             match c {
@@ -814,9 +672,9 @@ impl<'a> Ctx<'_, 'a> {
                 Code::Syndrome(s) => said.push(FactKind::Syndrome(s)),
                 Code::Hereditary(h) => said.push(FactKind::Hereditary(h)),
                 Code::Metastasis(site) => said.push(FactKind::Metastasis(site)),
-                Code::SecondaryMalignancy if liver => said.push(FactKind::Metastasis(
-                    islet_guideline::facts::MetastasisSite::Liver,
-                )),
+                Code::SecondaryMalignancy if liver => {
+                    said.push(FactKind::Metastasis(islet_guideline::facts::MetastasisSite::Liver))
+                }
                 Code::PortalVeinOcclusion => said.push(FactKind::PortalVeinOcclusion),
                 Code::LiverFailure => said.push(FactKind::LiverFailure),
                 Code::BiliaryReconstruction => said.push(FactKind::BiliaryReconstruction),
@@ -827,12 +685,7 @@ impl<'a> Ctx<'_, 'a> {
     }
 
     /// The code of a status CodeableConcept in its FHIR code system (or without a system).
-    fn status_code(
-        &self,
-        f: F,
-        system: &str,
-        allowed: &[&'static str],
-    ) -> Result<Option<&'static str>> {
+    fn status_code(&self, f: F, system: &str, allowed: &[&'static str]) -> Result<Option<&'static str>> {
         let Some(cc) = self.cc(f)? else {
             return Ok(None);
         };
@@ -845,10 +698,7 @@ impl<'a> Ctx<'_, 'a> {
             };
             return match allowed.iter().find(|a| **a == code) {
                 Some(a) => Ok(Some(*a)),
-                None => Err(RejectReason::UnknownStatus {
-                    field: f.name(),
-                    found: echo(code),
-                }),
+                None => Err(RejectReason::UnknownStatus { field: f.name(), found: echo(code) }),
             };
         }
         Ok(None)
@@ -859,12 +709,9 @@ impl<'a> Ctx<'_, 'a> {
     fn patient_facts(&self, last_updated: Option<Instant>) -> Result<Said> {
         let mut said = Said::default();
         if let Some(s) = self.obj.str(F::BirthDate).map_err(field)? {
-            let date = parse_date(&s).map_err(|why| RejectReason::MalformedField {
-                field: "birthDate".into(),
-                problem: why.into(),
-            })?;
-            said.timed
-                .push((date.midnight().assume_utc(), FactKind::BirthDate(date)));
+            let date = parse_date(&s)
+                .map_err(|why| RejectReason::MalformedField { field: "birthDate".into(), problem: why.into() })?;
+            said.timed.push((date.midnight().assume_utc(), FactKind::BirthDate(date)));
         }
         match self.choice("deceased", &["Boolean", "DateTime"])? {
             Some(("Boolean", raw)) => {
@@ -900,69 +747,37 @@ impl<'a> Ctx<'_, 'a> {
                 "entered-in-error",
                 "unknown",
             ],
-            "MedicationStatement" => &[
-                "active",
-                "completed",
-                "entered-in-error",
-                "intended",
-                "stopped",
-                "on-hold",
-                "unknown",
-                "not-taken",
-            ],
-            "MedicationRequest" => &[
-                "active",
-                "on-hold",
-                "cancelled",
-                "completed",
-                "entered-in-error",
-                "stopped",
-                "draft",
-                "unknown",
-            ],
-            _ => &[
-                "draft",
-                "active",
-                "on-hold",
-                "revoked",
-                "completed",
-                "entered-in-error",
-                "unknown",
-            ],
+            "MedicationStatement" => {
+                &["active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown", "not-taken"]
+            }
+            "MedicationRequest" => {
+                &["active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft", "unknown"]
+            }
+            _ => &["draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"],
         };
         if !statuses.contains(&&*status) {
-            return Err(RejectReason::UnknownStatus {
-                field: "status",
-                found: echo(&status),
-            });
+            return Err(RejectReason::UnknownStatus { field: "status", found: echo(&status) });
         }
         let tense = match (rt, &*status) {
-            ("MedicationStatement" | "MedicationRequest", "active")
-            | ("Procedure", "in-progress") => Some(Tense::Running),
+            ("MedicationStatement" | "MedicationRequest", "active") | ("Procedure", "in-progress") => {
+                Some(Tense::Running)
+            }
             ("MedicationRequest", "draft" | "on-hold")
             | ("MedicationStatement", "intended")
             | ("ServiceRequest", "active" | "draft" | "on-hold")
             | ("Procedure", "preparation") => Some(Tense::Planned),
-            ("MedicationStatement", "completed" | "stopped") | ("Procedure", "completed") => {
-                Some(Tense::Done)
-            }
+            ("MedicationStatement", "completed" | "stopped") | ("Procedure", "completed") => Some(Tense::Done),
             _ => None,
         };
         // Clinical time, then the codes.
         let (time, codes, dosages): (Option<Instant>, Vec<Code>, Vec<Dosage<'a>>) = match rt {
             "Procedure" => {
-                let performed = self.choice(
-                    "performed",
-                    &["DateTime", "Period", "String", "Age", "Range"],
-                )?;
+                let performed = self.choice("performed", &["DateTime", "Period", "String", "Age", "Range"])?;
                 let time = match performed {
                     Some((kind, raw)) => self.choice_time("performed", kind, raw)?,
                     None => None,
                 };
-                let codes = self
-                    .cc(F::Code)?
-                    .map(|cc| self.codes(&cc).collect())
-                    .unwrap_or_default();
+                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
                 (time, codes, Vec::new())
             }
             "ServiceRequest" => {
@@ -972,10 +787,7 @@ impl<'a> Ctx<'_, 'a> {
                     None => None,
                 };
                 time = time.or(self.date_time(F::AuthoredOn)?);
-                let codes = self
-                    .cc(F::Code)?
-                    .map(|cc| self.codes(&cc).collect())
-                    .unwrap_or_default();
+                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
                 (time, codes, Vec::new())
             }
             "MedicationStatement" => {
@@ -994,19 +806,12 @@ impl<'a> Ctx<'_, 'a> {
                 (time, self.medication_codes()?, dosages)
             }
         };
-        let mut said = Said {
-            clinical_time: time.or(last_updated),
-            ..Said::default()
-        };
+        let mut said = Said { clinical_time: time.or(last_updated), ..Said::default() };
         if &*status == "entered-in-error" {
             said.retracted = true;
             return Ok(said);
         }
-        let do_not_perform: bool = self
-            .obj
-            .get(F::DoNotPerform)
-            .map_err(field)?
-            .unwrap_or(false);
+        let do_not_perform: bool = self.obj.get(F::DoNotPerform).map_err(field)?.unwrap_or(false);
         let Some(tense) = tense.filter(|_| !do_not_perform) else {
             return Ok(said);
         };
@@ -1020,8 +825,7 @@ impl<'a> Ctx<'_, 'a> {
         } else {
             None
         };
-        let escalated =
-            codes.contains(&Code::SsaEscalated) || dosages.iter().any(shortened_interval);
+        let escalated = codes.contains(&Code::SsaEscalated) || dosages.iter().any(shortened_interval);
         let mut classes: Vec<TherapyClass> = Vec::new();
         for c in &codes {
             let class = match c {
@@ -1052,13 +856,11 @@ impl<'a> Ctx<'_, 'a> {
     /// Medication (contained, or another entry of the Bundle).
     fn medication_codes(&self) -> Result<Vec<Code>> {
         match self.choice("medication", &["CodeableConcept", "Reference"])? {
-            None => Err(RejectReason::MissingField {
-                resource_type: self.resource_type.to_owned(),
-                field: "medication[x]",
-            }),
+            None => {
+                Err(RejectReason::MissingField { resource_type: self.resource_type.to_owned(), field: "medication[x]" })
+            }
             Some(("CodeableConcept", raw)) => {
-                let cc: CodeableConcept<'a> =
-                    parse_raw(raw, "medicationCodeableConcept").map_err(field)?;
+                let cc: CodeableConcept<'a> = parse_raw(raw, "medicationCodeableConcept").map_err(field)?;
                 Ok(self.codes(&cc).collect())
             }
             Some((_, raw)) => {
@@ -1080,16 +882,14 @@ impl<'a> Ctx<'_, 'a> {
                         return Err(RejectReason::WrongResourceType {
                             context: "medicationReference",
                             expected: "Medication".into(),
-                            found: other
-                                .map_or("resource without resourceType".into(), |t| echo(&t)),
+                            found: other.map_or("resource without resourceType".into(), |t| echo(&t)),
                         })
                     }
                 }
-                let cc: Option<CodeableConcept<'a>> =
-                    med.get(F::Code).map_err(|b| RejectReason::MalformedField {
-                        field: format!("Medication.{}", b.field),
-                        problem: b.problem,
-                    })?;
+                let cc: Option<CodeableConcept<'a>> = med.get(F::Code).map_err(|b| RejectReason::MalformedField {
+                    field: format!("Medication.{}", b.field),
+                    problem: b.problem,
+                })?;
                 Ok(cc.map(|cc| self.codes(&cc).collect()).unwrap_or_default())
             }
         }
@@ -1102,13 +902,9 @@ fn looked_at(resource_type: &str) -> &'static str {
         "Observation" => "effectiveDateTime, effectivePeriod.start, effectiveInstant, issued",
         "Condition" => "onsetDateTime, onsetPeriod.start, recordedDate, meta.lastUpdated",
         "Procedure" => "performedDateTime, performedPeriod.start, meta.lastUpdated",
-        "MedicationStatement" => {
-            "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated"
-        }
+        "MedicationStatement" => "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated",
         "MedicationRequest" => "authoredOn, meta.lastUpdated",
-        "ServiceRequest" => {
-            "occurrenceDateTime, occurrencePeriod.start, authoredOn, meta.lastUpdated"
-        }
+        "ServiceRequest" => "occurrenceDateTime, occurrencePeriod.start, authoredOn, meta.lastUpdated",
         _ => "meta.lastUpdated",
     }
 }
@@ -1175,8 +971,7 @@ const OBSERVATION_VALUES: [&str; 11] = [
 
 /// `value[x]` of an Observation or a component; `path` prefixes element names.
 fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>> {
-    let Some((kind, raw)) = choice_in(obj, "value", &OBSERVATION_VALUES, "Observation", path)?
-    else {
+    let Some((kind, raw)) = choice_in(obj, "value", &OBSERVATION_VALUES, "Observation", path)? else {
         return Ok(None);
     };
     let name = format!("{path}value{kind}");
@@ -1184,10 +979,7 @@ fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>>
         "Quantity" => {
             let q: Quantity<'a> = parse_raw(raw, &name).map_err(value_err)?;
             if q.value.is_none() {
-                return Err(RejectReason::MalformedValue {
-                    field: name,
-                    problem: "has no `value`".into(),
-                });
+                return Err(RejectReason::MalformedValue { field: name, problem: "has no `value`".into() });
             }
             Value::Quantity(q)
         }
@@ -1198,18 +990,12 @@ fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>>
         }
         "String" | "Time" => {
             parse_raw::<Str<'a>>(raw, &name).map_err(value_err)?;
-            Value::Other(if kind == "String" {
-                "valueString"
-            } else {
-                "valueTime"
-            })
+            Value::Other(if kind == "String" { "valueString" } else { "valueTime" })
         }
         "DateTime" => {
             let s: Str<'a> = parse_raw(raw, &name).map_err(value_err)?;
-            parse_date_time(&s).map_err(|why| RejectReason::MalformedValue {
-                field: name.clone(),
-                problem: why.into(),
-            })?;
+            parse_date_time(&s)
+                .map_err(|why| RejectReason::MalformedValue { field: name.clone(), problem: why.into() })?;
             Value::Other("valueDateTime")
         }
         "Boolean" => {
@@ -1218,10 +1004,7 @@ fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>>
         }
         other => {
             if !raw.get().starts_with('{') {
-                return Err(RejectReason::MalformedValue {
-                    field: name,
-                    problem: "must be a JSON object".into(),
-                });
+                return Err(RejectReason::MalformedValue { field: name, problem: "must be a JSON object".into() });
             }
             Value::Other(match other {
                 "Range" => "valueRange",
@@ -1261,11 +1044,7 @@ fn choice_in<'a>(
         let Some(kind) = allowed.iter().find(|a| **a == suffix) else {
             return Err(make(format!(
                 "is not a valid {resource_type} {prefix}[x] (allowed: {})",
-                allowed
-                    .iter()
-                    .map(|a| format!("{prefix}{a}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                allowed.iter().map(|a| format!("{prefix}{a}")).collect::<Vec<_>>().join(", ")
             )));
         };
         if found.is_some() {
@@ -1286,32 +1065,20 @@ fn bounded(r: Result<FactKind, islet_guideline::facts::OutOfRange>) -> FactKind 
 /// A quantity's value in `target`; comparators give the nearest value that satisfies them.
 fn convert(q: &Quantity<'_>, target: Canonical, label: &str) -> Result<f64, FactKind> {
     let value = q.value.map_or(f64::NAN, |d| d.0);
-    let ucum_code = q
-        .code
-        .as_deref()
-        .filter(|_| q.system.as_deref().is_none_or(|s| s == UCUM));
+    let ucum_code = q.code.as_deref().filter(|_| q.system.as_deref().is_none_or(|s| s == UCUM));
     let unit = ucum_code.or(q.unit.as_deref());
     let Some(unit) = unit else {
         return Err(problem(
             ProblemKind::UnknownUnit,
-            format!(
-                "{label}: the quantity has no unit; expected {}",
-                target.label()
-            ),
+            format!("{label}: the quantity has no unit; expected {}", target.label()),
         ));
     };
-    let f = factor(unit, target)
-        .or_else(|| q.unit.as_deref().and_then(|u| factor(u, target)))
-        .ok_or_else(|| {
-            problem(
-                ProblemKind::UnknownUnit,
-                format!(
-                    "{label}: unit `{}` cannot be converted to {}",
-                    echo(unit),
-                    target.label()
-                ),
-            )
-        })?;
+    let f = factor(unit, target).or_else(|| q.unit.as_deref().and_then(|u| factor(u, target))).ok_or_else(|| {
+        problem(
+            ProblemKind::UnknownUnit,
+            format!("{label}: unit `{}` cannot be converted to {}", echo(unit), target.label()),
+        )
+    })?;
     let value = match q.comparator {
         None | Some(Comparator::Le | Comparator::Ge) => value,
         Some(Comparator::Lt) => value.next_down(),
@@ -1334,9 +1101,7 @@ fn coded_fact(kind: ObsKind, a: Answer) -> Option<FactKind> {
         (ObsKind::DiseaseStatus, A::Improved) => FactKind::DiseaseStatus(DiseaseStatus::Improved),
         (ObsKind::DiseaseStatus, A::Stable) => FactKind::DiseaseStatus(DiseaseStatus::Stable),
         (ObsKind::DiseaseStatus, A::Worsened) => FactKind::DiseaseStatus(DiseaseStatus::Worsened),
-        (ObsKind::DiseaseStatus, A::Undetermined) => {
-            FactKind::DiseaseStatus(DiseaseStatus::Undetermined)
-        }
+        (ObsKind::DiseaseStatus, A::Undetermined) => FactKind::DiseaseStatus(DiseaseStatus::Undetermined),
         (ObsKind::Recist, A::Cr) => FactKind::Recist(Recist::CompleteResponse),
         (ObsKind::Recist, A::Pr) => FactKind::Recist(Recist::PartialResponse),
         (ObsKind::Recist, A::Sd) => FactKind::Recist(Recist::StableDisease),
@@ -1347,26 +1112,14 @@ fn coded_fact(kind: ObsKind, a: Answer) -> Option<FactKind> {
         (ObsKind::Resectability, A::UnresectableVascular) => {
             FactKind::Resectability(Resectability::UnresectableVascular)
         }
-        (ObsKind::Resectability, A::Unresectable) => {
-            FactKind::Resectability(Resectability::Unresectable)
-        }
+        (ObsKind::Resectability, A::Unresectable) => FactKind::Resectability(Resectability::Unresectable),
         (ObsKind::LiverResectability, A::Resectable) => FactKind::LiverResectable(true),
         (ObsKind::LiverResectability, A::Unresectable) => FactKind::LiverResectable(false),
-        (ObsKind::DiscoveryMode, A::Incidental) => {
-            FactKind::DiscoveryMode(DiscoveryMode::Incidental)
-        }
-        (ObsKind::DiscoveryMode, A::Symptomatic) => {
-            FactKind::DiscoveryMode(DiscoveryMode::Symptomatic)
-        }
-        (ObsKind::HormonalSymptoms, A::Controlled) => {
-            FactKind::HormonalSymptoms(HormonalSymptoms::Controlled)
-        }
-        (ObsKind::HormonalSymptoms, A::Uncontrolled) => {
-            FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled)
-        }
-        (ObsKind::HormonalSymptoms, A::Crisis) => {
-            FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)
-        }
+        (ObsKind::DiscoveryMode, A::Incidental) => FactKind::DiscoveryMode(DiscoveryMode::Incidental),
+        (ObsKind::DiscoveryMode, A::Symptomatic) => FactKind::DiscoveryMode(DiscoveryMode::Symptomatic),
+        (ObsKind::HormonalSymptoms, A::Controlled) => FactKind::HormonalSymptoms(HormonalSymptoms::Controlled),
+        (ObsKind::HormonalSymptoms, A::Uncontrolled) => FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled),
+        (ObsKind::HormonalSymptoms, A::Crisis) => FactKind::HormonalSymptoms(HormonalSymptoms::Crisis),
         _ => return None,
     })
 }

@@ -173,13 +173,7 @@ mod tests {
     #[test]
     fn sorted_and_complete() {
         assert!(super::ALL.windows(2).all(|w| w[0] < w[1]));
-        for t in [
-            "Observation",
-            "Encounter",
-            "Bundle",
-            "MedicinalProduct",
-            "SubscriptionTopic",
-        ] {
+        for t in ["Observation", "Encounter", "Bundle", "MedicinalProduct", "SubscriptionTopic"] {
             assert!(super::is_resource_type(t), "{t}");
         }
         assert!(!super::is_resource_type("Observatoin"));

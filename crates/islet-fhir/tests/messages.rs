@@ -15,9 +15,7 @@ fn upserts(changes: &[Change]) -> Vec<String> {
         .iter()
         .map(|c| match c {
             Change::Upsert(v) => v.reference(),
-            Change::Delete {
-                resource_type, id, ..
-            } => format!("DELETE {resource_type}/{id}"),
+            Change::Delete { resource_type, id, .. } => format!("DELETE {resource_type}/{id}"),
             Change::Skipped { resource_type, .. } => format!("SKIP {resource_type}"),
         })
         .collect()
@@ -42,23 +40,12 @@ fn a_bad_entry_does_not_spoil_the_good_ones() {
         ],
     );
     let d = decode(&b);
-    assert_eq!(
-        upserts(&d.changes),
-        ["Observation/o1", "SKIP Encounter", "Condition/c9"]
-    );
-    let r: Vec<_> = d
-        .rejections
-        .iter()
-        .map(|r| (r.entry, r.resource.clone(), r.reason.code()))
-        .collect();
+    assert_eq!(upserts(&d.changes), ["Observation/o1", "SKIP Encounter", "Condition/c9"]);
+    let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.resource.clone(), r.reason.code())).collect();
     assert_eq!(
         r,
         [
-            (
-                Some(1),
-                Some("Observation/bad".to_string()),
-                "malformed-value"
-            ),
+            (Some(1), Some("Observation/bad".to_string()), "malformed-value"),
             (Some(4), None, "not-an-object"),
             (Some(5), None, "empty-entry"),
         ]
@@ -69,10 +56,7 @@ fn a_bad_entry_does_not_spoil_the_good_ones() {
 fn raw_is_the_entry_text_as_received() {
     let text = r#"{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","id":"p1","birthDate":"1970"},"request":{"method":"PUT","url":"Patient/p1"}}]}"#;
     let d = decode_str(text);
-    assert_eq!(
-        upsert(&d).raw,
-        r#"{"resourceType":"Patient","id":"p1","birthDate":"1970"}"#
-    );
+    assert_eq!(upsert(&d).raw, r#"{"resourceType":"Patient","id":"p1","birthDate":"1970"}"#);
 }
 
 #[test]
@@ -92,36 +76,20 @@ fn delete_entries() {
     assert_eq!(
         d.changes,
         [
-            Change::Delete {
-                resource_type: "Observation".into(),
-                id: "o1".into(),
-                patient: None,
-                version_id: None
-            },
+            Change::Delete { resource_type: "Observation".into(), id: "o1".into(), patient: None, version_id: None },
             Change::Delete {
                 resource_type: "Condition".into(),
                 id: "c1".into(),
                 patient: None,
                 version_id: Some("4".into())
             },
-            Change::Skipped {
-                resource_type: "Encounter".into(),
-                id: Some("e1".into())
-            },
+            Change::Skipped { resource_type: "Encounter".into(), id: Some("e1".into()) },
         ]
     );
-    let r: Vec<_> = d
-        .rejections
-        .iter()
-        .map(|r| (r.entry, r.reason.code()))
-        .collect();
+    let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
     assert_eq!(
         r,
-        [
-            (Some(3), "bad-request-url"),
-            (Some(4), "unknown-resource-type"),
-            (Some(5), "unsupported-request-method")
-        ]
+        [(Some(3), "bad-request-url"), (Some(4), "unknown-resource-type"), (Some(5), "unsupported-request-method")]
     );
 }
 
@@ -174,18 +142,8 @@ fn urn_uuid_subjects_resolve_to_the_patient_entry() {
             ("Observation/o1".to_string(), "Patient/p42".to_string())
         ]
     );
-    let r: Vec<_> = d
-        .rejections
-        .iter()
-        .map(|r| (r.entry, r.reason.code()))
-        .collect();
-    assert_eq!(
-        r,
-        [
-            (Some(3), "unresolved-reference"),
-            (Some(4), "subject-not-patient")
-        ]
-    );
+    let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
+    assert_eq!(r, [(Some(3), "unresolved-reference"), (Some(4), "subject-not-patient")]);
 }
 
 #[test]
@@ -196,10 +154,7 @@ fn bundle_level_problems() {
     assert_eq!(rejected(&b).0, "missing-field");
     let b = json!({"resourceType": "Bundle", "type": "batch", "entry": {"resource": {}}});
     assert_eq!(rejected(&b).0, "malformed-field");
-    let nested = bundle(
-        "collection",
-        vec![json!({"resource": bundle("collection", vec![])})],
-    );
+    let nested = bundle("collection", vec![json!({"resource": bundle("collection", vec![])})]);
     let d = decode(&nested);
     assert_eq!(d.rejections[0].reason.code(), "nested-bundle");
     // An empty Bundle is simply empty.
@@ -210,9 +165,7 @@ fn bundle_level_problems() {
 #[test]
 fn bundle_medication_reference_resolves_to_an_entry() {
     let mut ms = med_statement("active", ATC, "x");
-    ms.as_object_mut()
-        .unwrap()
-        .remove("medicationCodeableConcept");
+    ms.as_object_mut().unwrap().remove("medicationCodeableConcept");
     ms["medicationReference"] = json!({"reference": "urn:uuid:med-1"});
     let mut ms2 = ms.clone();
     ms2["id"] = json!("ms2");
@@ -236,10 +189,8 @@ fn bundle_medication_reference_resolves_to_an_entry() {
             _ => None,
         })
         .collect();
-    assert!(
-        matches!(&classes[..], [FactKind::Therapy(a), FactKind::Therapy(b)]
-        if a.class == islet_guideline::facts::TherapyClass::Prrt && b.class == islet_guideline::facts::TherapyClass::Sunitinib)
-    );
+    assert!(matches!(&classes[..], [FactKind::Therapy(a), FactKind::Therapy(b)]
+        if a.class == islet_guideline::facts::TherapyClass::Prrt && b.class == islet_guideline::facts::TherapyClass::Sunitinib));
 }
 
 fn delivery(op: &str, payload: Option<&Value>, payload_id: Option<&str>) -> Value {
@@ -278,11 +229,7 @@ fn envelopes_bare_and_wrapped() {
     // DELETE: identity from payloadId; the patient from the payload when present.
     for msg in [
         delivery("DELETE", Some(&o), Some("Observation/o1/_history/3")),
-        wrapped(delivery(
-            "DELETE",
-            Some(&o),
-            Some("Observation/o1/_history/3"),
-        )),
+        wrapped(delivery("DELETE", Some(&o), Some("Observation/o1/_history/3"))),
     ] {
         let d = decode(&msg);
         assert!(d.rejections.is_empty());
@@ -299,18 +246,11 @@ fn envelopes_bare_and_wrapped() {
     let d = decode(&wrapped(delivery("DELETE", None, Some("Condition/c1"))));
     assert_eq!(
         d.changes,
-        [Change::Delete {
-            resource_type: "Condition".into(),
-            id: "c1".into(),
-            patient: None,
-            version_id: None
-        }]
+        [Change::Delete { resource_type: "Condition".into(), id: "c1".into(), patient: None, version_id: None }]
     );
     // DELETE without payloadId: identity from the payload.
     let d = decode(&delivery("DELETE", Some(&o), None));
-    assert!(
-        matches!(&d.changes[..], [Change::Delete { id, version_id: Some(v), .. }] if id == "o1" && v == "2")
-    );
+    assert!(matches!(&d.changes[..], [Change::Delete { id, version_id: Some(v), .. }] if id == "o1" && v == "2"));
 }
 
 #[test]
@@ -325,44 +265,25 @@ fn envelope_payload_may_be_a_bundle_or_inline() {
 #[test]
 fn envelope_problems() {
     let o = ki67(4.5);
-    assert_eq!(
-        rejected(&delivery("PATCH", Some(&o), None)).0,
-        "unknown-operation"
-    );
+    assert_eq!(rejected(&delivery("PATCH", Some(&o), None)).0, "unknown-operation");
     let mut no_op = delivery("CREATE", Some(&o), None);
     no_op.as_object_mut().unwrap().remove("operationType");
     assert_eq!(rejected(&no_op).0, "unknown-operation");
-    assert_eq!(
-        rejected(&delivery("CREATE", None, Some("Observation/o1"))).0,
-        "no-payload"
-    );
+    assert_eq!(rejected(&delivery("CREATE", None, Some("Observation/o1"))).0, "no-payload");
     assert_eq!(rejected(&delivery("DELETE", None, None)).0, "no-payload");
     let xml = json!({"operationType": "CREATE", "payload": "<Observation xmlns=\"http://hl7.org/fhir\"/>"});
     assert_eq!(rejected(&xml).0, "unsupported-payload-encoding");
     let garbage = json!({"operationType": "CREATE", "payload": "{\"resourceType\": "});
     assert_eq!(rejected(&garbage).0, "invalid-json");
-    assert_eq!(
-        rejected(&delivery("UPDATE", Some(&o), Some("Observation/other"))).0,
-        "id-mismatch"
-    );
-    assert_eq!(
-        rejected(&delivery("UPDATE", Some(&o), Some("Observation?x=1"))).0,
-        "bad-request-url"
-    );
+    assert_eq!(rejected(&delivery("UPDATE", Some(&o), Some("Observation/other"))).0, "id-mismatch");
+    assert_eq!(rejected(&delivery("UPDATE", Some(&o), Some("Observation?x=1"))).0, "bad-request-url");
     let env_in_env = json!({"operationType": "CREATE", "payload": delivery("CREATE", Some(&o), None).to_string()});
     assert_eq!(rejected(&env_in_env).0, "no-resource-type");
     // The payload's own problems come through.
     let mut bad = ki67(4.5);
     bad["modifierExtension"] = json!([{"url": "http://x"}]);
-    let d = decode(&wrapped(delivery(
-        "UPDATE",
-        Some(&bad),
-        Some("Observation/o1"),
-    )));
-    assert_eq!(
-        d.rejections[0].reason.code(),
-        "unsupported-modifier-extension"
-    );
+    let d = decode(&wrapped(delivery("UPDATE", Some(&bad), Some("Observation/o1"))));
+    assert_eq!(d.rejections[0].reason.code(), "unsupported-modifier-extension");
     assert_eq!(d.rejections[0].resource.as_deref(), Some("Observation/o1"));
 }
 

@@ -7,36 +7,20 @@ use serde_json::json;
 
 #[test]
 fn value_quantity_value_as_string_is_rejected() {
-    let o = obs(
-        LOINC,
-        "29593-1",
-        "valueQuantity",
-        json!({"value": "4.5", "unit": "%"}),
-    );
+    let o = obs(LOINC, "29593-1", "valueQuantity", json!({"value": "4.5", "unit": "%"}));
     let (code, text) = rejected(&o);
     assert_eq!(code, "malformed-value");
     assert!(text.contains("valueQuantity"), "{text}");
     assert!(text.contains("`value`"), "{text}");
-    assert!(
-        !text.contains("4.5"),
-        "a reason must not echo values: {text}"
-    );
+    assert!(!text.contains("4.5"), "a reason must not echo values: {text}");
 }
 
 #[test]
 fn unknown_comparator_is_rejected() {
-    let o = obs(
-        LOINC,
-        "29593-1",
-        "valueQuantity",
-        json!({"value": 4.5, "comparator": "~", "unit": "%"}),
-    );
+    let o = obs(LOINC, "29593-1", "valueQuantity", json!({"value": 4.5, "comparator": "~", "unit": "%"}));
     let (code, text) = rejected(&o);
     assert_eq!(code, "malformed-value");
-    assert!(
-        text.contains("valueQuantity") && text.contains('~'),
-        "{text}"
-    );
+    assert!(text.contains("valueQuantity") && text.contains('~'), "{text}");
 }
 
 #[test]
@@ -124,12 +108,9 @@ fn resource_type_mismatches_are_wrong_resource_type() {
     assert_eq!(rejected(&env).0, "wrong-resource-type");
     // A medicationReference to a contained resource that is not a Medication.
     let mut ms = med_statement("active", ATC, "H01CB02");
-    ms.as_object_mut()
-        .unwrap()
-        .remove("medicationCodeableConcept");
+    ms.as_object_mut().unwrap().remove("medicationCodeableConcept");
     ms["medicationReference"] = json!({"reference": "#m1"});
-    ms["contained"] =
-        json!([{"resourceType": "Substance", "id": "m1", "code": coding(ATC, "H01CB02")}]);
+    ms["contained"] = json!([{"resourceType": "Substance", "id": "m1", "code": coding(ATC, "H01CB02")}]);
     assert_eq!(rejected(&ms).0, "wrong-resource-type");
 }
 
@@ -143,15 +124,13 @@ fn modifier_extensions_are_rejected_wherever_they_are() {
     assert!(text.contains(url), "{text}");
 
     let mut nested = med_statement("active", ATC, "H01CB02");
-    nested["dosage"] =
-        json!([{"modifierExtension": [{"url": url, "valueBoolean": true}], "text": "x"}]);
+    nested["dosage"] = json!([{"modifierExtension": [{"url": url, "valueBoolean": true}], "text": "x"}]);
     let (code, text) = rejected(&nested);
     assert_eq!(code, "unsupported-modifier-extension");
     assert!(text.contains("dosage[0].modifierExtension"), "{text}");
 
     let mut contained = ki67(4.5);
-    contained["contained"] =
-        json!([{"resourceType": "BodyStructure", "id": "b", "modifierExtension": [{"url": url}]}]);
+    contained["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "modifierExtension": [{"url": url}]}]);
     assert_eq!(rejected(&contained).0, "unsupported-modifier-extension");
 
     // An empty list, or the word inside a text, is not a modifier extension.
@@ -167,10 +146,7 @@ fn last_updated_without_time_zone_is_a_clear_rejection() {
     o["meta"]["lastUpdated"] = json!("2024-01-12T08:00:00");
     let (code, text) = rejected(&o);
     assert_eq!(code, "malformed-field");
-    assert!(
-        text.contains("meta.lastUpdated") && text.contains("time zone"),
-        "{text}"
-    );
+    assert!(text.contains("meta.lastUpdated") && text.contains("time zone"), "{text}");
 }
 
 #[test]
@@ -195,10 +171,7 @@ fn unknown_status_and_missing_code_have_specific_reasons() {
     o.as_object_mut().unwrap().remove("code");
     assert_eq!(rejected(&o).0, "missing-code");
     let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
-    c["clinicalStatus"] = coding(
-        "http://terminology.hl7.org/CodeSystem/condition-clinical",
-        "actve",
-    );
+    c["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "actve");
     assert_eq!(rejected(&c).0, "unknown-status");
     let ms = med_statement("taking", ATC, "H01CB02");
     assert_eq!(rejected(&ms).0, "unknown-status");
@@ -216,21 +189,10 @@ fn reasons_do_not_carry_patient_names() {
 
 #[test]
 fn invalid_json_and_non_objects() {
-    assert_eq!(
-        decode_str("{\"resourceType\": ").rejections[0]
-            .reason
-            .code(),
-        "invalid-json"
-    );
-    assert_eq!(
-        decode_str("[1,2]").rejections[0].reason.code(),
-        "not-an-object"
-    );
+    assert_eq!(decode_str("{\"resourceType\": ").rejections[0].reason.code(), "invalid-json");
+    assert_eq!(decode_str("[1,2]").rejections[0].reason.code(), "not-an-object");
     assert_eq!(decode_str("").rejections[0].reason.code(), "not-an-object");
-    assert_eq!(
-        decode_str("<Observation/>").rejections[0].reason.code(),
-        "not-an-object"
-    );
+    assert_eq!(decode_str("<Observation/>").rejections[0].reason.code(), "not-an-object");
     let d = islet_fhir::Decoder::default().decode(b"{\"id\":\"\xff\"}");
     assert_eq!(d.rejections[0].reason.code(), "invalid-json");
     let dup = r#"{"resourceType":"Observation","id":"a","id":"b"}"#;

@@ -140,10 +140,7 @@ fn check(bytes: &[u8]) -> Decoded {
     let d = decoder.decode(bytes);
     for r in &d.rejections {
         let code = r.reason.code();
-        assert!(
-            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
-            "{code}"
-        );
+        assert!(!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{code}");
         assert!(!r.to_string().is_empty());
     }
     for c in &d.changes {
@@ -171,25 +168,19 @@ fn answered(d: &Decoded, v: &Value) -> bool {
 /// Valid messages to mutate.
 fn fixtures() -> Vec<Value> {
     let mut size = obs(LOINC, "21889-1", "", json!(null));
-    size["component"] =
-        json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(2.0, "cm")}]);
+    size["component"] = json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(2.0, "cm")}]);
     size["focus"] = json!([{"reference": "#b"}]);
-    size["contained"] =
-        json!([{"resourceType": "BodyStructure", "id": "b", "location": coding(SCT, "10200004")}]);
+    size["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "location": coding(SCT, "10200004")}]);
     let mut cga = obs(LOINC, "9811-1", "valueQuantity", qty(120.0, "ug/L"));
     cga["referenceRange"] = json!([{"high": qty(100.0, "ug/L")}]);
     let mut ms = med_statement("active", ATC, "H01CB02");
-    ms["dosage"] =
-        json!([{"timing": {"repeat": {"frequency": 1, "period": 14, "periodUnit": "d"}}}]);
+    ms["dosage"] = json!([{"timing": {"repeat": {"frequency": 1, "period": 14, "periodUnit": "d"}}}]);
     let mut ms_ref = med_statement("active", ATC, "x");
-    ms_ref
-        .as_object_mut()
-        .unwrap()
-        .remove("medicationCodeableConcept");
+    ms_ref.as_object_mut().unwrap().remove("medicationCodeableConcept");
     ms_ref["medicationReference"] = json!({"reference": "#m1"});
-    ms_ref["contained"] =
-        json!([{"resourceType": "Medication", "id": "m1", "code": coding(ATC, "L01XE10")}]);
-    let patient = json!({"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03", "deceasedDateTime": "2024-01-01"});
+    ms_ref["contained"] = json!([{"resourceType": "Medication", "id": "m1", "code": coding(ATC, "L01XE10")}]);
+    let patient =
+        json!({"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03", "deceasedDateTime": "2024-01-01"});
     let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:u1", "resource": patient.clone()},
         {"resource": {"resourceType": "Observation", "id": "o5", "status": "final", "code": coding(LOINC, "29593-1"),
@@ -202,12 +193,7 @@ fn fixtures() -> Vec<Value> {
         ki67(4.5),
         size,
         cga,
-        obs(
-            ISLET,
-            "sstr-imaging",
-            "valueCodeableConcept",
-            coding(ISLET, "positive"),
-        ),
+        obs(ISLET, "sstr-imaging", "valueCodeableConcept", coding(ISLET, "positive")),
         condition(json!([{"system": ICD10, "code": "C7A.1"}])),
         ms,
         ms_ref,

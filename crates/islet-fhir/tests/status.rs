@@ -25,10 +25,7 @@ fn observation_statuses() {
         let v = upsert(&d);
         assert_eq!(v.facts.len(), facts, "{status}");
         assert_eq!(v.retracted, retracted, "{status}");
-        assert!(
-            v.facts.iter().all(|f| f.preliminary == preliminary),
-            "{status}"
-        );
+        assert!(v.facts.iter().all(|f| f.preliminary == preliminary), "{status}");
     }
 }
 
@@ -48,14 +45,9 @@ fn condition_statuses() {
     const CLIN: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
     const VER: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
     let pnet = json!([{"system": SCT, "code": "735735001"}]);
-    for (clinical, facts) in [
-        ("active", 1),
-        ("recurrence", 1),
-        ("relapse", 1),
-        ("inactive", 0),
-        ("remission", 0),
-        ("resolved", 0),
-    ] {
+    for (clinical, facts) in
+        [("active", 1), ("recurrence", 1), ("relapse", 1), ("inactive", 0), ("remission", 0), ("resolved", 0)]
+    {
         let mut c = condition(pnet.clone());
         c["clinicalStatus"] = coding(CLIN, clinical);
         let d = decode(&c);
@@ -77,10 +69,7 @@ fn condition_statuses() {
         let v = upsert(&d);
         assert_eq!(v.retracted, retracted, "{verification}");
         assert_eq!(v.facts.is_empty(), retracted, "{verification}");
-        assert!(
-            v.facts.iter().all(|f| f.preliminary == preliminary),
-            "{verification}"
-        );
+        assert!(v.facts.iter().all(|f| f.preliminary == preliminary), "{verification}");
     }
     // Without clinicalStatus: present unless abated.
     let mut c = condition(pnet.clone());
@@ -99,10 +88,13 @@ fn tense_of(v: &serde_json::Value) -> Option<Tense> {
     })
 }
 
+/// A status and the tense it gives (`None`: the therapy is absent).
+type StatusTense = (&'static str, Option<Tense>);
+
 #[test]
 fn therapy_tense_by_status() {
     use Tense::*;
-    let table: &[(&str, &[(&str, Option<Tense>)])] = &[
+    let table: &[(&str, &[StatusTense])] = &[
         (
             "MedicationStatement",
             &[
@@ -195,23 +187,14 @@ fn clinical_time_sources() {
     let mut o = ki67(4.5);
     o["effectiveDateTime"] = json!("2024-01-10T09:00:00+01:00");
     let d = decode(&o);
-    assert_eq!(
-        upsert(&d).clinical_time,
-        Some(datetime!(2024-01-10 8:00 UTC))
-    );
+    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 8:00 UTC)));
     assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC));
     o.as_object_mut().unwrap().remove("effectiveDateTime");
     o["effectivePeriod"] = json!({"start": "2024-02", "end": "2024-03"});
-    assert_eq!(
-        upsert(&decode(&o)).clinical_time,
-        Some(datetime!(2024-02-01 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
     o.as_object_mut().unwrap().remove("effectivePeriod");
     o["issued"] = json!("2024-01-11T10:00:00Z");
-    assert_eq!(
-        upsert(&decode(&o)).clinical_time,
-        Some(datetime!(2024-01-11 10:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-01-11 10:00 UTC)));
     // No fallback to meta.lastUpdated for Observations.
     o.as_object_mut().unwrap().remove("issued");
     assert_eq!(rejected(&o).0, "no-clinical-time");
@@ -222,62 +205,35 @@ fn clinical_time_sources() {
 
     // Condition: onset, then recordedDate, then meta.lastUpdated.
     let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
-    assert_eq!(
-        upsert(&decode(&c)).clinical_time,
-        Some(datetime!(2023-11-05 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2023-11-05 0:00 UTC)));
     c.as_object_mut().unwrap().remove("onsetDateTime");
     c["recordedDate"] = json!("2023-11-07");
-    assert_eq!(
-        upsert(&decode(&c)).clinical_time,
-        Some(datetime!(2023-11-07 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2023-11-07 0:00 UTC)));
     c.as_object_mut().unwrap().remove("recordedDate");
-    assert_eq!(
-        upsert(&decode(&c)).clinical_time,
-        Some(datetime!(2024-02-01 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
     c.as_object_mut().unwrap().remove("meta");
     assert_eq!(rejected(&c).0, "no-clinical-time");
 
     // Therapies fall back to meta.lastUpdated.
     let ms = med_statement("active", ATC, "H01CB02");
-    assert_eq!(
-        upsert(&decode(&ms)).clinical_time,
-        Some(datetime!(2024-03-01 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&ms)).clinical_time, Some(datetime!(2024-03-01 0:00 UTC)));
     let mut ms2 = ms.clone();
     ms2.as_object_mut().unwrap().remove("effectivePeriod");
     ms2["dateAsserted"] = json!("2024-03-05");
-    assert_eq!(
-        upsert(&decode(&ms2)).clinical_time,
-        Some(datetime!(2024-03-05 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&ms2)).clinical_time, Some(datetime!(2024-03-05 0:00 UTC)));
     let r = therapy_resource("MedicationRequest", "active");
-    assert_eq!(
-        upsert(&decode(&r)).clinical_time,
-        Some(datetime!(2024-05-01 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&r)).clinical_time, Some(datetime!(2024-05-01 0:00 UTC)));
     let mut r = therapy_resource("MedicationRequest", "active");
     r["authoredOn"] = json!("2024-04-20");
-    assert_eq!(
-        upsert(&decode(&r)).clinical_time,
-        Some(datetime!(2024-04-20 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&r)).clinical_time, Some(datetime!(2024-04-20 0:00 UTC)));
     let mut sr = therapy_resource("ServiceRequest", "active");
     sr["occurrencePeriod"] = json!({"start": "2024-06-01T08:00:00Z"});
     sr["authoredOn"] = json!("2024-04-20");
-    assert_eq!(
-        upsert(&decode(&sr)).clinical_time,
-        Some(datetime!(2024-06-01 8:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&sr)).clinical_time, Some(datetime!(2024-06-01 8:00 UTC)));
     let mut p = procedure("completed", ISLET, "tace");
     p.as_object_mut().unwrap().remove("performedDateTime");
     p["performedPeriod"] = json!({"start": "2024-04-01"});
-    assert_eq!(
-        upsert(&decode(&p)).clinical_time,
-        Some(datetime!(2024-04-01 0:00 UTC))
-    );
+    assert_eq!(upsert(&decode(&p)).clinical_time, Some(datetime!(2024-04-01 0:00 UTC)));
     p.as_object_mut().unwrap().remove("performedPeriod");
     assert_eq!(rejected(&p).0, "no-clinical-time");
 }
@@ -302,30 +258,18 @@ fn patient_facts() {
 
     p["deceasedBoolean"] = json!(true);
     let d = decode(&p);
-    let dead = upsert(&d)
-        .facts
-        .iter()
-        .find(|f| f.kind == FactKind::Deceased)
-        .unwrap();
+    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
     assert_eq!(dead.at, datetime!(2024-06-01 12:00 UTC));
     p.as_object_mut().unwrap().remove("meta");
     let d = decode(&p);
-    let dead = upsert(&d)
-        .facts
-        .iter()
-        .find(|f| f.kind == FactKind::Deceased)
-        .unwrap();
+    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
     assert_eq!(dead.at, datetime!(1900-01-01 0:00 UTC));
     p["deceasedBoolean"] = json!(false);
     assert_eq!(kinds(&p), [FactKind::BirthDate(date!(1961 - 07 - 01))]);
     p.as_object_mut().unwrap().remove("deceasedBoolean");
     p["deceasedDateTime"] = json!("2024-05-30T23:00:00-02:00");
     let d = decode(&p);
-    let dead = upsert(&d)
-        .facts
-        .iter()
-        .find(|f| f.kind == FactKind::Deceased)
-        .unwrap();
+    let dead = upsert(&d).facts.iter().find(|f| f.kind == FactKind::Deceased).unwrap();
     assert_eq!(dead.at, datetime!(2024-05-31 1:00 UTC));
     p["birthDate"] = json!("1961-13");
     assert_eq!(rejected(&p).0, "malformed-field");
@@ -361,10 +305,7 @@ fn version_metadata_and_raw_text() {
     assert_eq!(v.version_id.as_deref(), Some("5"));
     assert_eq!(v.last_updated, Some(datetime!(2024-01-12 6:00:00.25 UTC)));
     assert_eq!(v.facts[0].source.as_str(), "Observation/o9");
-    assert_eq!(
-        v.facts[0].kind,
-        FactKind::Ki67(Ki67Percent::new(12.5).unwrap())
-    );
+    assert_eq!(v.facts[0].kind, FactKind::Ki67(Ki67Percent::new(12.5).unwrap()));
 }
 
 #[test]
@@ -381,25 +322,14 @@ fn unsupported_types_are_skipped() {
     let e = json!({"resourceType": "Encounter", "id": "e1", "status": "finished"});
     let d = decode(&e);
     assert!(d.rejections.is_empty());
-    assert_eq!(
-        d.changes,
-        [islet_fhir::Change::Skipped {
-            resource_type: "Encounter".into(),
-            id: Some("e1".into())
-        }]
-    );
+    assert_eq!(d.changes, [islet_fhir::Change::Skipped { resource_type: "Encounter".into(), id: Some("e1".into()) }]);
 }
 
 #[test]
 fn ssa_escalation() {
     let mut ms = med_statement("active", ATC, "H01CB02");
     let ssa = |escalated| {
-        FactKind::Therapy(Therapy {
-            class: TherapyClass::Ssa,
-            tense: Tense::Running,
-            escalated,
-            outcome: None,
-        })
+        FactKind::Therapy(Therapy { class: TherapyClass::Ssa, tense: Tense::Running, escalated, outcome: None })
     };
     assert_eq!(kinds(&ms), [ssa(false)]);
     for (period, unit, frequency, escalated) in [
@@ -428,12 +358,9 @@ fn ssa_escalation() {
 #[test]
 fn medication_by_reference() {
     let mut ms = med_statement("completed", ATC, "none");
-    ms.as_object_mut()
-        .unwrap()
-        .remove("medicationCodeableConcept");
+    ms.as_object_mut().unwrap().remove("medicationCodeableConcept");
     ms["medicationReference"] = json!({"reference": "#med"});
-    ms["contained"] =
-        json!([{"resourceType": "Medication", "id": "med", "code": coding(ATC, "L01XE10")}]);
+    ms["contained"] = json!([{"resourceType": "Medication", "id": "med", "code": coding(ATC, "L01XE10")}]);
     assert_eq!(
         kinds(&ms),
         [FactKind::Therapy(Therapy {

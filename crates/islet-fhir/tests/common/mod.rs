@@ -23,11 +23,7 @@ pub fn decode_str(s: &str) -> Decoded {
 
 /// The single Upsert of a message that has no rejection.
 pub fn upsert(d: &Decoded) -> &ResourceVersion {
-    assert!(
-        d.rejections.is_empty(),
-        "unexpected rejections: {:#?}",
-        d.rejections
-    );
+    assert!(d.rejections.is_empty(), "unexpected rejections: {:#?}", d.rejections);
     assert_eq!(d.changes.len(), 1, "{:#?}", d.changes);
     match &d.changes[0] {
         Change::Upsert(v) => v,
@@ -37,11 +33,7 @@ pub fn upsert(d: &Decoded) -> &ResourceVersion {
 
 /// The fact kinds of the single Upsert.
 pub fn kinds(v: &Value) -> Vec<FactKind> {
-    upsert(&decode(v))
-        .facts
-        .iter()
-        .map(|f| f.kind.clone())
-        .collect()
+    upsert(&decode(v)).facts.iter().map(|f| f.kind.clone()).collect()
 }
 
 /// The code of the single rejection of a message without changes.
