@@ -2,7 +2,7 @@
 //! `urn:uuid:` resolution) and HAPI FHIR `ResourceDeliveryMessage` envelopes.
 
 use crate::codes::Terminology;
-use crate::json::{Entry, Obj, Str, F};
+use crate::json::{Entry, Obj, ParseError, Payload, F};
 use crate::reject::{echo, RejectReason};
 use crate::resources;
 use crate::types::is_resource_type;
@@ -44,10 +44,13 @@ pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
     if let Some(found) = found {
         return Err(RejectReason::NotAnObject { found });
     }
-    Obj::parse(text).map_err(|e| RejectReason::InvalidJson {
-        detail: match e.classify() {
-            serde_json::error::Category::Data => crate::json::shape_of(&e),
-            _ => e.to_string(),
+    Obj::parse(text).map_err(|e| match e {
+        ParseError::Element(b) => RejectReason::MalformedField { field: b.field, problem: b.problem },
+        ParseError::Json(e) => RejectReason::InvalidJson {
+            detail: match e.classify() {
+                serde_json::error::Category::Data => crate::json::shape_of(&e),
+                _ => e.to_string(),
+            },
         },
     })
 }
@@ -57,10 +60,10 @@ fn top(term: &Terminology, text: &str, out: &mut Decoded) {
         Ok(o) => o,
         Err(r) => return reject(out, None, None, r),
     };
-    if obj.has(F::ResourceType) {
+    if obj.resource_type.is_some() {
         resource_or_bundle(term, &obj, text, out);
-    } else if obj.has(F::OperationType) || obj.has(F::Payload) || obj.has(F::PayloadId) {
-        envelope(term, &obj, out);
+    } else if obj.is_envelope() {
+        envelope(term, &obj, text, out);
     } else {
         reject(out, None, None, RejectReason::NoResourceType);
     }
@@ -68,50 +71,44 @@ fn top(term: &Terminology, text: &str, out: &mut Decoded) {
 
 fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     match resource_type(obj) {
-        Ok(rt) if &*rt == "Bundle" => bundle(term, obj, out),
-        Ok(_) => single(term, obj, text, None, None, out),
+        Ok("Bundle") => bundle(term, obj, out),
+        Ok(rt) => single(term, rt, obj, text, None, None, out),
         Err(r) => reject(out, None, None, r),
     }
 }
 
 /// `resourceType`, checked against the FHIR R4 list.
-fn resource_type<'a>(obj: &Obj<'a>) -> Result<Str<'a>, RejectReason> {
-    let rt = obj
-        .str(F::ResourceType)
-        .map_err(|b| RejectReason::MalformedField { field: b.field, problem: b.problem })?
-        .ok_or(RejectReason::NoResourceType)?;
-    if is_resource_type(&rt) {
+fn resource_type<'o>(obj: &'o Obj<'_>) -> Result<&'o str, RejectReason> {
+    let rt: &str = obj.resource_type.as_deref().ok_or(RejectReason::NoResourceType)?;
+    if SUPPORTED_TYPES.contains(&rt) || is_resource_type(rt) {
         Ok(rt)
     } else {
-        Err(RejectReason::UnknownResourceType { found: echo(&rt) })
+        Err(RejectReason::UnknownResourceType { found: echo(rt) })
     }
 }
 
-/// One resource (top level, Bundle entry or envelope payload).
+/// One resource (top level, Bundle entry or envelope payload) of a known type.
 fn single(
     term: &Terminology,
+    rt: &str,
     obj: &Obj<'_>,
     raw: &str,
     bundle: Option<&BundleIndex<'_>>,
     entry: Option<usize>,
     out: &mut Decoded,
 ) {
-    let rt = match resource_type(obj) {
-        Ok(rt) => rt,
-        Err(r) => return reject(out, entry, None, r),
-    };
-    if &*rt == "Bundle" {
+    if rt == "Bundle" {
         return reject(out, entry, None, RejectReason::NestedBundle);
     }
-    if !SUPPORTED_TYPES.contains(&&*rt) {
-        let id = obj.str(F::Id).ok().flatten().map(|s| s.0.into_owned());
-        out.changes.push(Change::Skipped { resource_type: rt.0.into_owned(), id });
+    if !SUPPORTED_TYPES.contains(&rt) {
+        let id = obj.id.as_deref().map(str::to_owned);
+        out.changes.push(Change::Skipped { resource_type: rt.to_owned(), id });
         return;
     }
-    match resources::decode(term, &rt, obj, raw, bundle) {
+    match resources::decode(term, rt, obj, raw, bundle) {
         Ok(version) => out.changes.push(Change::Upsert(version)),
         Err((id, reason)) => {
-            let resource = id.map(|id| format!("{}/{}", &*rt, echo(&id)));
+            let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
             reject(out, entry, resource, reason)
         }
     }
@@ -164,20 +161,16 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
     if !BUNDLE_TYPES.contains(&&*bundle_type) {
         return reject(out, None, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
     }
-    let entries: Vec<Entry<'_>> = match obj.list(F::Entry) {
-        Ok(e) => e,
-        Err(b) => return reject(out, None, None, malformed(b)),
-    };
-    // Parse every entry's resource once, then index them for reference resolution.
+    let entries: &[Entry<'_>] = obj.entry.as_deref().unwrap_or(&[]);
+    // Read every entry's resource once, then index them for reference resolution.
     let mut objs = Vec::with_capacity(entries.len());
     let mut parse_errors = Vec::with_capacity(entries.len());
     let mut by_url = HashMap::with_capacity(entries.len() * 2);
     for (i, e) in entries.iter().enumerate() {
-        let parsed = e.resource.map(|r| parse_object(r.get()));
-        let obj = match parsed {
+        let obj = match e.resource.map(|r| parse_object(r.get())) {
             Some(Ok(o)) => {
-                if let (Ok(Some(rt)), Ok(Some(id))) = (o.str(F::ResourceType), o.str(F::Id)) {
-                    by_url.entry(Cow::Owned(format!("{}/{}", &*rt, &*id))).or_insert(i);
+                if let (Some(rt), Some(id)) = (&o.resource_type, &o.id) {
+                    by_url.entry(Cow::Owned(format!("{}/{}", &**rt, &**id))).or_insert(i);
                 }
                 parse_errors.push(None);
                 Some(o)
@@ -221,25 +214,27 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
             reject(out, Some(i), None, RejectReason::EmptyEntry);
             continue;
         };
+        let rt = match resource_type(obj) {
+            Ok(rt) => rt,
+            Err(r) => {
+                reject(out, Some(i), None, r);
+                continue;
+            }
+        };
         // The request URL, when given, must name the same resource type.
-        if let (Some(url), Ok(Some(rt))) = (e.request.as_ref().and_then(|r| r.url.as_deref()), obj.str(F::ResourceType))
-        {
+        if let Some(url) = e.request.as_ref().and_then(|r| r.url.as_deref()) {
             let url_type = url.split(['/', '?']).next().unwrap_or("");
-            if !url.contains("://") && is_resource_type(url_type) && url_type != &*rt {
-                reject(
-                    out,
-                    Some(i),
-                    None,
-                    RejectReason::WrongResourceType {
-                        context: "Bundle entry request.url",
-                        expected: url_type.to_owned(),
-                        found: echo(&rt),
-                    },
-                );
+            if !url.contains("://") && is_resource_type(url_type) && url_type != rt {
+                let reason = RejectReason::WrongResourceType {
+                    context: "Bundle entry request.url",
+                    expected: url_type.to_owned(),
+                    found: rt.to_owned(),
+                };
+                reject(out, Some(i), None, reason);
                 continue;
             }
         }
-        single(term, obj, raw.get(), Some(&index), Some(i), out);
+        single(term, rt, obj, raw.get(), Some(&index), Some(i), out);
     }
 }
 
@@ -300,59 +295,65 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
 
 /// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage`, bare or wrapped in
 /// `{"headers": …, "payload": {…}}`.
-fn envelope(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
-    if !obj.has(F::OperationType) {
-        if let Some(inner) = obj.raw(F::Payload).filter(|r| r.get().starts_with('{')) {
-            // The wrapped form: the delivery message is the payload object.
-            match parse_object(inner.get()) {
-                Ok(msg) if msg.has(F::OperationType) => return delivery(term, &msg, out),
-                Ok(_) => {}
-                Err(r) => return reject(out, None, None, r),
+fn envelope(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+    if obj.operation_type.is_none() {
+        if let Some(Payload::Object(inner)) = &obj.payload {
+            if inner.operation_type.is_some() {
+                return delivery(term, inner, text, true, out);
             }
         }
     }
-    delivery(term, obj, out)
+    delivery(term, obj, text, false, out)
 }
 
-fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
-    let op = match msg.str(F::OperationType) {
-        Ok(Some(op)) => op,
-        Ok(None) => return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() }),
-        Err(b) => return reject(out, None, None, malformed(b)),
-    };
-    let payload_id = match msg.str(F::PayloadId) {
-        Ok(p) => p,
-        Err(b) => return reject(out, None, None, malformed(b)),
+/// The raw text of an inline resource payload (`"payload": {resource}` instead
+/// of HAPI's JSON string): a second, cheap read of the message text.
+fn inline_payload(text: &str, wrapped: bool) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        payload: Option<&'a serde_json::value::RawValue>,
+    }
+    let mut raw = serde_json::from_str::<Outer>(text).ok()?.payload?.get();
+    if wrapped {
+        raw = serde_json::from_str::<Outer>(raw).ok()?.payload?.get();
+    }
+    Some(raw)
+}
+
+fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
+    let Some(op) = msg.operation_type.as_deref() else {
+        return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() });
     };
     // The payload is the resource as a JSON string (HAPI), or inline as an object.
-    let payload: Option<Cow<'_, str>> = match msg.raw(F::Payload) {
+    let payload: Option<&str> = match &msg.payload {
         None => None,
-        Some(raw) if raw.get().starts_with('{') => Some(Cow::Borrowed(raw.get())),
-        Some(_) => match msg.str(F::Payload) {
-            Ok(p) => p.map(|s| s.0),
-            Err(b) => return reject(out, None, None, malformed(b)),
+        Some(Payload::Text(s)) => Some(s),
+        Some(Payload::Object(o)) if o.resource_type.is_some() => match inline_payload(text, wrapped) {
+            Some(raw) => Some(raw),
+            None => return reject(out, None, None, RejectReason::NoResourceType),
         },
+        Some(Payload::Object(_)) => return reject(out, None, None, RejectReason::NoResourceType),
+        Some(Payload::Other(found)) => {
+            let problem = format!("must be the resource as a JSON string, found {found}");
+            return reject(out, None, None, RejectReason::MalformedField { field: "payload".into(), problem });
+        }
     };
     let payload = payload.filter(|p| !p.trim().is_empty());
-    let target = match payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
+    let target = match msg.payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
         Some(Ok(t)) => Some(t),
         Some(Err(r)) => return reject(out, None, None, r),
         None => None,
     };
-    match &*op {
+    match op {
         "DELETE" => {
-            let from_payload = payload.as_deref().and_then(|p| {
+            let from_payload = payload.and_then(|p| {
                 let obj = parse_object(p).ok()?;
-                let rt = obj.str(F::ResourceType).ok()??;
-                let id = obj.str(F::Id).ok()??;
-                let patient = resources::patient_of(&rt, &obj);
-                let version = obj
-                    .get::<crate::json::Meta>(F::Meta)
-                    .ok()
-                    .flatten()
-                    .and_then(|m| m.version_id)
-                    .map(|v| v.0.into_owned());
-                Some((rt.0.into_owned(), id.0.into_owned(), version, patient))
+                let rt = obj.resource_type.as_deref()?;
+                let id = obj.id.as_deref()?;
+                let patient = resources::patient_of(rt, &obj);
+                let version = obj.meta.as_ref().and_then(|m| m.version_id.as_deref()).map(str::to_owned);
+                Some((rt.to_owned(), id.to_owned(), version, patient))
             });
             let (target, patient) = match (target, from_payload) {
                 (Some(t), p) => (t, p.and_then(|p| p.3)),
@@ -363,61 +364,45 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, out: &mut Decoded) {
                     (Target { resource_type: rt, id, version }, patient)
                 }
                 (None, None) => {
-                    return reject(
-                        out,
-                        None,
-                        None,
-                        RejectReason::NoPayload { operation: "DELETE without payloadId".into() },
-                    )
+                    let reason = RejectReason::NoPayload { operation: "DELETE without payloadId".into() };
+                    return reject(out, None, None, reason);
                 }
             };
             out.changes.push(delete_change(target, patient));
         }
         "CREATE" | "UPDATE" | "MANUALLY_TRIGGERED" | "TRANSACTION" => {
             let Some(payload) = payload else {
-                return reject(out, None, None, RejectReason::NoPayload { operation: op.0.into_owned() });
+                return reject(out, None, None, RejectReason::NoPayload { operation: op.to_owned() });
             };
-            let obj = match parse_object(&payload) {
+            let obj = match parse_object(payload) {
                 Ok(o) => o,
                 Err(RejectReason::NotAnObject { found: "XML" }) => {
                     return reject(out, None, None, RejectReason::UnsupportedPayloadEncoding)
                 }
                 Err(r) => return reject(out, None, None, r),
             };
-            if !obj.has(F::ResourceType) {
+            let Some(rt) = obj.resource_type.as_deref() else {
                 return reject(out, None, None, RejectReason::NoResourceType);
-            }
+            };
             if let Some(t) = &target {
                 // The payload must be the resource the envelope names.
-                if let (Ok(Some(rt)), Ok(id)) = (obj.str(F::ResourceType), obj.str(F::Id)) {
-                    if &*rt != "Bundle" {
-                        if *rt != *t.resource_type {
-                            return reject(
-                                out,
-                                None,
-                                Some(format!("{}/{}", t.resource_type, t.id)),
-                                RejectReason::WrongResourceType {
-                                    context: "envelope payload (payloadId)",
-                                    expected: t.resource_type.clone(),
-                                    found: echo(&rt),
-                                },
-                            );
-                        }
-                        if id.as_deref().is_some_and(|id| id != t.id) {
-                            return reject(
-                                out,
-                                None,
-                                None,
-                                RejectReason::IdMismatch {
-                                    payload_id: format!("{}/{}", t.resource_type, t.id),
-                                    resource: format!("{}/{}", &*rt, echo(id.as_deref().unwrap_or(""))),
-                                },
-                            );
-                        }
-                    }
+                if rt != "Bundle" && rt != t.resource_type {
+                    let reason = RejectReason::WrongResourceType {
+                        context: "envelope payload (payloadId)",
+                        expected: t.resource_type.clone(),
+                        found: echo(rt),
+                    };
+                    return reject(out, None, Some(format!("{}/{}", t.resource_type, t.id)), reason);
+                }
+                if rt != "Bundle" && obj.id.as_deref().is_some_and(|id| id != t.id) {
+                    let reason = RejectReason::IdMismatch {
+                        payload_id: format!("{}/{}", t.resource_type, t.id),
+                        resource: format!("{rt}/{}", echo(obj.id.as_deref().unwrap_or(""))),
+                    };
+                    return reject(out, None, None, reason);
                 }
             }
-            resource_or_bundle(term, &obj, &payload, out);
+            resource_or_bundle(term, &obj, payload, out);
         }
         other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
     }

@@ -5,8 +5,8 @@ use crate::codes::{Answer, Code, ObsKind, Site, Terminology};
 use crate::datetime::{parse_date, parse_date_time, parse_instant};
 use crate::decode::BundleIndex;
 use crate::json::{
-    parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Meta, Obj, Quantity, Reference, ReferenceRange,
-    Str, F,
+    parse_named, parse_raw, Bad, CodeableConcept, Comparator, Dosage, Extension, Obj, Quantity, Reference,
+    ReferenceRange, Str, F,
 };
 use crate::reject::{echo, RejectReason};
 use crate::units::{factor, Canonical};
@@ -55,28 +55,27 @@ pub(crate) fn decode(
     raw: &str,
     bundle: Option<&BundleIndex<'_>>,
 ) -> Result<ResourceVersion, (Option<String>, RejectReason)> {
-    let id = match obj.str(F::Id) {
-        Ok(Some(id)) if is_valid_id(&id) => id,
-        Ok(Some(_)) => {
+    let id: &str = match obj.id.as_deref() {
+        Some(id) if is_valid_id(id) => id,
+        Some(_) => {
             let problem = "must be 1–64 letters, digits, '-' or '.'".to_owned();
             let reason = RejectReason::MalformedField { field: "id".into(), problem };
             return Err((None, reason));
         }
-        Ok(None) => {
+        None => {
             let reason = RejectReason::NoId { resource_type: resource_type.to_owned() };
             return Err((None, reason));
         }
-        Err(b) => return Err((None, field(b))),
     };
     let ctx = Ctx { term, obj, bundle, resource_type };
-    ctx.version(&id, raw).map_err(|r| (Some(id.0.into_owned()), r))
+    ctx.version(id, raw).map_err(|r| (Some(id.to_owned()), r))
 }
 
 /// The patient of a resource, best effort (for an envelope DELETE).
 pub(crate) fn patient_of(resource_type: &str, obj: &Obj<'_>) -> Option<String> {
     if resource_type == "Patient" {
-        let id = obj.str(F::Id).ok()??;
-        return is_valid_id(&id).then(|| format!("Patient/{}", &*id));
+        let id = obj.id.as_deref()?;
+        return is_valid_id(id).then(|| format!("Patient/{id}"));
     }
     let term = Terminology::default();
     let ctx = Ctx { term: &term, obj, bundle: None, resource_type };
@@ -121,17 +120,16 @@ enum Use {
     Retract,
 }
 
-impl<'a> Ctx<'_, 'a> {
+impl<'c, 'a> Ctx<'c, 'a> {
     fn version(&self, id: &str, raw: &str) -> Result<ResourceVersion> {
         if raw.contains("\"modifierExtension\"") {
             if let Some((path, url)) = find_modifier_extension(raw) {
                 return Err(RejectReason::UnsupportedModifierExtension { path, url });
             }
         }
-        let meta: Meta<'a> = self.obj.get(F::Meta).map_err(field)?.unwrap_or_default();
+        let meta = self.obj.meta.as_ref();
         let last_updated = meta
-            .last_updated
-            .as_deref()
+            .and_then(|m| m.last_updated.as_deref())
             .map(|s| {
                 parse_instant(s).map_err(|why| RejectReason::MalformedField {
                     field: "meta.lastUpdated".into(),
@@ -172,7 +170,7 @@ impl<'a> Ctx<'_, 'a> {
             resource_type: self.resource_type.to_owned(),
             id: id.to_owned(),
             patient,
-            version_id: meta.version_id.map(|v| v.0.into_owned()),
+            version_id: meta.and_then(|m| m.version_id.as_deref()).map(str::to_owned),
             last_updated,
             clinical_time: said.clinical_time,
             retracted: said.retracted,
@@ -208,12 +206,10 @@ impl<'a> Ctx<'_, 'a> {
         }
         if let Some(target) = self.bundle.and_then(|b| b.resolve(reference)) {
             // A reference to another entry (urn:uuid or Type/id): that entry's identity.
-            let rt = target.str(F::ResourceType).ok().flatten();
-            let id = target.str(F::Id).ok().flatten();
-            return match (rt, id) {
-                (Some(rt), Some(id)) if &*rt == "Patient" && is_valid_id(&id) => Ok(format!("Patient/{}", &*id)),
-                (Some(rt), _) if &*rt != "Patient" => {
-                    Err(RejectReason::SubjectNotPatient { field: "subject", found: echo(&rt) })
+            return match (target.resource_type.as_deref(), target.id.as_deref()) {
+                (Some("Patient"), Some(id)) if is_valid_id(id) => Ok(format!("Patient/{id}")),
+                (Some(rt), _) if rt != "Patient" => {
+                    Err(RejectReason::SubjectNotPatient { field: "subject", found: echo(rt) })
                 }
                 _ => Err(RejectReason::NoPatient { detail: "the subject's Bundle entry is a Patient without an id" }),
             };
@@ -235,10 +231,10 @@ impl<'a> Ctx<'_, 'a> {
         }
     }
 
-    fn status(&self) -> Result<Str<'a>> {
+    fn status(&self) -> Result<&'c str> {
         self.obj
-            .str(F::Status)
-            .map_err(field)?
+            .status
+            .as_deref()
             .ok_or_else(|| RejectReason::MissingStatus { resource_type: self.resource_type.to_owned() })
     }
 
@@ -267,26 +263,26 @@ impl<'a> Ctx<'_, 'a> {
 
     /// The instant of a `dateTime` / `Period` / `instant` choice value.
     fn choice_time(&self, prefix: &str, kind: &str, raw: &'a RawValue) -> Result<Option<Instant>> {
-        let name = format!("{prefix}{kind}");
-        let bad = |why: &str| RejectReason::MalformedField { field: name.clone(), problem: why.into() };
+        let name = || format!("{prefix}{kind}");
+        let bad = |why: &str| RejectReason::MalformedField { field: name(), problem: why.into() };
         match kind {
             "DateTime" | "Instant" => {
-                let s: Str<'a> = parse_raw(raw, &name).map_err(field)?;
+                let s: Str<'a> = parse_named(raw, name).map_err(field)?;
                 let parsed = if kind == "Instant" { parse_instant(&s) } else { parse_date_time(&s) };
                 parsed.map(Some).map_err(bad)
             }
             "Period" => {
-                let p: crate::json::Period<'a> = parse_raw(raw, &name).map_err(field)?;
-                for end in p.end.iter() {
+                let p: crate::json::Period<'a> = parse_named(raw, name).map_err(field)?;
+                if let Some(end) = &p.end {
                     parse_date_time(end).map_err(|why| RejectReason::MalformedField {
-                        field: format!("{name}.end"),
+                        field: format!("{}.end", name()),
                         problem: why.into(),
                     })?;
                 }
-                p.start
-                    .map(|s| parse_date_time(&s))
-                    .transpose()
-                    .map_err(|why| RejectReason::MalformedField { field: format!("{name}.start"), problem: why.into() })
+                p.start.map(|s| parse_date_time(&s)).transpose().map_err(|why| RejectReason::MalformedField {
+                    field: format!("{}.start", name()),
+                    problem: why.into(),
+                })
             }
             _ => {
                 if raw.get().starts_with('{') || raw.get().starts_with('"') {
@@ -538,7 +534,7 @@ impl<'a> Ctx<'_, 'a> {
         let focus: Vec<Reference<'a>> = self.obj.list(F::Focus).map_err(field)?;
         for r in &focus {
             if let Some(target) = r.reference.as_deref().and_then(|x| self.resolve(x)) {
-                if target.str(F::ResourceType).ok().flatten().as_deref() == Some("BodyStructure") {
+                if target.resource_type.as_deref() == Some("BodyStructure") {
                     let location: Option<CodeableConcept<'a>> =
                         target.get(F::Location).map_err(|b| RejectReason::MalformedField {
                             field: format!("focus BodyStructure {}", b.field),
@@ -575,7 +571,7 @@ impl<'a> Ctx<'_, 'a> {
             let contained: Vec<&'a RawValue> = self.obj.list(F::Contained).ok()?;
             return contained.into_iter().find_map(|raw| {
                 let o = Obj::parse(raw.get()).ok()?;
-                (&*o.str(F::Id).ok()?? == local).then_some(o)
+                (o.id.as_deref()? == local).then_some(o)
             });
         }
         self.bundle?.resolve(reference).cloned()
@@ -876,13 +872,13 @@ impl<'a> Ctx<'_, 'a> {
                         },
                     });
                 };
-                match med.str(F::ResourceType).ok().flatten() {
-                    Some(t) if &*t == "Medication" => {}
+                match med.resource_type.as_deref() {
+                    Some("Medication") => {}
                     other => {
                         return Err(RejectReason::WrongResourceType {
                             context: "medicationReference",
                             expected: "Medication".into(),
-                            found: other.map_or("resource without resourceType".into(), |t| echo(&t)),
+                            found: other.map_or("resource without resourceType".into(), echo),
                         })
                     }
                 }
@@ -974,37 +970,36 @@ fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<Value<'a>>>
     let Some((kind, raw)) = choice_in(obj, "value", &OBSERVATION_VALUES, "Observation", path)? else {
         return Ok(None);
     };
-    let name = format!("{path}value{kind}");
+    let name = || format!("{path}value{kind}");
     let v = match kind {
         "Quantity" => {
-            let q: Quantity<'a> = parse_raw(raw, &name).map_err(value_err)?;
+            let q: Quantity<'a> = parse_named(raw, name).map_err(value_err)?;
             if q.value.is_none() {
-                return Err(RejectReason::MalformedValue { field: name, problem: "has no `value`".into() });
+                return Err(RejectReason::MalformedValue { field: name(), problem: "has no `value`".into() });
             }
             Value::Quantity(q)
         }
-        "CodeableConcept" => Value::Concept(parse_raw(raw, &name).map_err(value_err)?),
+        "CodeableConcept" => Value::Concept(parse_named(raw, name).map_err(value_err)?),
         "Integer" => {
-            let n: i32 = parse_raw(raw, &name).map_err(value_err)?;
+            let n: i32 = parse_named(raw, name).map_err(value_err)?;
             Value::Integer(i64::from(n))
         }
         "String" | "Time" => {
-            parse_raw::<Str<'a>>(raw, &name).map_err(value_err)?;
+            parse_named::<Str<'a>>(raw, name).map_err(value_err)?;
             Value::Other(if kind == "String" { "valueString" } else { "valueTime" })
         }
         "DateTime" => {
-            let s: Str<'a> = parse_raw(raw, &name).map_err(value_err)?;
-            parse_date_time(&s)
-                .map_err(|why| RejectReason::MalformedValue { field: name.clone(), problem: why.into() })?;
+            let s: Str<'a> = parse_named(raw, name).map_err(value_err)?;
+            parse_date_time(&s).map_err(|why| RejectReason::MalformedValue { field: name(), problem: why.into() })?;
             Value::Other("valueDateTime")
         }
         "Boolean" => {
-            parse_raw::<bool>(raw, &name).map_err(value_err)?;
+            parse_named::<bool>(raw, name).map_err(value_err)?;
             Value::Other("valueBoolean")
         }
         other => {
             if !raw.get().starts_with('{') {
-                return Err(RejectReason::MalformedValue { field: name, problem: "must be a JSON object".into() });
+                return Err(RejectReason::MalformedValue { field: name(), problem: "must be a JSON object".into() });
             }
             Value::Other(match other {
                 "Range" => "valueRange",
