@@ -298,7 +298,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
 
     fn observation(&self) -> Result<Said> {
         let status = self.status()?;
-        let usage = match &*status {
+        let usage = match status {
             "final" | "amended" | "corrected" => Use::Facts { preliminary: false },
             "preliminary" => Use::Facts { preliminary: true },
             "registered" | "cancelled" | "unknown" => Use::NoFacts,
@@ -751,10 +751,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
             }
             _ => &["draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"],
         };
-        if !statuses.contains(&&*status) {
-            return Err(RejectReason::UnknownStatus { field: "status", found: echo(&status) });
+        if !statuses.contains(&status) {
+            return Err(RejectReason::UnknownStatus { field: "status", found: echo(status) });
         }
-        let tense = match (rt, &*status) {
+        let tense = match (rt, status) {
             ("MedicationStatement" | "MedicationRequest", "active") | ("Procedure", "in-progress") => {
                 Some(Tense::Running)
             }
@@ -803,7 +803,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             }
         };
         let mut said = Said { clinical_time: time.or(last_updated), ..Said::default() };
-        if &*status == "entered-in-error" {
+        if status == "entered-in-error" {
             said.retracted = true;
             return Ok(said);
         }
