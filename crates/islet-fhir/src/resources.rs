@@ -305,45 +305,37 @@ impl<'c, 'a> Ctx<'c, 'a> {
             "entered-in-error" => Use::Retract,
             other => return Err(RejectReason::UnknownStatus { field: "status", found: echo(other) }),
         };
+        if let Use::Retract = usage {
+            // A retraction is honoured even when the rest of the body is
+            // broken: keeping a version someone marked as an error is worse.
+            let clinical_time = self.observation_time().ok().flatten();
+            return Ok(Said { clinical_time, retracted: true, ..Said::default() });
+        }
         let code =
             self.cc(F::Code)?.ok_or_else(|| RejectReason::MissingCode { resource_type: "Observation".into() })?;
         // Read and check everything first, whatever the status: a malformed
         // value is a rejection even on a version that carries no facts.
         let value = observation_value(self.obj, "")?;
-        let mut clinical_time = None;
-        if let Some((kind, raw)) = self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])? {
-            clinical_time = self.choice_time("effective", kind, raw)?;
-        }
-        let issued = match self.obj.str(F::Issued).map_err(field)? {
-            Some(s) => Some(
-                parse_instant(&s)
-                    .map_err(|why| RejectReason::MalformedField { field: "issued".into(), problem: why.into() })?,
-            ),
-            None => None,
-        };
-        let clinical_time = clinical_time.or(issued);
+        let clinical_time = self.observation_time()?;
         let components: Vec<&'a RawValue> = self.obj.list(F::Component).map_err(field)?;
         let mut parts = Vec::with_capacity(components.len());
         for (i, raw) in components.iter().enumerate() {
-            let name = format!("component[{i}]");
-            let obj = crate::decode::parse_object(raw.get()).map_err(|_| RejectReason::MalformedField {
-                field: name.clone(),
-                problem: "must be a JSON object".into(),
-            })?;
+            let name = || format!("component[{i}]");
+            let obj = crate::decode::parse_object(raw.get())
+                .map_err(|_| RejectReason::MalformedField { field: name(), problem: "must be a JSON object".into() })?;
             let code: CodeableConcept<'a> = obj
                 .get(F::Code)
-                .map_err(|b| RejectReason::MalformedField { field: format!("{name}.{}", b.field), problem: b.problem })?
-                .ok_or_else(|| RejectReason::MissingCode { resource_type: format!("Observation {name}") })?;
-            let value = observation_value(&obj, &format!("{name}."))?;
+                .map_err(|b| RejectReason::MalformedField {
+                    field: format!("{}.{}", name(), b.field),
+                    problem: b.problem,
+                })?
+                .ok_or_else(|| RejectReason::MissingCode { resource_type: format!("Observation {}", name()) })?;
+            let value = observation_value(&obj, &format!("{}.", name()))?;
             parts.push((code, value));
         }
         let mut said = Said { clinical_time, ..Said::default() };
         match usage {
-            Use::Retract => {
-                said.retracted = true;
-                return Ok(said);
-            }
-            Use::NoFacts => return Ok(said),
+            Use::Retract | Use::NoFacts => return Ok(said),
             Use::Facts { preliminary } => said.preliminary = preliminary,
         }
         let Some(kind) = self.codes(&code).find_map(|c| match c {
@@ -367,6 +359,22 @@ impl<'c, 'a> Ctx<'c, 'a> {
         };
         self.observation_facts(kind, value, &mut said)?;
         Ok(said)
+    }
+
+    /// `effective[x]` (dateTime, Period.start, instant), else `issued`.
+    fn observation_time(&self) -> Result<Option<Instant>> {
+        let mut time = None;
+        if let Some((kind, raw)) = self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])? {
+            time = self.choice_time("effective", kind, raw)?;
+        }
+        let issued = match self.obj.str(F::Issued).map_err(field)? {
+            Some(s) => Some(
+                parse_instant(&s)
+                    .map_err(|why| RejectReason::MalformedField { field: "issued".into(), problem: why.into() })?,
+            ),
+            None => None,
+        };
+        Ok(time.or(issued))
     }
 
     fn observation_facts(&self, kind: ObsKind, value: Value<'a>, said: &mut Said) -> Result<()> {
@@ -585,37 +593,32 @@ impl<'c, 'a> Ctx<'c, 'a> {
             CONDITION_VER_STATUS,
             &["unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"],
         )?;
+        if matches!(verification, Some("entered-in-error" | "refuted")) {
+            // Honoured even when the rest of the body is broken.
+            let clinical_time = self.condition_time(last_updated).ok().flatten();
+            return Ok(Said { clinical_time, retracted: true, ..Said::default() });
+        }
         let clinical = self.status_code(
             F::ClinicalStatus,
             CONDITION_CLINICAL,
             &["active", "recurrence", "relapse", "inactive", "remission", "resolved"],
         )?;
-        let onset = self.choice("onset", &["DateTime", "Age", "Period", "Range", "String"])?;
         let abatement = self.choice("abatement", &["DateTime", "Age", "Period", "Range", "String"])?;
-        let mut clinical_time = match onset {
-            Some((kind, raw)) => self.choice_time("onset", kind, raw)?,
-            None => None,
-        };
         if let Some((kind, raw)) = abatement {
             self.choice_time("abatement", kind, raw)?;
         }
-        let recorded = self.date_time(F::RecordedDate)?;
-        clinical_time = clinical_time.or(recorded).or(last_updated);
-        let mut said = Said {
-            clinical_time,
+        let said = Said {
+            clinical_time: self.condition_time(last_updated)?,
             preliminary: matches!(verification, Some("unconfirmed" | "provisional" | "differential")),
             ..Said::default()
         };
-        if matches!(verification, Some("entered-in-error" | "refuted")) {
-            said.retracted = true;
-            return Ok(said);
-        }
         let present = match clinical {
             Some("active" | "recurrence" | "relapse") => true,
             Some(_) => false,
             // No clinicalStatus (allowed outside problem lists): present unless abated.
             None => abatement.is_none(),
         };
+        let mut said = said;
         let Some(code) = self.cc(F::Code)? else {
             return Ok(said);
         };
@@ -678,6 +681,15 @@ impl<'c, 'a> Ctx<'c, 'a> {
             }
         }
         Ok(said)
+    }
+
+    /// `onset[x]` (dateTime, Period.start), else `recordedDate`, else `meta.lastUpdated`.
+    fn condition_time(&self, last_updated: Option<Instant>) -> Result<Option<Instant>> {
+        let onset = match self.choice("onset", &["DateTime", "Age", "Period", "Range", "String"])? {
+            Some((kind, raw)) => self.choice_time("onset", kind, raw)?,
+            None => None,
+        };
+        Ok(onset.or(self.date_time(F::RecordedDate)?).or(last_updated))
     }
 
     /// The code of a status CodeableConcept in its FHIR code system (or without a system).
@@ -765,48 +777,20 @@ impl<'c, 'a> Ctx<'c, 'a> {
             ("MedicationStatement", "completed" | "stopped") | ("Procedure", "completed") => Some(Tense::Done),
             _ => None,
         };
-        // Clinical time, then the codes.
-        let (time, codes, dosages): (Option<Instant>, Vec<Code>, Vec<Dosage<'a>>) = match rt {
-            "Procedure" => {
-                let performed = self.choice("performed", &["DateTime", "Period", "String", "Age", "Range"])?;
-                let time = match performed {
-                    Some((kind, raw)) => self.choice_time("performed", kind, raw)?,
-                    None => None,
-                };
-                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
-                (time, codes, Vec::new())
-            }
-            "ServiceRequest" => {
-                let occurrence = self.choice("occurrence", &["DateTime", "Period", "Timing"])?;
-                let mut time = match occurrence {
-                    Some((kind, raw)) => self.choice_time("occurrence", kind, raw)?,
-                    None => None,
-                };
-                time = time.or(self.date_time(F::AuthoredOn)?);
-                let codes = self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default();
-                (time, codes, Vec::new())
-            }
-            "MedicationStatement" => {
-                let effective = self.choice("effective", &["DateTime", "Period"])?;
-                let mut time = match effective {
-                    Some((kind, raw)) => self.choice_time("effective", kind, raw)?,
-                    None => None,
-                };
-                time = time.or(self.date_time(F::DateAsserted)?);
-                let dosages = self.obj.list(F::Dosage).map_err(field)?;
-                (time, self.medication_codes()?, dosages)
-            }
-            _ => {
-                let time = self.date_time(F::AuthoredOn)?;
-                let dosages = self.obj.list(F::DosageInstruction).map_err(field)?;
-                (time, self.medication_codes()?, dosages)
-            }
-        };
-        let mut said = Said { clinical_time: time.or(last_updated), ..Said::default() };
         if status == "entered-in-error" {
-            said.retracted = true;
-            return Ok(said);
+            // Honoured even when the rest of the body is broken.
+            let clinical_time = self.therapy_time(last_updated).ok().flatten();
+            return Ok(Said { clinical_time, retracted: true, ..Said::default() });
         }
+        let clinical_time = self.therapy_time(last_updated)?;
+        let (codes, dosages): (Vec<Code>, Vec<Dosage<'a>>) = match rt {
+            "Procedure" | "ServiceRequest" => {
+                (self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default(), Vec::new())
+            }
+            "MedicationStatement" => (self.medication_codes()?, self.obj.list(F::Dosage).map_err(field)?),
+            _ => (self.medication_codes()?, self.obj.list(F::DosageInstruction).map_err(field)?),
+        };
+        let mut said = Said { clinical_time, ..Said::default() };
         let do_not_perform: bool = self.obj.get(F::DoNotPerform).map_err(field)?.unwrap_or(false);
         let Some(tense) = tense.filter(|_| !do_not_perform) else {
             return Ok(said);
@@ -846,6 +830,27 @@ impl<'c, 'a> Ctx<'c, 'a> {
             }));
         }
         Ok(said)
+    }
+
+    /// The clinical time of a therapy resource (contract.md "Clinical time"),
+    /// falling back to `meta.lastUpdated`.
+    fn therapy_time(&self, last_updated: Option<Instant>) -> Result<Option<Instant>> {
+        let (prefix, kinds, then): (&'static str, &[&'static str], Option<F>) = match self.resource_type {
+            "Procedure" => ("performed", &["DateTime", "Period", "String", "Age", "Range"], None),
+            "ServiceRequest" => ("occurrence", &["DateTime", "Period", "Timing"], Some(F::AuthoredOn)),
+            "MedicationStatement" => ("effective", &["DateTime", "Period"], Some(F::DateAsserted)),
+            _ => ("", &[], Some(F::AuthoredOn)),
+        };
+        let mut time = None;
+        if !prefix.is_empty() {
+            if let Some((kind, raw)) = self.choice(prefix, kinds)? {
+                time = self.choice_time(prefix, kind, raw)?;
+            }
+        }
+        if let Some(f) = then {
+            time = time.or(self.date_time(f)?);
+        }
+        Ok(time.or(last_updated))
     }
 
     /// The codes of `medication[x]`: a CodeableConcept, or a referenced

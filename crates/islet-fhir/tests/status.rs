@@ -377,3 +377,23 @@ fn medication_by_reference() {
     ms.as_object_mut().unwrap().remove("medicationReference");
     assert_eq!(rejected(&ms).0, "missing-field");
 }
+
+#[test]
+fn a_retraction_is_honoured_even_with_a_broken_body() {
+    let mut o = obs(LOINC, "29593-1", "valueQuantity", json!({"value": "4.5"}));
+    o["status"] = json!("entered-in-error");
+    let d = decode(&o);
+    assert!(upsert(&d).retracted);
+    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
+    c["verificationStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted");
+    c["onsetDateTime"] = json!("2023-13");
+    c["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "gone");
+    let d = decode(&c);
+    assert!(upsert(&d).retracted);
+    let mut ms = med_statement("entered-in-error", ATC, "H01CB02");
+    ms.as_object_mut().unwrap().remove("medicationCodeableConcept");
+    let d = decode(&ms);
+    let v = upsert(&d);
+    assert!(v.retracted && v.facts.is_empty());
+    assert_eq!(v.clinical_time, Some(datetime!(2024-03-01 0:00 UTC)));
+}
