@@ -87,6 +87,11 @@ fn resource_type<'o>(obj: &'o Obj<'_>) -> Result<&'o str, RejectReason> {
     }
 }
 
+/// `Type/id` of a resource, when both are there (for rejections).
+fn reference_of(obj: &Obj<'_>) -> Option<String> {
+    Some(format!("{}/{}", echo(obj.resource_type.as_deref()?), echo(obj.id.as_deref()?)))
+}
+
 /// One resource (top level, Bundle entry or envelope payload) of a known type.
 fn single(
     term: &Terminology,
@@ -98,7 +103,7 @@ fn single(
     out: &mut Decoded,
 ) {
     if rt == "Bundle" {
-        return reject(out, entry, None, RejectReason::NestedBundle);
+        return reject(out, entry, reference_of(obj), RejectReason::NestedBundle);
     }
     if !SUPPORTED_TYPES.contains(&rt) {
         let id = obj.id.as_deref().map(str::to_owned);
@@ -230,7 +235,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
                     expected: url_type.to_owned(),
                     found: rt.to_owned(),
                 };
-                reject(out, Some(i), None, reason);
+                reject(out, Some(i), reference_of(obj), reason);
                 continue;
             }
         }

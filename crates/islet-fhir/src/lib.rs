@@ -2,28 +2,42 @@
 //! clinical facts (or rejections with a reason) out.
 //!
 //! One [`Decoder::decode`] call takes one message — a FHIR resource, a Bundle,
-//! or a HAPI FHIR / Smile CDR `ResourceDeliveryMessage` envelope (bare or
+//! or a HAPI FHIR / Smile CDR `ResourceDeliveryMessage` envelope (bare, or
 //! wrapped in `{"headers": …, "payload": {…}}`) — and returns every
 //! [`Change`] it carries plus a [`Rejection`] for every part that cannot be
 //! used. `shared/spec/contract.md` is the authority for what is accepted,
-//! the status rules, clinical time and the code tables.
+//! the status rules, clinical time and the code tables; the local code
+//! mapping is [`SiteMapping`].
 //!
 //! **Invariants.**
 //! - No I/O except [`SiteMapping::load`], no clock, no global state: the same
 //!   bytes and mapping always decode to the same result.
 //! - `decode` never panics (property-tested on arbitrary bytes and JSON).
-//! - A part that cannot be read is *rejected with a reason*, never silently
-//!   dropped: a malformed `value[x]`, a `modifierExtension`, a wrong
-//!   `resourceType`, an unknown status, a time without a zone.
+//! - A part that cannot be read is *rejected with a reason*, never dropped
+//!   silently: a malformed `value[x]`, a `modifierExtension` anywhere, an
+//!   unknown or mismatched `resourceType`, an unknown status, a time without
+//!   a zone. A Bundle's bad entry rejects that entry only.
+//! - A well-formed value Islet cannot use (unknown unit, value outside its
+//!   physical range, coded answer it does not know) is not a rejection but a
+//!   [`FactKind::Problem`](islet_guideline::FactKind::Problem) fact, so the
+//!   clinician sees it (`data.unknown-unit`, `data.implausible-value`).
+//! - A retraction (`entered-in-error`, `refuted`) is honoured even when the
+//!   rest of the body is broken.
 //! - Rejection texts name elements and codes, never patient names or values.
 //! - Every [`Fact`](islet_guideline::Fact) carries its source reference and
 //!   clinical time; all instants are UTC.
-//! - The public API exposes no fhir-sdk type.
 //!
-//! **How.** JSON is read once into a borrowed view that keeps the raw text
-//! of the elements Islet reads (`json.rs`); each element is then parsed into
-//! a small strict type. A resource is never materialised whole, so decoding
-//! costs about one pass over the bytes (see `benches/decode.rs`).
+//! **How.** No FHIR model crate: each JSON object is read once into a
+//! borrowed view (`json.rs`) that types the header elements (resourceType,
+//! id, status, meta, Bundle entries, envelope fields) and keeps the raw text
+//! of the other elements Islet reads; those are parsed into small strict
+//! types only when read, so every error names its element. fhir-sdk was
+//! measured and left out: it silently drops a malformed `value[x]` /
+//! `effective[x]` (`#[serde(flatten)]` choice types), does not check
+//! `resourceType`, ignores `modifierExtension`; a typed Observation cost
+//! 4.2 µs (3.0 µs more after a 4.0 µs `serde_json::Value` parse) against
+//! 1.3 µs for a borrowed struct; and its release build took 17 CPU-minutes.
+//! Cost per message and where it goes: `benches/decode.rs`.
 
 mod codes;
 mod datetime;
