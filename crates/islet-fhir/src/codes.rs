@@ -358,7 +358,7 @@ pub(crate) fn lookup_standard(system: System, code: &str) -> Option<Code> {
 /// ICD-10-CM codes matched by category, and exact codes written without the dot.
 fn icd10cm_rule(code: &str) -> Option<Code> {
     let b = code.as_bytes();
-    if b.len() < 3 || b.len() > 8 {
+    if b.len() < 3 || b.len() > 8 || !code.is_ascii() {
         return None;
     }
     let (category, rest) = code.split_at(3);
@@ -441,6 +441,7 @@ mod tests {
         assert_eq!(icd("C7A8"), Some(C::PnetIfPancreatic));
         assert_eq!(icd("K7"), None);
         assert_eq!(icd("K71.0"), None);
+        assert_eq!(icd("Ké72"), None, "not ASCII: no panic on a char boundary");
         assert_eq!(lookup_standard(System::Atc, "A02BC05"), Some(C::Therapy(TherapyClass::ProtonPumpInhibitor)));
         assert_eq!(lookup_standard(System::Atc, "A02BA01"), None);
         assert_eq!(lookup_standard(System::IcdO3, "C25.1"), Some(C::Site(Site::Pancreas)));

@@ -24,7 +24,7 @@
 //! - A retraction (`entered-in-error`, `refuted`) is honoured even when the
 //!   rest of the body is broken.
 //! - Rejection texts name elements and codes, never patient names or values.
-//! - Every [`Fact`](islet_guideline::Fact) carries its source reference and
+//! - Every [`Fact`] carries its source reference and
 //!   clinical time; all instants are UTC.
 //!
 //! **How.** No FHIR model crate: each JSON object is read once into a

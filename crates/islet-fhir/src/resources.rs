@@ -209,7 +209,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             return match (target.resource_type.as_deref(), target.id.as_deref()) {
                 (Some("Patient"), Some(id)) if is_valid_id(id) => Ok(format!("Patient/{id}")),
                 (Some(rt), _) if rt != "Patient" => {
-                    Err(RejectReason::SubjectNotPatient { field: "subject", found: echo(rt) })
+                    Err(RejectReason::SubjectNotPatient { field: name, found: echo(rt) })
                 }
                 _ => Err(RejectReason::NoPatient { detail: "the subject's Bundle entry is a Patient without an id" }),
             };
@@ -221,7 +221,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
         match suffix.and_then(|s| s.split_once('/')) {
             Some(("Patient", id)) if is_valid_id(id) => Ok(format!("Patient/{id}")),
             Some((rt, _)) if crate::types::is_resource_type(rt) && rt != "Patient" => {
-                Err(RejectReason::SubjectNotPatient { field: "subject", found: rt.to_owned() })
+                Err(RejectReason::SubjectNotPatient { field: name, found: rt.to_owned() })
             }
             _ => Err(RejectReason::MalformedField {
                 field: format!("{name}.reference"),

@@ -261,6 +261,22 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_codes_never_panic(system in prop::sample::select(&[LOINC, SCT, ICD10, ICDO3, ATC, ISLET, UCUM][..]),
+        code in prop_oneof![any::<String>(), "[A-Za-z0-9./é€ü#|-]{0,8}"], unit in prop_oneof![any::<String>(), "[a-zA-Z/%.{}#µ\\[\\]0-9]{0,6}"]) {
+        let codings = json!([{"system": system, "code": code}]);
+        for v in [
+            condition(codings.clone()),
+            obs(system, &code, "valueQuantity", json!({"value": 1.5, "unit": unit, "code": unit})),
+            obs(LOINC, "97509-4", "valueCodeableConcept", json!({"coding": codings})),
+            med_statement("active", system, &code),
+            procedure("completed", system, &code),
+        ] {
+            let d = check(v.to_string().as_bytes());
+            prop_assert!(answered(&d, &v), "{v}");
+        }
+    }
+
+    #[test]
     fn mutated_valid_messages_never_panic(which in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(),
         remove in any::<bool>(), replacement in json_value()) {
         let all = fixtures();
