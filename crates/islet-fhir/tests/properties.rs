@@ -113,7 +113,8 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         (-1e6f64..1e6).prop_map(Value::from),
-        "[a-zA-Z0-9 /:.#|%-]{0,10}".prop_map(Value::String),
+        "[a-zA-Z0-9 /:.#|%é€ü-]{0,10}".prop_map(Value::String),
+        any::<String>().prop_map(Value::String),
         prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_owned())),
     ]
 }
@@ -121,7 +122,7 @@ fn leaf() -> impl Strategy<Value = Value> {
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(KEYS).prop_map(str::to_owned),
-        1 => "[a-zA-Z_]{1,8}",
+        1 => "[a-zA-Z_é]{1,8}",
     ]
 }
 
@@ -225,6 +226,11 @@ fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
     }
 }
 
+/// 512 cases per property, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+}
+
 #[test]
 fn fixtures_are_valid() {
     for f in fixtures() {
@@ -235,7 +241,7 @@ fn fixtures_are_valid() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
