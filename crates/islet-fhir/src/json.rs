@@ -241,6 +241,7 @@ fields! {
     DateAsserted = "dateAsserted",
     AuthoredOn = "authoredOn",
     DoNotPerform = "doNotPerform",
+    Intent = "intent",
     Type = "type",
 }
 

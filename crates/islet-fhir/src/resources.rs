@@ -792,7 +792,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
         };
         let mut said = Said { clinical_time, ..Said::default() };
         let do_not_perform: bool = self.obj.get(F::DoNotPerform).map_err(field)?.unwrap_or(false);
-        let Some(tense) = tense.filter(|_| !do_not_perform) else {
+        // A proposal or an option is a suggestion, not a plan (Islet's own
+        // recommendations are MedicationRequest / ServiceRequest proposals).
+        let suggestion = matches!(self.obj.str(F::Intent).map_err(field)?.as_deref(), Some("proposal" | "option"));
+        let Some(tense) = tense.filter(|_| !do_not_perform && !suggestion) else {
             return Ok(said);
         };
         let outcome = if rt == "Procedure" {

@@ -182,6 +182,17 @@ fn do_not_perform_means_no_therapy() {
 }
 
 #[test]
+fn a_proposal_is_not_a_planned_therapy() {
+    for rt in ["MedicationRequest", "ServiceRequest"] {
+        for (intent, planned) in [("proposal", false), ("option", false), ("plan", true), ("order", true)] {
+            let mut r = therapy_resource(rt, "draft");
+            r["intent"] = json!(intent);
+            assert_eq!(kinds(&r).len(), usize::from(planned), "{rt} {intent}");
+        }
+    }
+}
+
+#[test]
 fn clinical_time_sources() {
     // Observation: effectiveDateTime (converted to UTC), then effectivePeriod.start, then issued.
     let mut o = ki67(4.5);
