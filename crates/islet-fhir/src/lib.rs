@@ -9,6 +9,26 @@
 //! the status rules, clinical time and the code tables; the local code
 //! mapping is [`SiteMapping`].
 //!
+//! ```
+//! use islet_fhir::{Change, Decoder, SiteMapping};
+//! use islet_guideline::FactKind;
+//!
+//! let decoder = Decoder::new(SiteMapping::empty());
+//! let message = br#"{"resourceType":"Observation","id":"k1","status":"final",
+//!   "code":{"coding":[{"system":"http://loinc.org","code":"29593-1"}]},
+//!   "subject":{"reference":"Patient/p1"},"effectiveDateTime":"2024-01-10",
+//!   "valueQuantity":{"value":4.5,"unit":"%","system":"http://unitsofmeasure.org","code":"%"}}"#;
+//! let decoded = decoder.decode(message);
+//! let Change::Upsert(version) = &decoded.changes[0] else { unreachable!() };
+//! assert_eq!(version.patient, "Patient/p1");
+//! assert!(matches!(version.facts[0].kind, FactKind::Ki67(k) if k.get() == 4.5));
+//!
+//! let broken = br#"{"resourceType":"Observation","id":"k2","status":"final",
+//!   "code":{"coding":[{"system":"http://loinc.org","code":"29593-1"}]},
+//!   "subject":{"reference":"Patient/p1"},"valueQuantity":{"value":"4.5"}}"#;
+//! assert_eq!(decoder.decode(broken).rejections[0].reason.code(), "malformed-value");
+//! ```
+//!
 //! **Invariants.**
 //! - No I/O except [`SiteMapping::load`], no clock, no global state: the same
 //!   bytes and mapping always decode to the same result.
