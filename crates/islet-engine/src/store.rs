@@ -165,9 +165,7 @@ impl Transaction for MemTx<'_> {
             for written in &w.written {
                 if let Written::Version(v) = written {
                     let reference = v.reference();
-                    if !self.store.holder.contains_key(&reference) {
-                        self.store.holder.insert(reference, w.patient.to_string());
-                    }
+                    self.store.holder.entry(reference).or_insert_with(|| w.patient.to_string());
                 }
             }
             if self.store.keep_log {

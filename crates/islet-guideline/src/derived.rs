@@ -483,13 +483,13 @@ impl<'a> Picture<'a> {
         let of_class: Vec<(&'a Fact, Therapy)> = self.therapies().filter(|(_, t)| class(t.class)).collect();
         of_class
             .iter()
-            .filter(|(f, t)| {
+            .rev()
+            .find(|(f, t)| {
                 tenses.contains(&t.tense)
                     && !of_class
                         .iter()
                         .any(|(g, u)| u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense))
             })
-            .last()
             .copied()
     }
 

@@ -1,0 +1,437 @@
+//! Message framing: plain resource, Bundle (entries in order, DELETE entries,
+//! `urn:uuid:` resolution) and HAPI FHIR `ResourceDeliveryMessage` envelopes.
+
+use crate::codes::Terminology;
+use crate::json::{Entry, Obj, ParseError, Payload, F};
+use crate::reject::{echo, RejectReason};
+use crate::resources;
+use crate::types::is_resource_type;
+use crate::{Change, Decoded, Rejection, SUPPORTED_TYPES};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Decode one message into `out`.
+pub(crate) fn message(term: &Terminology, bytes: &[u8], out: &mut Decoded) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => top(term, text, out),
+        Err(e) => reject(
+            out,
+            None,
+            None,
+            RejectReason::InvalidJson { detail: format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()) },
+        ),
+    }
+}
+
+fn reject(out: &mut Decoded, entry: Option<usize>, resource: Option<String>, reason: RejectReason) {
+    out.rejections.push(Rejection { entry, resource, reason });
+}
+
+/// Parse a JSON object, with a precise reason when it is not one.
+pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
+    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first();
+    let found = match first {
+        Some(b'{') => None,
+        None => Some("nothing"),
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b'<') => Some("XML"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        Some(_) => Some("text that is not JSON"),
+    };
+    if let Some(found) = found {
+        return Err(RejectReason::NotAnObject { found });
+    }
+    Obj::parse(text).map_err(|e| match e {
+        ParseError::Element(b) => RejectReason::MalformedField { field: b.field, problem: b.problem },
+        ParseError::Json(e) => RejectReason::InvalidJson {
+            detail: match e.classify() {
+                serde_json::error::Category::Data => crate::json::shape_of(&e),
+                _ => e.to_string(),
+            },
+        },
+    })
+}
+
+fn top(term: &Terminology, text: &str, out: &mut Decoded) {
+    let obj = match parse_object(text) {
+        Ok(o) => o,
+        Err(r) => return reject(out, None, None, r),
+    };
+    if obj.resource_type.is_some() {
+        resource_or_bundle(term, &obj, text, out);
+    } else if obj.is_envelope() {
+        envelope(term, &obj, text, out);
+    } else {
+        reject(out, None, None, RejectReason::NoResourceType);
+    }
+}
+
+fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+    match resource_type(obj) {
+        Ok("Bundle") => bundle(term, obj, out),
+        Ok(rt) => single(term, rt, obj, text, None, None, out),
+        Err(r) => reject(out, None, None, r),
+    }
+}
+
+/// `resourceType`, checked against the FHIR R4 list.
+fn resource_type<'o>(obj: &'o Obj<'_>) -> Result<&'o str, RejectReason> {
+    let rt: &str = obj.resource_type.as_deref().ok_or(RejectReason::NoResourceType)?;
+    if SUPPORTED_TYPES.contains(&rt) || is_resource_type(rt) {
+        Ok(rt)
+    } else {
+        Err(RejectReason::UnknownResourceType { found: echo(rt) })
+    }
+}
+
+/// `Type/id` of a resource, when both are there (for rejections).
+fn reference_of(obj: &Obj<'_>) -> Option<String> {
+    Some(format!("{}/{}", echo(obj.resource_type.as_deref()?), echo(obj.id.as_deref()?)))
+}
+
+/// One resource (top level, Bundle entry or envelope payload) of a known type.
+fn single(
+    term: &Terminology,
+    rt: &str,
+    obj: &Obj<'_>,
+    raw: &str,
+    bundle: Option<&BundleIndex<'_>>,
+    entry: Option<usize>,
+    out: &mut Decoded,
+) {
+    if rt == "Bundle" {
+        return reject(out, entry, reference_of(obj), RejectReason::NestedBundle);
+    }
+    if !SUPPORTED_TYPES.contains(&rt) {
+        let id = obj.id.as_deref().map(str::to_owned);
+        out.changes.push(Change::Skipped { resource_type: rt.to_owned(), id });
+        return;
+    }
+    match resources::decode(term, rt, obj, raw, bundle) {
+        Ok(version) => out.changes.push(Change::Upsert(version)),
+        Err((id, reason)) => {
+            let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
+            reject(out, entry, resource, reason)
+        }
+    }
+}
+
+const BUNDLE_TYPES: [&str; 6] = ["transaction", "batch", "collection", "history", "message", "searchset"];
+
+/// The entries of one Bundle, for resolving references between them.
+pub(crate) struct BundleIndex<'a> {
+    objs: Vec<Option<Obj<'a>>>,
+    /// `fullUrl` and `Type/id` → entry index.
+    by_url: HashMap<Cow<'a, str>, usize>,
+}
+
+impl<'a> BundleIndex<'a> {
+    /// The entry a reference points at: by `fullUrl`, or by `Type/id`.
+    pub(crate) fn resolve(&self, reference: &str) -> Option<&Obj<'a>> {
+        let i = match self.by_url.get(reference) {
+            Some(i) => *i,
+            None => *self.by_url.get(type_and_id_suffix(reference)?)?,
+        };
+        self.objs[i].as_ref()
+    }
+}
+
+/// `…/Type/id` → `Type/id` (the last two path segments; `_history` dropped).
+pub(crate) fn type_and_id_suffix(reference: &str) -> Option<&str> {
+    let r = match reference.find("/_history/") {
+        Some(i) => &reference[..i],
+        None => reference,
+    };
+    let slash = r.rfind('/')?;
+    let start = r[..slash].rfind('/').map_or(0, |i| i + 1);
+    Some(&r[start..])
+}
+
+fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
+    let bundle_type = match obj.str(F::Type) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return reject(
+                out,
+                None,
+                None,
+                RejectReason::MissingField { resource_type: "Bundle".into(), field: "type" },
+            )
+        }
+        Err(b) => return reject(out, None, None, malformed(b)),
+    };
+    if !BUNDLE_TYPES.contains(&&*bundle_type) {
+        return reject(out, None, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
+    }
+    let entries: &[Entry<'_>] = obj.entry.as_deref().unwrap_or(&[]);
+    // Read every entry's resource once, then index them for reference resolution.
+    let mut objs = Vec::with_capacity(entries.len());
+    let mut parse_errors = Vec::with_capacity(entries.len());
+    let mut by_url = HashMap::with_capacity(entries.len() * 2);
+    for (i, e) in entries.iter().enumerate() {
+        let obj = match e.resource.map(|r| parse_object(r.get())) {
+            Some(Ok(o)) => {
+                if let (Some(rt), Some(id)) = (&o.resource_type, &o.id) {
+                    by_url.entry(Cow::Owned(format!("{}/{}", &**rt, &**id))).or_insert(i);
+                }
+                parse_errors.push(None);
+                Some(o)
+            }
+            Some(Err(r)) => {
+                parse_errors.push(Some(r));
+                None
+            }
+            None => {
+                parse_errors.push(None);
+                None
+            }
+        };
+        if let Some(url) = &e.full_url {
+            by_url.entry(url.0.clone()).or_insert(i);
+        }
+        objs.push(obj);
+    }
+    let index = BundleIndex { objs, by_url };
+    for (i, (e, parse_error)) in entries.iter().zip(parse_errors).enumerate() {
+        if let Some(r) = parse_error {
+            reject(out, Some(i), None, r);
+            continue;
+        }
+        let method = e.request.as_ref().and_then(|r| r.method.as_deref());
+        match method {
+            Some("DELETE") => {
+                match delete_entry(e) {
+                    Ok(change) => out.changes.push(change),
+                    Err(r) => reject(out, Some(i), None, r),
+                }
+                continue;
+            }
+            None | Some("POST" | "PUT") => {}
+            Some(other) => {
+                reject(out, Some(i), None, RejectReason::UnsupportedRequestMethod { method: echo(other) });
+                continue;
+            }
+        }
+        let (Some(obj), Some(raw)) = (&index.objs[i], e.resource) else {
+            reject(out, Some(i), None, RejectReason::EmptyEntry);
+            continue;
+        };
+        let rt = match resource_type(obj) {
+            Ok(rt) => rt,
+            Err(r) => {
+                reject(out, Some(i), None, r);
+                continue;
+            }
+        };
+        // The request URL, when given, must name the same resource type.
+        if let Some(url) = e.request.as_ref().and_then(|r| r.url.as_deref()) {
+            let url_type = url.split(['/', '?']).next().unwrap_or("");
+            if !url.contains("://") && is_resource_type(url_type) && url_type != rt {
+                let reason = RejectReason::WrongResourceType {
+                    context: "Bundle entry request.url",
+                    expected: url_type.to_owned(),
+                    found: rt.to_owned(),
+                };
+                reject(out, Some(i), reference_of(obj), reason);
+                continue;
+            }
+        }
+        single(term, rt, obj, raw.get(), Some(&index), Some(i), out);
+    }
+}
+
+fn malformed(b: crate::json::Bad) -> RejectReason {
+    RejectReason::MalformedField { field: b.field, problem: b.problem }
+}
+
+/// A `Type/id[/_history/v]` reference (relative or absolute) split into its parts.
+struct Target {
+    resource_type: String,
+    id: String,
+    version: Option<String>,
+}
+
+fn parse_target(url: &str, field: &'static str) -> Result<Target, RejectReason> {
+    if url.contains('?') {
+        return Err(RejectReason::BadRequestUrl { field });
+    }
+    let (path, version) = match url.find("/_history/") {
+        Some(i) => (&url[..i], Some(&url[i + "/_history/".len()..])),
+        None => (url, None),
+    };
+    let suffix = type_and_id_suffix(path).ok_or(RejectReason::BadRequestUrl { field })?;
+    let (rt, id) = suffix.split_once('/').ok_or(RejectReason::BadRequestUrl { field })?;
+    if !is_resource_type(rt) {
+        return Err(RejectReason::UnknownResourceType { found: echo(rt) });
+    }
+    if !resources::is_valid_id(id) || version.is_some_and(|v| !resources::is_valid_id(v)) {
+        return Err(RejectReason::BadRequestUrl { field });
+    }
+    Ok(Target { resource_type: rt.to_owned(), id: id.to_owned(), version: version.map(str::to_owned) })
+}
+
+fn delete_change(t: Target, patient: Option<String>) -> Change {
+    if SUPPORTED_TYPES.contains(&t.resource_type.as_str()) {
+        Change::Delete { resource_type: t.resource_type, id: t.id, patient, version_id: t.version }
+    } else {
+        Change::Skipped { resource_type: t.resource_type, id: Some(t.id) }
+    }
+}
+
+fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
+    let url = e
+        .request
+        .as_ref()
+        .and_then(|r| r.url.as_deref())
+        .ok_or(RejectReason::BadRequestUrl { field: "request.url" })?;
+    let mut target = parse_target(url, "request.url")?;
+    if target.version.is_none() {
+        // A history Bundle gives the deleted version in response.etag (W/"3").
+        target.version = e.response.as_ref().and_then(|r| r.etag.as_deref()).and_then(|etag| {
+            let v = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
+            resources::is_valid_id(v).then(|| v.to_owned())
+        });
+    }
+    Ok(delete_change(target, None))
+}
+
+/// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage`, bare or wrapped in
+/// `{"headers": …, "payload": {…}}`.
+fn envelope(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+    if obj.operation_type.is_none() {
+        if let Some(Payload::Object(inner)) = &obj.payload {
+            if inner.operation_type.is_some() {
+                return delivery(term, inner, text, true, out);
+            }
+        }
+    }
+    delivery(term, obj, text, false, out)
+}
+
+/// The raw text of an inline resource payload (`"payload": {resource}` instead
+/// of HAPI's JSON string): a second, cheap read of the message text.
+fn inline_payload(text: &str, wrapped: bool) -> Option<&str> {
+    #[derive(serde::Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        payload: Option<&'a serde_json::value::RawValue>,
+    }
+    let mut raw = serde_json::from_str::<Outer>(text).ok()?.payload?.get();
+    if wrapped {
+        raw = serde_json::from_str::<Outer>(raw).ok()?.payload?.get();
+    }
+    Some(raw)
+}
+
+fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
+    let Some(op) = msg.operation_type.as_deref() else {
+        return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() });
+    };
+    // The payload is the resource as a JSON string (HAPI), or inline as an object.
+    let payload: Option<&str> = match &msg.payload {
+        None => None,
+        Some(Payload::Text(s)) => Some(s),
+        Some(Payload::Object(o)) if o.resource_type.is_some() => match inline_payload(text, wrapped) {
+            Some(raw) => Some(raw),
+            None => return reject(out, None, None, RejectReason::NoResourceType),
+        },
+        Some(Payload::Object(_)) => return reject(out, None, None, RejectReason::NoResourceType),
+        Some(Payload::Other(found)) => {
+            let problem = format!("must be the resource as a JSON string, found {found}");
+            return reject(out, None, None, RejectReason::MalformedField { field: "payload".into(), problem });
+        }
+    };
+    let payload = payload.filter(|p| !p.trim().is_empty());
+    let target = match msg.payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(r)) => return reject(out, None, None, r),
+        None => None,
+    };
+    match op {
+        "DELETE" => {
+            let from_payload = payload.and_then(|p| {
+                let obj = parse_object(p).ok()?;
+                let rt = obj.resource_type.as_deref()?;
+                let id = obj.id.as_deref()?;
+                let patient = resources::patient_of(rt, &obj);
+                let version = obj.meta.as_ref().and_then(|m| m.version_id.as_deref()).map(str::to_owned);
+                Some((rt.to_owned(), id.to_owned(), version, patient))
+            });
+            let (target, patient) = match (target, from_payload) {
+                (Some(t), p) => (t, p.and_then(|p| p.3)),
+                (None, Some((rt, id, version, patient))) => {
+                    if !is_resource_type(&rt) {
+                        return reject(out, None, None, RejectReason::UnknownResourceType { found: echo(&rt) });
+                    }
+                    (Target { resource_type: rt, id, version }, patient)
+                }
+                (None, None) => {
+                    let reason = RejectReason::NoPayload { operation: "DELETE without payloadId".into() };
+                    return reject(out, None, None, reason);
+                }
+            };
+            out.changes.push(delete_change(target, patient));
+        }
+        "CREATE" | "UPDATE" | "MANUALLY_TRIGGERED" | "TRANSACTION" => {
+            let Some(payload) = payload else {
+                return reject(out, None, None, RejectReason::NoPayload { operation: op.to_owned() });
+            };
+            let obj = match parse_object(payload) {
+                Ok(o) => o,
+                Err(RejectReason::NotAnObject { found: "XML" }) => {
+                    return reject(out, None, None, RejectReason::UnsupportedPayloadEncoding)
+                }
+                Err(r) => return reject(out, None, None, r),
+            };
+            let Some(rt) = obj.resource_type.as_deref() else {
+                return reject(out, None, None, RejectReason::NoResourceType);
+            };
+            if let Some(t) = &target {
+                // The payload must be the resource the envelope names.
+                if rt != "Bundle" && rt != t.resource_type {
+                    let reason = RejectReason::WrongResourceType {
+                        context: "envelope payload (payloadId)",
+                        expected: t.resource_type.clone(),
+                        found: echo(rt),
+                    };
+                    return reject(out, None, Some(format!("{}/{}", t.resource_type, t.id)), reason);
+                }
+                if rt != "Bundle" && obj.id.as_deref().is_some_and(|id| id != t.id) {
+                    let reason = RejectReason::IdMismatch {
+                        payload_id: format!("{}/{}", t.resource_type, t.id),
+                        resource: format!("{rt}/{}", echo(obj.id.as_deref().unwrap_or(""))),
+                    };
+                    return reject(out, None, None, reason);
+                }
+            }
+            resource_or_bundle(term, &obj, payload, out);
+        }
+        other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes() {
+        assert_eq!(type_and_id_suffix("Patient/1"), Some("Patient/1"));
+        assert_eq!(type_and_id_suffix("http://x/fhir/Patient/1"), Some("Patient/1"));
+        assert_eq!(type_and_id_suffix("Patient/1/_history/2"), Some("Patient/1"));
+        assert_eq!(type_and_id_suffix("urn:uuid:abc"), None);
+    }
+
+    #[test]
+    fn targets() {
+        let t = parse_target("http://x/fhir/Observation/o1/_history/3", "payloadId").ok().unwrap();
+        assert_eq!((t.resource_type.as_str(), t.id.as_str()), ("Observation", "o1"));
+        assert_eq!(t.version.as_deref(), Some("3"));
+        assert!(parse_target("Observation?code=1", "request.url").is_err());
+        assert!(parse_target("Observation", "request.url").is_err());
+        assert!(matches!(parse_target("Observatoin/1", "request.url"), Err(RejectReason::UnknownResourceType { .. })));
+    }
+}

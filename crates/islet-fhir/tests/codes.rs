@@ -1,0 +1,488 @@
+//! Every row of contract.md "Facts and the codes that carry them", units,
+//! implausible values and the site mapping.
+
+mod common;
+use common::*;
+use islet_fhir::{Decoder, SiteMapping};
+use islet_guideline::facts::*;
+use islet_guideline::FactKind;
+use serde_json::{json, Value};
+use std::path::Path;
+
+fn c(v: f64) -> Concentration {
+    Concentration::new(v).unwrap()
+}
+
+fn mm(v: f64) -> Millimetres {
+    Millimetres::new(v).unwrap()
+}
+
+fn problem_kind(facts: &[FactKind]) -> Vec<ProblemKind> {
+    facts
+        .iter()
+        .filter_map(|f| match f {
+            FactKind::Problem { kind, .. } => Some(*kind),
+            _ => None,
+        })
+        .collect()
+}
+
+fn approx(facts: &[FactKind], expected: &FactKind) -> bool {
+    // Floating-point conversions: compare through Debug with a tolerance on the numbers.
+    match (facts, expected) {
+        (
+            [FactKind::ChromograninA { value: a, upper_limit: ua }],
+            FactKind::ChromograninA { value: b, upper_limit: ub },
+        ) => {
+            let n = |v: &CgaValue| match v {
+                CgaValue::NgPerMl(c) => (0, c.get()),
+                CgaValue::NmolPerL(c) => (1, c.get()),
+                CgaValue::UPerL(c) => (2, c.get()),
+            };
+            let (ka, va) = n(a);
+            let (kb, vb) = n(b);
+            ka == kb
+                && (va - vb).abs() < 1e-9
+                && ua.map(|u| u.get()).zip(ub.map(|u| u.get())).is_none_or(|(x, y)| (x - y).abs() < 1e-9)
+                && ua.is_some() == ub.is_some()
+        }
+        ([FactKind::TumourSize { site: sa, largest: la }], FactKind::TumourSize { site: sb, largest: lb }) => {
+            sa == sb && (la.get() - lb.get()).abs() < 1e-9
+        }
+        _ => facts == std::slice::from_ref(expected),
+    }
+}
+
+/// (concept system, concept code), (value element, value), expected fact.
+type ObservationRow = ((&'static str, &'static str), (&'static str, Value), FactKind);
+
+#[test]
+fn observation_rows() {
+    let cc = |system: &str, code: &str| ("valueCodeableConcept", coding(system, code));
+    let q = |v: f64, u: &str| ("valueQuantity", qty(v, u));
+    let int = |n: i64| ("valueInteger", json!(n));
+    let rows: Vec<ObservationRow> = vec![
+        ((LOINC, "29593-1"), q(4.5, "%"), FactKind::Ki67(Ki67Percent::new(4.5).unwrap())),
+        ((ISLET, "ki67-index"), q(25.0, "%"), FactKind::Ki67(Ki67Percent::new(25.0).unwrap())),
+        ((ISLET, "mitotic-count"), q(3.0, "/10.[HPF]"), FactKind::Mitoses(MitoticCount::new(3.0).unwrap())),
+        ((ISLET, "mitotic-count"), q(3.0, "{#}"), FactKind::Mitoses(MitoticCount::new(3.0).unwrap())),
+        ((ISLET, "mitotic-count"), q(3.0, "/[HPF]"), FactKind::Mitoses(MitoticCount::new(3.0).unwrap())),
+        ((ISLET, "mitotic-count"), q(3.0, "/2.mm2"), FactKind::Mitoses(MitoticCount::new(3.0).unwrap())),
+        ((ISLET, "who-grade"), cc(ISLET, "G1"), FactKind::ReportedGrade(Grade::G1)),
+        ((ISLET, "who-grade"), cc(ISLET, "G2"), FactKind::ReportedGrade(Grade::G2)),
+        ((ISLET, "who-grade"), cc(ISLET, "G3"), FactKind::ReportedGrade(Grade::G3)),
+        (
+            (LOINC, "9811-1"),
+            q(180.0, "ng/mL"),
+            FactKind::ChromograninA { value: CgaValue::NgPerMl(c(180.0)), upper_limit: None },
+        ),
+        (
+            (LOINC, "25587-7"),
+            q(2.5, "nmol/L"),
+            FactKind::ChromograninA { value: CgaValue::NmolPerL(c(2.5)), upper_limit: None },
+        ),
+        (
+            (LOINC, "30169-7"),
+            q(40.0, "U/L"),
+            FactKind::ChromograninA { value: CgaValue::UPerL(c(40.0)), upper_limit: None },
+        ),
+        ((LOINC, "2721-9"), q(300.0, "pg/mL"), FactKind::PancreaticPolypeptide(c(300.0))),
+        ((LOINC, "33728-7"), q(14.0, "mm"), FactKind::TumourSize { site: TumourSite::Primary, largest: mm(14.0) }),
+        ((LOINC, "21889-1"), q(2.1, "cm"), FactKind::TumourSize { site: TumourSite::Primary, largest: mm(21.0) }),
+        ((ISLET, "liver-lesion-count"), int(3), FactKind::LiverLesionCount(3)),
+        (
+            (ISLET, "liver-involvement"),
+            q(30.0, "%"),
+            FactKind::LiverInvolvement(LiverInvolvementPercent::new(30.0).unwrap()),
+        ),
+        ((ISLET, "sstr-imaging"), cc(ISLET, "positive"), FactKind::SstrImaging(SstrImaging::Positive)),
+        ((ISLET, "sstr-imaging"), cc(ISLET, "negative"), FactKind::SstrImaging(SstrImaging::Negative)),
+        ((ISLET, "sstr-imaging"), cc(ISLET, "equivocal"), FactKind::SstrImaging(SstrImaging::Equivocal)),
+        ((ISLET, "krenning-score"), int(3), FactKind::KrenningScore(3)),
+        ((ISLET, "octreotide-test"), cc(ISLET, "positive"), FactKind::OctreotideTest { positive: true }),
+        ((ISLET, "octreotide-test"), cc(ISLET, "negative"), FactKind::OctreotideTest { positive: false }),
+        ((LOINC, "97509-4"), cc(SCT, "268910001"), FactKind::DiseaseStatus(DiseaseStatus::Improved)),
+        ((LOINC, "97509-4"), cc(SCT, "359746009"), FactKind::DiseaseStatus(DiseaseStatus::Stable)),
+        ((LOINC, "97509-4"), cc(SCT, "271299001"), FactKind::DiseaseStatus(DiseaseStatus::Worsened)),
+        ((LOINC, "97509-4"), cc(SCT, "709137006"), FactKind::DiseaseStatus(DiseaseStatus::Undetermined)),
+        ((ISLET, "recist-response"), cc(ISLET, "CR"), FactKind::Recist(Recist::CompleteResponse)),
+        ((ISLET, "recist-response"), cc(ISLET, "PR"), FactKind::Recist(Recist::PartialResponse)),
+        ((ISLET, "recist-response"), cc(ISLET, "SD"), FactKind::Recist(Recist::StableDisease)),
+        ((ISLET, "recist-response"), cc(ISLET, "PD"), FactKind::Recist(Recist::ProgressiveDisease)),
+        ((LOINC, "89247-1"), int(2), FactKind::Ecog(2)),
+        ((LOINC, "89247-1"), cc(LOINC, "LA9625-0"), FactKind::Ecog(3)),
+        ((ISLET, "resectability"), cc(ISLET, "complete"), FactKind::Resectability(Resectability::Complete)),
+        ((ISLET, "resectability"), cc(ISLET, "ge-90"), FactKind::Resectability(Resectability::AtLeast90)),
+        ((ISLET, "resectability"), cc(ISLET, "lt-90"), FactKind::Resectability(Resectability::Below90)),
+        (
+            (ISLET, "resectability"),
+            cc(ISLET, "unresectable-vascular"),
+            FactKind::Resectability(Resectability::UnresectableVascular),
+        ),
+        ((ISLET, "resectability"), cc(ISLET, "unresectable"), FactKind::Resectability(Resectability::Unresectable)),
+        ((ISLET, "liver-resectability"), cc(ISLET, "resectable"), FactKind::LiverResectable(true)),
+        ((ISLET, "liver-resectability"), cc(ISLET, "unresectable"), FactKind::LiverResectable(false)),
+        ((ISLET, "discovery-mode"), cc(ISLET, "incidental"), FactKind::DiscoveryMode(DiscoveryMode::Incidental)),
+        ((ISLET, "discovery-mode"), cc(ISLET, "symptomatic"), FactKind::DiscoveryMode(DiscoveryMode::Symptomatic)),
+        (
+            (ISLET, "hormonal-symptoms"),
+            cc(ISLET, "controlled"),
+            FactKind::HormonalSymptoms(HormonalSymptoms::Controlled),
+        ),
+        (
+            (ISLET, "hormonal-symptoms"),
+            cc(ISLET, "uncontrolled"),
+            FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled),
+        ),
+        ((ISLET, "hormonal-symptoms"), cc(ISLET, "crisis"), FactKind::HormonalSymptoms(HormonalSymptoms::Crisis)),
+    ];
+    for ((system, code), (key, value), expected) in rows {
+        let facts = kinds(&obs(system, code, key, value));
+        assert!(approx(&facts, &expected), "{system}|{code}: {facts:?} ≠ {expected:?}");
+    }
+}
+
+#[test]
+fn her2_is_not_ki67() {
+    assert!(kinds(&obs(LOINC, "85319-2", "valueQuantity", qty(3.0, "%"))).is_empty());
+}
+
+#[test]
+fn tumour_size_panel_and_sites() {
+    let panel = |site: Option<Value>, focus: Option<Value>, contained: Option<Value>| {
+        let mut o = json!({
+            "resourceType": "Observation", "id": "s1", "status": "final",
+            "code": coding(LOINC, "21889-1"),
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-01-10",
+            "component": [
+                {"code": coding(LOINC, "33729-5"), "valueQuantity": qty(9.0, "mm")},
+                {"code": coding(LOINC, "33728-7"), "valueQuantity": qty(3.4, "cm")}
+            ]
+        });
+        if let Some(s) = site {
+            o["bodySite"] = s;
+        }
+        if let Some(f) = focus {
+            o["focus"] = f;
+        }
+        if let Some(c) = contained {
+            o["contained"] = c;
+        }
+        kinds(&o)
+    };
+    let size = |site| vec![FactKind::TumourSize { site, largest: mm(34.0) }];
+    let primary = size(TumourSite::Primary);
+    let liver = size(TumourSite::Liver);
+    assert!(approx(&panel(None, None, None), &primary[0]));
+    assert!(approx(&panel(Some(coding(SCT, "15776009")), None, None), &primary[0]));
+    assert!(approx(&panel(Some(coding(SCT, "10200004")), None, None), &liver[0]));
+    // Focus on a contained BodyStructure with a location.
+    let body = json!([{"resourceType": "BodyStructure", "id": "les1", "location": coding(SCT, "10200004"), "patient": {"reference": "Patient/p1"}}]);
+    assert!(approx(&panel(None, Some(json!([{"reference": "#les1"}])), Some(body)), &liver[0]));
+    // Focus given by display only.
+    assert!(approx(&panel(None, Some(json!([{"display": "Liver lesion segment VII"}])), None), &liver[0]));
+    assert!(approx(&panel(None, Some(json!([{"display": "pancreatic head mass"}])), None), &primary[0]));
+    // A site Islet does not track (a lymph node): no size fact.
+    assert!(panel(Some(coding(SCT, "59441001")), None, None).is_empty());
+}
+
+#[test]
+fn condition_rows() {
+    use FactKind::*;
+    let pancreas = json!([{"coding": [{"system": SCT, "code": "15776009"}]}]);
+    let liver = json!([{"coding": [{"system": SCT, "code": "10200004"}]}]);
+    let rows: Vec<(&str, &str, Option<&Value>, Vec<FactKind>)> = vec![
+        (SCT, "735735001", None, vec![PnetDiagnosis]),
+        (SCT, "254611009", None, vec![PnetDiagnosis]),
+        (SCT, "187794005", None, vec![PnetDiagnosis]),
+        (SCT, "254612002", None, vec![PnetDiagnosis]),
+        (SCT, "93843007", None, vec![PnetDiagnosis]),
+        (ICD10, "C25.4", None, vec![PnetDiagnosis]),
+        (ICD10, "C7A.8", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICD10, "C7A.8", None, vec![]),
+        (ICD10, "C7A.1", Some(&pancreas), vec![NecDiagnosis, PnetDiagnosis]),
+        (ICD10, "C7A.1", None, vec![NecDiagnosis]),
+        (ICDO3, "8150/3", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICDO3, "8154/3", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICDO3, "8240/3", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICDO3, "8249/3", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICDO3, "8240/3", None, vec![]),
+        (ICDO3, "8246/3", Some(&pancreas), vec![PnetDiagnosis, NecDiagnosis]),
+        (ICDO3, "8246/3", None, vec![NecDiagnosis]),
+        (ICDO3, "8013/3", None, vec![NecDiagnosis]),
+        (ICDO3, "8041/3", None, vec![NecDiagnosis]),
+        (SCT, "253000007", None, vec![NecDiagnosis]),
+        (SCT, "713189001", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
+        (ICD10, "E16.1", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
+        (ICDO3, "8151/3", Some(&pancreas), vec![PnetDiagnosis, Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
+        (ICD10, "E16.4", None, vec![Syndrome(islet_guideline::facts::Syndrome::Gastrinoma)]),
+        (ICDO3, "8153/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Gastrinoma)]),
+        (ICD10, "E16.3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Glucagonoma)]),
+        (ICDO3, "8152/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Glucagonoma)]),
+        (ICDO3, "8155/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Vipoma)]),
+        (ISLET, "vipoma", None, vec![Syndrome(islet_guideline::facts::Syndrome::Vipoma)]),
+        (ICD10, "E16.8", None, vec![]),
+        (ICDO3, "8156/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Somatostatinoma)]),
+        (ISLET, "somatostatinoma", None, vec![Syndrome(islet_guideline::facts::Syndrome::Somatostatinoma)]),
+        (SCT, "703816006", None, vec![Syndrome(islet_guideline::facts::Syndrome::NonFunctioning)]),
+        (ISLET, "non-functioning", None, vec![Syndrome(islet_guideline::facts::Syndrome::NonFunctioning)]),
+        (ICD10, "E31.21", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
+        (ICD10, "Q85.83", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
+        (ICD10, "Q85.1", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
+        (SCT, "30664006", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
+        (SCT, "46659004", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
+        (SCT, "7199000", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
+        (SCT, "94381002", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (ICD10, "C78.7", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (ICD10, "C7B.02", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (SCT, "128462008", Some(&liver), vec![Metastasis(MetastasisSite::Liver)]),
+        (SCT, "128462008", None, vec![]),
+        (SCT, "94222008", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (ICD10, "C79.51", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (ICD10, "C7B.03", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (SCT, "94391008", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10, "C78.00", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10, "C78.01", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10, "C78.02", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10, "C78.1", None, vec![]),
+        (SCT, "94392001", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (SCT, "94347008", None, vec![Metastasis(MetastasisSite::Other)]),
+        (ICD10, "C77.2", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10, "C77.9", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10, "C7B.01", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10, "C7B.8", None, vec![Metastasis(MetastasisSite::Other)]),
+        (SCT, "17920008", None, vec![PortalVeinOcclusion]),
+        (ICD10, "I81", None, vec![PortalVeinOcclusion]),
+        (SCT, "59927004", None, vec![LiverFailure]),
+        (ICD10, "K72.00", None, vec![LiverFailure]),
+        (ICD10, "K72.91", None, vec![LiverFailure]),
+        (ISLET, "biliary-reconstruction", None, vec![BiliaryReconstruction]),
+    ];
+    for (system, code, site, expected) in rows {
+        let mut cond = condition(json!([{"system": system, "code": code}]));
+        if let Some(s) = site {
+            cond["bodySite"] = s.clone();
+        }
+        assert_eq!(kinds(&cond), expected, "{system}|{code} site {site:?}");
+    }
+}
+
+#[test]
+fn icdo3_morphology_with_icdo3_topography_and_mcode_extension() {
+    let mut cond = condition(json!([{"system": ICDO3, "code": "8240/3"}]));
+    cond["bodySite"] = json!([{"coding": [{"system": ICDO3, "code": "C25.2"}]}]);
+    assert_eq!(kinds(&cond), [FactKind::PnetDiagnosis]);
+    // Morphology in the mCODE histology extension, site by ICD-10-CM C25.x in the code.
+    let mut cond = condition(json!([{"system": ICD10, "code": "C25.0"}]));
+    cond["extension"] = json!([{
+        "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior",
+        "valueCodeableConcept": coding(ICDO3, "8246/3")
+    }]);
+    assert_eq!(kinds(&cond), [FactKind::PnetDiagnosis, FactKind::NecDiagnosis]);
+}
+
+#[test]
+fn therapy_rows() {
+    use TherapyClass::*;
+    let rows: Vec<(&str, &str, TherapyClass)> = vec![
+        (ATC, "H01CB02", Ssa),
+        (ATC, "H01CB03", Ssa),
+        (ATC, "H01CB05", Ssa),
+        (ISLET, "ssa", Ssa),
+        (ATC, "L03AB04", Interferon),
+        (ATC, "L03AB05", Interferon),
+        (ISLET, "interferon", Interferon),
+        (ATC, "L01AD04", Chemotherapy),
+        (ATC, "L01AX03", Chemotherapy),
+        (ATC, "L01BC06", Chemotherapy),
+        (ATC, "L01BC02", Chemotherapy),
+        (ATC, "L01DB01", Chemotherapy),
+        (ATC, "L01AX04", Chemotherapy),
+        (ATC, "L01XA01", Chemotherapy),
+        (ATC, "L01XA02", Chemotherapy),
+        (ATC, "L01XA03", Chemotherapy),
+        (ATC, "L01CB01", Chemotherapy),
+        (ISLET, "chemotherapy", Chemotherapy),
+        (ATC, "L01EG02", Everolimus),
+        (ATC, "L01XE10", Everolimus),
+        (ISLET, "everolimus", Everolimus),
+        (ATC, "L01EX01", Sunitinib),
+        (ATC, "L01XE04", Sunitinib),
+        (ISLET, "sunitinib", Sunitinib),
+        (ATC, "V10XX04", Prrt),
+        (ISLET, "prrt", Prrt),
+        (ISLET, "primary-resection", PrimaryResection),
+        (ISLET, "liver-ablation", LiverAblation),
+        (ISLET, "tae", Tae),
+        (ISLET, "tace", Tace),
+        (ISLET, "sirt", Sirt),
+        (SCT, "18027006", LiverTransplant),
+        (ISLET, "liver-transplant", LiverTransplant),
+        (ATC, "A02BC01", ProtonPumpInhibitor),
+        (ATC, "A02BC05", ProtonPumpInhibitor),
+        (ATC, "V03AH01", Diazoxide),
+    ];
+    for (system, code, class) in rows {
+        let expected = |tense| vec![FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None })];
+        // Both a medication and a procedure resource carry any therapy code.
+        assert_eq!(kinds(&med_statement("active", system, code)), expected(Tense::Running), "{code}");
+        assert_eq!(kinds(&procedure("completed", system, code)), expected(Tense::Done), "{code}");
+    }
+    assert!(kinds(&med_statement("active", ATC, "A02BA02")).is_empty()); // ranitidine: not a PPI
+}
+
+#[test]
+fn resection_outcome_and_biliary_reconstruction_procedure() {
+    let mut p = procedure("completed", ISLET, "primary-resection");
+    p["outcome"] = coding(ISLET, "curative");
+    assert_eq!(
+        kinds(&p),
+        [FactKind::Therapy(Therapy {
+            class: TherapyClass::PrimaryResection,
+            tense: Tense::Done,
+            escalated: false,
+            outcome: Some(ResectionOutcome::Curative)
+        })]
+    );
+    p["outcome"] = coding(ISLET, "debulking");
+    assert!(matches!(&kinds(&p)[..], [FactKind::Therapy(t)] if t.outcome == Some(ResectionOutcome::Debulking)));
+    assert_eq!(kinds(&procedure("completed", ISLET, "biliary-reconstruction")), [FactKind::BiliaryReconstruction]);
+    assert!(kinds(&procedure("preparation", ISLET, "biliary-reconstruction")).is_empty());
+}
+
+#[test]
+fn unit_conversions() {
+    let cga = |v: f64, unit: &str| kinds(&obs(LOINC, "9811-1", "valueQuantity", qty(v, unit)));
+    let ng = |v| FactKind::ChromograninA { value: CgaValue::NgPerMl(c(v)), upper_limit: None };
+    assert!(approx(&cga(95.0, "ug/L"), &ng(95.0)));
+    assert!(approx(&cga(0.2, "mg/L"), &ng(200.0)));
+    assert!(approx(&cga(95000.0, "pg/mL"), &ng(95.0)));
+    // The micro sign in Quantity.unit (no UCUM code).
+    let micro = obs(LOINC, "9811-1", "valueQuantity", json!({"value": 95.0, "unit": "µg/L"}));
+    assert!(approx(&kinds(&micro), &ng(95.0)));
+    // Sizes in cm become mm.
+    let size = kinds(&obs(LOINC, "33728-7", "valueQuantity", qty(1.4, "cm")));
+    assert!(approx(&size, &FactKind::TumourSize { site: TumourSite::Primary, largest: mm(14.0) }));
+    // referenceRange.high gives the upper limit, converted like the value.
+    let mut o = obs(LOINC, "9811-1", "valueQuantity", qty(0.3, "mg/L"));
+    o["referenceRange"] = json!([{"low": qty(0.0, "ug/L"), "high": qty(100.0, "ug/L")}]);
+    let expected = FactKind::ChromograninA { value: CgaValue::NgPerMl(c(300.0)), upper_limit: Some(c(100.0)) };
+    assert!(approx(&kinds(&o), &expected));
+}
+
+#[test]
+fn unknown_units_are_problem_facts() {
+    for (code, value) in [
+        ("9811-1", qty(95.0, "mmol/h")),
+        ("9811-1", json!({"value": 95.0})),
+        ("29593-1", qty(4.0, "mg")),
+        ("33728-7", qty(14.0, "[in_i]")),
+        ("25587-7", qty(2.0, "ng/mL")),
+    ] {
+        let facts = kinds(&obs(LOINC, code, "valueQuantity", value.clone()));
+        assert_eq!(problem_kind(&facts), [ProblemKind::UnknownUnit], "{code} {value}");
+        assert_eq!(facts.len(), 1, "the value itself is not used");
+    }
+    // A non-UCUM code system: the unit text is tried.
+    let local = json!({"value": 95.0, "unit": "ng/mL", "system": "http://lab.example/units", "code": "NGML"});
+    assert_eq!(kinds(&obs(LOINC, "9811-1", "valueQuantity", local)).len(), 1);
+    let facts = kinds(&obs(LOINC, "9811-1", "valueQuantity", qty(95.0, "mmol/h")));
+    let FactKind::Problem { detail, .. } = &facts[0] else { panic!() };
+    assert!(detail.contains("mmol/h") && detail.contains("ng/mL"), "{detail}");
+}
+
+#[test]
+fn implausible_values_are_problem_facts() {
+    let cases: Vec<Value> = vec![
+        obs(LOINC, "29593-1", "valueQuantity", qty(150.0, "%")),
+        obs(LOINC, "29593-1", "valueQuantity", qty(-1.0, "%")),
+        obs(LOINC, "33728-7", "valueQuantity", qty(-3.0, "mm")),
+        obs(LOINC, "9811-1", "valueQuantity", qty(-5.0, "ng/mL")),
+        obs(ISLET, "krenning-score", "valueInteger", json!(5)),
+        obs(ISLET, "krenning-score", "valueInteger", json!(-1)),
+        obs(LOINC, "89247-1", "valueInteger", json!(6)),
+        obs(ISLET, "liver-involvement", "valueQuantity", qty(120.0, "%")),
+        obs(ISLET, "liver-lesion-count", "valueInteger", json!(-2)),
+        obs(ISLET, "mitotic-count", "valueQuantity", qty(-1.0, "{#}")),
+        // A coded value Islet does not know for the observation, or a value of another type.
+        obs(ISLET, "who-grade", "valueCodeableConcept", coding(ISLET, "G4")),
+        obs(ISLET, "octreotide-test", "valueCodeableConcept", coding(ISLET, "equivocal")),
+        obs(LOINC, "29593-1", "valueString", json!("4.5 %")),
+    ];
+    for o in cases {
+        let facts = kinds(&o);
+        assert_eq!(problem_kind(&facts), [ProblemKind::ImplausibleValue], "{o}");
+        assert_eq!(facts.len(), 1, "{o}");
+    }
+    let facts = kinds(&obs(LOINC, "29593-1", "valueQuantity", qty(150.0, "%")));
+    let FactKind::Problem { detail, .. } = &facts[0] else { panic!() };
+    assert!(detail.contains("Ki-67") && detail.contains("150"), "{detail}");
+}
+
+#[test]
+fn comparators_give_the_nearest_satisfying_value() {
+    let ki = |cmp: &str, v: f64| {
+        let f = kinds(&obs(LOINC, "29593-1", "valueQuantity", json!({"value": v, "comparator": cmp, "unit": "%"})));
+        match &f[..] {
+            [FactKind::Ki67(k)] => k.get(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(ki(">", 20.0) > 20.0); // "> 20 %" is G3
+    assert!(ki("<", 2.0) < 2.0);
+    assert_eq!(ki("<=", 2.0), 2.0);
+    assert_eq!(ki(">=", 3.0), 3.0);
+    let over = kinds(&obs(LOINC, "29593-1", "valueQuantity", json!({"value": 100.0, "comparator": ">", "unit": "%"})));
+    assert_eq!(problem_kind(&over), [ProblemKind::ImplausibleValue]);
+}
+
+#[test]
+fn absent_values_say_nothing() {
+    let mut o = obs(LOINC, "29593-1", "", json!(null));
+    o["dataAbsentReason"] = coding("http://terminology.hl7.org/CodeSystem/data-absent-reason", "not-performed");
+    assert!(kinds(&o).is_empty());
+}
+
+fn example_mapping() -> SiteMapping {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/site-mapping.example.toml");
+    SiteMapping::load(&path).expect("the shipped example loads")
+}
+
+#[test]
+fn the_example_site_mapping_yields_facts_for_local_codes() {
+    let decoder = Decoder::new(example_mapping());
+    let facts = |v: &Value| {
+        let d = decoder.decode(v.to_string().as_bytes());
+        assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+        match &d.changes[..] {
+            [islet_fhir::Change::Upsert(r)] => r.facts.iter().map(|f| f.kind.clone()).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let lab = "http://hospital.example/fhir/CodeSystem/lab";
+    // A local concept code.
+    let local_ki67 = obs(lab, "KI67", "valueQuantity", qty(7.0, "%"));
+    assert_eq!(facts(&local_ki67), [FactKind::Ki67(Ki67Percent::new(7.0).unwrap())]);
+    // Without the mapping the same Observation carries no fact.
+    assert!(kinds(&local_ki67).is_empty());
+    // A local concept with a local coded answer.
+    let nm = "http://hospital.example/fhir/CodeSystem/nuclear-medicine";
+    let srs = obs(nm, "SRS", "valueCodeableConcept", coding(nm, "POS"));
+    assert_eq!(facts(&srs), [FactKind::SstrImaging(SstrImaging::Positive)]);
+    // A system alias (the LOINC OID).
+    let oid = obs("urn:oid:2.16.840.1.113883.6.1", "29593-1", "valueQuantity", qty(2.0, "%"));
+    assert_eq!(facts(&oid), [FactKind::Ki67(Ki67Percent::new(2.0).unwrap())]);
+    // Local diagnosis and drug codes.
+    let dx = condition(json!([{"system": "http://hospital.example/fhir/CodeSystem/diagnoses", "code": "PNET-01"}]));
+    assert_eq!(facts(&dx), [FactKind::PnetDiagnosis]);
+    let drug = med_statement("active", "http://hospital.example/fhir/CodeSystem/pharmacy", "SOMATULINE");
+    assert_eq!(
+        facts(&drug),
+        [FactKind::Therapy(Therapy {
+            class: TherapyClass::Ssa,
+            tense: Tense::Running,
+            escalated: false,
+            outcome: None
+        })]
+    );
+}

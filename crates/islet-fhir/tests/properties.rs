@@ -1,0 +1,306 @@
+//! `decode` never panics, and every message either decodes or is rejected
+//! with a reason: on arbitrary bytes, arbitrary JSON, and valid messages
+//! with one element replaced or removed.
+
+mod common;
+use common::*;
+use islet_fhir::{Decoded, Decoder, SiteMapping};
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+/// Element names and values that steer generated JSON into the decoder's paths.
+const KEYS: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "versionId",
+    "lastUpdated",
+    "status",
+    "code",
+    "coding",
+    "system",
+    "subject",
+    "reference",
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueInteger",
+    "value",
+    "unit",
+    "comparator",
+    "effectiveDateTime",
+    "effectivePeriod",
+    "start",
+    "issued",
+    "component",
+    "bodySite",
+    "focus",
+    "contained",
+    "modifierExtension",
+    "url",
+    "extension",
+    "clinicalStatus",
+    "verificationStatus",
+    "onsetDateTime",
+    "birthDate",
+    "deceasedBoolean",
+    "medicationCodeableConcept",
+    "medicationReference",
+    "dosage",
+    "timing",
+    "repeat",
+    "period",
+    "periodUnit",
+    "type",
+    "entry",
+    "resource",
+    "fullUrl",
+    "request",
+    "method",
+    "payload",
+    "payloadId",
+    "operationType",
+    "headers",
+    "referenceRange",
+    "high",
+];
+
+const STRINGS: &[&str] = &[
+    "Observation",
+    "Condition",
+    "Patient",
+    "Bundle",
+    "MedicationStatement",
+    "Encounter",
+    "final",
+    "preliminary",
+    "entered-in-error",
+    "active",
+    "completed",
+    "http://loinc.org",
+    "29593-1",
+    "9811-1",
+    "21889-1",
+    "33728-7",
+    "http://snomed.info/sct",
+    "735735001",
+    "Patient/p1",
+    "urn:uuid:u1",
+    "#m1",
+    "%",
+    "cm",
+    "ng/mL",
+    "2024-01-10",
+    "2024-01-10T09:00:00Z",
+    "2024-01-10T09:00:00",
+    "DELETE",
+    "CREATE",
+    "UPDATE",
+    "collection",
+    "transaction",
+    "Observation/o1",
+    "<",
+    "~",
+    "d",
+    "https://islet.dev/fhir/CodeSystem/pnet",
+    "ssa",
+    "\"modifierExtension\"",
+    "{\"resourceType\":\"Observation\"}",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        "[a-zA-Z0-9 /:.#|%é€ü-]{0,10}".prop_map(Value::String),
+        any::<String>().prop_map(Value::String),
+        prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_owned())),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(KEYS).prop_map(str::to_owned),
+        1 => "[a-zA-Z_é]{1,8}",
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(5, 96, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..7)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+fn check(bytes: &[u8]) -> Decoded {
+    let decoder = Decoder::new(SiteMapping::empty());
+    let d = decoder.decode(bytes);
+    for r in &d.rejections {
+        let code = r.reason.code();
+        assert!(!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{code}");
+        assert!(!r.to_string().is_empty());
+    }
+    for c in &d.changes {
+        if let islet_fhir::Change::Upsert(v) = c {
+            assert!(v.patient.starts_with("Patient/"));
+            assert!(!v.retracted || v.facts.is_empty());
+            for f in &v.facts {
+                assert_eq!(f.source.as_str(), v.reference());
+            }
+        }
+    }
+    assert_eq!(decoder.decode(bytes), d, "decoding is deterministic");
+    d
+}
+
+/// Something came out, unless the message is a Bundle without usable entries.
+fn answered(d: &Decoded, v: &Value) -> bool {
+    !d.changes.is_empty()
+        || !d.rejections.is_empty()
+        || v["resourceType"] == "Bundle"
+        || v["payload"].is_string()
+        || v["payload"].is_object()
+}
+
+/// Valid messages to mutate.
+fn fixtures() -> Vec<Value> {
+    let mut size = obs(LOINC, "21889-1", "", json!(null));
+    size["component"] = json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(2.0, "cm")}]);
+    size["focus"] = json!([{"reference": "#b"}]);
+    size["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "location": coding(SCT, "10200004")}]);
+    let mut cga = obs(LOINC, "9811-1", "valueQuantity", qty(120.0, "ug/L"));
+    cga["referenceRange"] = json!([{"high": qty(100.0, "ug/L")}]);
+    let mut ms = med_statement("active", ATC, "H01CB02");
+    ms["dosage"] = json!([{"timing": {"repeat": {"frequency": 1, "period": 14, "periodUnit": "d"}}}]);
+    let mut ms_ref = med_statement("active", ATC, "x");
+    ms_ref.as_object_mut().unwrap().remove("medicationCodeableConcept");
+    ms_ref["medicationReference"] = json!({"reference": "#m1"});
+    ms_ref["contained"] = json!([{"resourceType": "Medication", "id": "m1", "code": coding(ATC, "L01XE10")}]);
+    let patient =
+        json!({"resourceType": "Patient", "id": "p1", "birthDate": "1960-02-03", "deceasedDateTime": "2024-01-01"});
+    let bundle = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:u1", "resource": patient.clone()},
+        {"resource": {"resourceType": "Observation", "id": "o5", "status": "final", "code": coding(LOINC, "29593-1"),
+            "subject": {"reference": "urn:uuid:u1"}, "issued": "2024-01-10T09:00:00Z", "valueQuantity": qty(3.0, "%")}},
+        {"request": {"method": "DELETE", "url": "Condition/c1"}},
+    ]});
+    let envelope = json!({"headers": {}, "payload": {"operationType": "UPDATE", "payloadId": "Observation/o1",
+        "payload": ki67(4.5).to_string()}});
+    vec![
+        ki67(4.5),
+        size,
+        cga,
+        obs(ISLET, "sstr-imaging", "valueCodeableConcept", coding(ISLET, "positive")),
+        condition(json!([{"system": ICD10, "code": "C7A.1"}])),
+        ms,
+        ms_ref,
+        procedure("completed", ISLET, "primary-resection"),
+        patient,
+        bundle,
+        envelope,
+    ]
+}
+
+/// Every JSON pointer inside `v` (not the root).
+fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(c, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(c, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// 512 cases per property, or `PROPTEST_CASES` for a longer run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(512)
+}
+
+#[test]
+fn fixtures_are_valid() {
+    for f in fixtures() {
+        let d = check(f.to_string().as_bytes());
+        assert!(d.rejections.is_empty(), "{f}: {:?}", d.rejections);
+        assert!(!d.changes.is_empty());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let d = check(&bytes);
+        prop_assert!(!d.rejections.is_empty() || !d.changes.is_empty());
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(v in json_value()) {
+        let d = check(v.to_string().as_bytes());
+        prop_assert!(answered(&d, &v), "{v}");
+    }
+
+    #[test]
+    fn arbitrary_resources_never_panic(rt in prop::sample::select(&["Observation", "Condition", "Patient",
+            "Procedure", "MedicationStatement", "MedicationRequest", "ServiceRequest", "Bundle"][..]),
+        v in prop::collection::vec((key(), json_value()), 0..10)) {
+        let mut m: Map<String, Value> = v.into_iter().collect();
+        m.insert("resourceType".into(), json!(rt));
+        let v = Value::Object(m);
+        let d = check(v.to_string().as_bytes());
+        prop_assert!(answered(&d, &v), "{v}");
+    }
+
+    #[test]
+    fn arbitrary_codes_never_panic(system in prop::sample::select(&[LOINC, SCT, ICD10, ICDO3, ATC, ISLET, UCUM][..]),
+        code in prop_oneof![any::<String>(), "[A-Za-z0-9./é€ü#|-]{0,8}"], unit in prop_oneof![any::<String>(), "[a-zA-Z/%.{}#µ\\[\\]0-9]{0,6}"]) {
+        let codings = json!([{"system": system, "code": code}]);
+        for v in [
+            condition(codings.clone()),
+            obs(system, &code, "valueQuantity", json!({"value": 1.5, "unit": unit, "code": unit})),
+            obs(LOINC, "97509-4", "valueCodeableConcept", json!({"coding": codings})),
+            med_statement("active", system, &code),
+            procedure("completed", system, &code),
+        ] {
+            let d = check(v.to_string().as_bytes());
+            prop_assert!(answered(&d, &v), "{v}");
+        }
+    }
+
+    #[test]
+    fn mutated_valid_messages_never_panic(which in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(),
+        remove in any::<bool>(), replacement in json_value()) {
+        let all = fixtures();
+        let mut v = which.get(&all).clone();
+        let mut ps = Vec::new();
+        pointers(&v, String::new(), &mut ps);
+        let p = at.get(&ps).clone();
+        let (parent, last) = p.rsplit_once('/').unwrap();
+        if remove {
+            match v.pointer_mut(parent).unwrap() {
+                Value::Object(m) => { m.remove(&last.replace("~1", "/").replace("~0", "~")); }
+                Value::Array(a) => { a.remove(last.parse::<usize>().unwrap()); }
+                _ => unreachable!(),
+            }
+        } else {
+            *v.pointer_mut(&p).unwrap() = replacement;
+        }
+        let d = check(v.to_string().as_bytes());
+        prop_assert!(answered(&d, &v), "{v}");
+    }
+}
