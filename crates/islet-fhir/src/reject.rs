@@ -15,7 +15,7 @@ pub enum RejectReason {
     NoResourceType,
     #[error("`{found}` is not a FHIR R4 resource type")]
     UnknownResourceType { found: String },
-    #[error("{context}: expected a {expected}, found a {found}")]
+    #[error("{context}: expected {expected}, found {found}")]
     WrongResourceType { context: &'static str, expected: String, found: String },
     #[error("the {resource_type} has no `id`; Islet needs the server-assigned id to track versions")]
     NoId { resource_type: String },

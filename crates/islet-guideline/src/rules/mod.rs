@@ -110,12 +110,26 @@ impl Finding {
     }
 }
 
-/// Evidence for the WHO grade, as the rules cite it.
+/// Evidence for the WHO grade, as the rules cite it: each measure with the
+/// grade it gives on its own, and the grade used when they disagree.
 pub(crate) fn with_grade(mut finding: Finding, p: &Picture) -> Finding {
+    use crate::derived::{grade_from_ki67, grade_from_mitoses};
+    use crate::facts::{FactKind, Grade};
     if let Some(g) = &p.grade {
         for f in &g.evidence {
-            finding =
-                finding.derived(f, format!("WHO grade {} from {}", g.grade, crate::words::fact_in_words(&f.kind)));
+            let own = match &f.kind {
+                FactKind::Ki67(k) => Some(grade_from_ki67(*k)),
+                FactKind::Mitoses(m) => Some(grade_from_mitoses(*m)),
+                FactKind::ReportedGrade(r) => Some(*r),
+                FactKind::NecDiagnosis => Some(Grade::G3),
+                _ => None,
+            };
+            let fact = crate::words::fact_in_words(&f.kind);
+            let words = match own {
+                Some(own) if own != g.grade => format!("{fact} gives {own}; WHO grade used: {} (the higher)", g.grade),
+                _ => format!("WHO grade {} from {fact}", g.grade),
+            };
+            finding = finding.derived(f, words);
         }
     }
     finding

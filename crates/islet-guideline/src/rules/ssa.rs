@@ -212,9 +212,17 @@ fn note_if_running(f: Finding, p: &Picture, class: TherapyClass, what: &str) -> 
     }
 }
 
+/// Upper-cases a leading ASCII letter only: "α-interferon" stays as it is
+/// (a capital alpha would read as a Latin A).
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |first| first.to_uppercase().chain(c).collect())
+    c.next().map_or_else(String::new, |first| {
+        if first.is_ascii_lowercase() {
+            first.to_ascii_uppercase().to_string() + c.as_str()
+        } else {
+            s.to_string()
+        }
+    })
 }
 
 /// The start of the running SSA course: its oldest `running` fact.
