@@ -103,3 +103,44 @@ fn every_rule_fires_in_some_scenario() {
         .collect();
     assert!(missing.is_empty(), "rules no scenario shows firing: {missing:?}");
 }
+
+/// Issue "PostgreSQL state": the PostgreSQL path (`replay --database-url`,
+/// a fresh database per scenario) prints exactly what the in-memory replay
+/// prints, alerts or change log, and reports the same rejections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_replay_equals_memory_replay_on_every_scenario() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("input.ndjson").exists())
+        .collect();
+    dirs.sort();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let args = read_or_empty(&dir.join("args"));
+        let db = islet_store::test_support::TestDb::new().await;
+        let output = Command::new(env!("CARGO_BIN_EXE_islet"))
+            .arg("replay")
+            .args(args.split_whitespace())
+            .args(["--database-url", &db.url])
+            .arg(dir.join("input.ndjson"))
+            .output()
+            .expect("run islet");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        if stdout != read_or_empty(&dir.join("expected.ndjson")) {
+            failures.push(format!(
+                "{name}: PostgreSQL stdout differs\n{}",
+                diff(&read_or_empty(&dir.join("expected.ndjson")), &stdout)
+            ));
+        }
+        if stderr != read_or_empty(&dir.join("expected.stderr")) {
+            failures.push(format!(
+                "{name}: PostgreSQL stderr differs\n{}",
+                diff(&read_or_empty(&dir.join("expected.stderr")), &stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{} scenario(s) differ:\n\n{}", failures.len(), failures.join("\n\n"));
+}
