@@ -1,0 +1,87 @@
+//! Order and redelivery properties on real FHIR messages (a generated
+//! cohort: plain resources, Bundles, envelopes, corrections, duplicates).
+//!
+//! Bundle DELETE entries are left out of the shuffles: they name no version,
+//! so the contract makes their effect depend on arrival order (a copy of the
+//! deleted version arriving after the DELETE is newer by arrival).
+
+use islet::generate::{generate, CohortOptions};
+use islet_engine::replay::{replay, ReplayOptions};
+use islet_engine::{AlertRecord, Engine};
+use islet_fhir::SiteMapping;
+use islet_guideline::Config;
+use proptest::prelude::*;
+use std::sync::OnceLock;
+
+fn cohort() -> &'static Vec<String> {
+    static LINES: OnceLock<Vec<String>> = OnceLock::new();
+    LINES.get_or_init(|| {
+        let mut out = Vec::new();
+        let opts = CohortOptions { patients: 25, seed: 99, ..CohortOptions::default() };
+        generate(&opts, &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter(|l| !(l.contains("\"resourceType\":\"Bundle\"") && l.contains("\"method\":\"DELETE\"")))
+            .map(String::from)
+            .collect()
+    })
+}
+
+fn alerts(lines: &[String], batch_size: usize) -> Vec<AlertRecord> {
+    let engine = Engine::new(SiteMapping::empty(), Config::default());
+    let at = time::macros::datetime!(2025-01-01 00:00 UTC);
+    let input = lines.join("\n");
+    let outcome =
+        replay(&engine, input.as_bytes(), &ReplayOptions { at: Some(at), batch_size, changes: false }).unwrap();
+    assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections.first());
+    outcome.alerts().into_iter().cloned().collect()
+}
+
+fn in_order() -> &'static Vec<AlertRecord> {
+    static ALERTS: OnceLock<Vec<AlertRecord>> = OnceLock::new();
+    ALERTS.get_or_init(|| alerts(cohort(), 1000))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_arrival_order_gives_the_same_alerts(
+        order in Just((0..cohort().len()).collect::<Vec<usize>>()).prop_shuffle(),
+        batch in 1usize..200,
+    ) {
+        prop_assume!(in_order().len() > 30);
+        let shuffled: Vec<String> = order.iter().map(|&i| cohort()[i].clone()).collect();
+        prop_assert_eq!(&alerts(&shuffled, batch), in_order());
+    }
+
+    #[test]
+    fn delivering_any_message_twice_changes_nothing(
+        picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 1..6),
+        batch in 1usize..200,
+    ) {
+        let mut lines = cohort().clone();
+        for (which, at) in picks {
+            // Redeliver a message at any later point of the stream.
+            let i = which.index(lines.len());
+            let position = i + 1 + at.index(lines.len() - i);
+            let copy = lines[i].clone();
+            lines.insert(position, copy);
+        }
+        prop_assert_eq!(&alerts(&lines, batch), in_order());
+    }
+}
+
+/// The properties above are only as strong as the cohort is rich.
+#[test]
+fn the_cohort_exercises_versions_corrections_and_many_rules() {
+    let lines = cohort();
+    assert!(lines.len() > 200, "{} lines", lines.len());
+    assert!(lines.iter().any(|l| l.contains("ResourceDeliveryMessage") || l.contains("operationType")));
+    assert!(lines.iter().any(|l| l.contains("entered-in-error")));
+    assert!(lines.iter().any(|l| l.contains("\"versionId\":\"2\"")));
+    let alerts = in_order();
+    let rules: std::collections::BTreeSet<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert!(alerts.len() > 60 && rules.len() > 15, "{} alerts, {} rules", alerts.len(), rules.len());
+}
