@@ -6,7 +6,8 @@
 -- clinical facts (the engine's PatientRecord as JSON), and when to look again.
 CREATE TABLE patient (
     id          text PRIMARY KEY,                 -- 'Patient/123'
-    record      jsonb NOT NULL DEFAULT '{"resources":{}}',
+    -- Engine-internal: json (not jsonb) and lz4 keep it cheap to rewrite.
+    record      json COMPRESSION lz4 NOT NULL DEFAULT '{"resources":{}}',
     wake_at     timestamptz,                      -- next re-evaluation without new data
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
@@ -24,7 +25,7 @@ CREATE TABLE resource_version (
     clinical_time timestamptz,
     retracted     boolean NOT NULL DEFAULT false, -- entered-in-error / refuted
     deleted       boolean NOT NULL DEFAULT false, -- DELETE (raw is NULL)
-    raw           json,
+    raw           json COMPRESSION lz4,
     received_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (resource_type, resource_id, version_key)
 );
@@ -39,7 +40,7 @@ CREATE TABLE alert (
     severity    text NOT NULL,
     state       text NOT NULL,
     due         date,
-    body        jsonb NOT NULL,
+    body        jsonb COMPRESSION lz4 NOT NULL,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX alert_patient ON alert (patient_id);
@@ -54,7 +55,7 @@ CREATE TABLE alert_change (
     rule         text NOT NULL,
     change       text NOT NULL CHECK (change IN ('raised', 'updated', 'resolved')),
     cause        jsonb NOT NULL,
-    alert        jsonb NOT NULL,
+    alert        jsonb COMPRESSION lz4 NOT NULL,
     committed_at timestamptz NOT NULL DEFAULT now(),
     published_at timestamptz
 );

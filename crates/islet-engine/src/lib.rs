@@ -69,6 +69,11 @@ impl Engine {
         &self.config
     }
 
+    /// The decoder, to decode on another thread (it is `Clone + Send`).
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
     /// Bytes → resource versions and rejections. Pure; no store involved.
     pub fn decode(&self, bytes: &[u8]) -> Decoded {
         self.decoder.decode(bytes)

@@ -3,7 +3,7 @@
 
 use crate::block_on::block_on;
 use crate::{AlertChange, AlertRecord, BatchStats, Engine, Item, MemStore};
-use islet_fhir::{Change, Decoded};
+use islet_fhir::{Change, Decoded, Decoder};
 use islet_guideline::Instant;
 use serde::Serialize;
 use std::io::BufRead;
@@ -85,7 +85,7 @@ pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std
         if line.trim().is_empty() {
             continue;
         }
-        let (mut item, rejected) = decode_line(engine, number, &line);
+        let (mut item, rejected) = decode_line(engine.decoder(), number, &line);
         if !rejected.is_empty() {
             stats.rejected_lines += 1;
             rejections.extend(rejected);
@@ -123,8 +123,8 @@ pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std
 
 /// Decodes one line (1-based `number`): the item for the engine (arrival =
 /// line number) and the line's rejections.
-pub fn decode_line(engine: &Engine, number: usize, line: &str) -> (Item, Vec<LineRejection>) {
-    let mut decoded = engine.decode(line.as_bytes());
+pub fn decode_line(decoder: &Decoder, number: usize, line: &str) -> (Item, Vec<LineRejection>) {
+    let mut decoded = decoder.decode(line.as_bytes());
     let rejections = decoded
         .rejections
         .drain(..)

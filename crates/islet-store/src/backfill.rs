@@ -9,6 +9,7 @@ use crate::retry::{with_retry, Backoff};
 use crate::{PgStore, StoreError};
 use islet_engine::replay::{decode_line, latest_of, LineRejection};
 use islet_engine::{BatchStats, Engine, Item, SourcePosition};
+use islet_fhir::Decoder;
 use islet_guideline::Instant;
 use std::io::BufRead;
 use std::path::Path;
@@ -46,7 +47,7 @@ pub fn source_name(path: &Path) -> String {
     format!("file:{}", canonical.display())
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead>, BackfillError> {
+fn open(path: &Path) -> Result<Box<dyn BufRead + Send>, BackfillError> {
     let f =
         std::fs::File::open(path).map_err(|source| BackfillError::Io { path: path.display().to_string(), source })?;
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f)))
@@ -90,34 +91,82 @@ pub async fn backfill(
     };
 
     let mut outcome = BackfillOutcome { at: Some(at), first_line, ..Default::default() };
-    let mut batch: Vec<Item> = Vec::with_capacity(opts.batch_size);
-    let mut last_line = first_line.saturating_sub(1);
-    for (index, line) in open(path)?.lines().enumerate() {
-        let number = index + 1;
-        let line = line.map_err(io_err)?;
-        outcome.lines += 1;
-        if number < first_line {
-            continue;
-        }
-        last_line = number;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (item, rejected) = decode_line(engine, number, &line);
-        for r in rejected {
+    // Decoding runs on its own thread, a batch or two ahead, while the
+    // previous batch's transaction is in PostgreSQL: the two overlap on two cores.
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<Result<Chunk, std::io::Error>>(2);
+    let reader = open(path)?;
+    let decoder = engine.decoder().clone();
+    let batch_size = opts.batch_size.max(1);
+    let producer = std::thread::spawn(move || read_batches(reader, &decoder, first_line, batch_size, &sender));
+    while let Some(chunk) = batches.recv().await {
+        let chunk = chunk.map_err(io_err)?;
+        outcome.lines = chunk.lines_read;
+        for r in chunk.rejections {
             eprintln!("{}", serde_json::to_string(&r).unwrap_or_default());
             outcome.rejections.push(r);
         }
-        batch.push(item);
-        if batch.len() >= opts.batch_size.max(1) {
-            outcome.stats += commit(engine, store, &batch, &source, number, at, &opts.backoff).await?;
-            batch.clear();
+        outcome.stats += commit(engine, store, &chunk.items, &source, chunk.last_line, at, &opts.backoff).await?;
+    }
+    let _ = producer.join();
+    Ok(outcome)
+}
+
+/// A batch of decoded lines, ending at `last_line`.
+struct Chunk {
+    items: Vec<Item>,
+    rejections: Vec<LineRejection>,
+    last_line: usize,
+    lines_read: usize,
+}
+
+/// Reads and decodes the file from `first_line`, `batch_size` lines a chunk.
+/// Stops quietly when the receiver is gone (the load failed).
+fn read_batches(
+    reader: Box<dyn BufRead + Send>,
+    decoder: &Decoder,
+    first_line: usize,
+    batch_size: usize,
+    sender: &tokio::sync::mpsc::Sender<Result<Chunk, std::io::Error>>,
+) {
+    let mut chunk =
+        Chunk { items: Vec::with_capacity(batch_size), rejections: Vec::new(), last_line: 0, lines_read: 0 };
+    let mut in_chunk = 0;
+    for (index, line) in reader.lines().enumerate() {
+        let number = index + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = sender.blocking_send(Err(e));
+                return;
+            }
+        };
+        chunk.lines_read = number;
+        if number < first_line {
+            continue;
+        }
+        chunk.last_line = number;
+        in_chunk += 1;
+        if !line.trim().is_empty() {
+            let (item, rejected) = decode_line(decoder, number, &line);
+            chunk.items.push(item);
+            chunk.rejections.extend(rejected);
+        }
+        if in_chunk >= batch_size {
+            let next = Chunk {
+                items: Vec::with_capacity(batch_size),
+                rejections: Vec::new(),
+                last_line: 0,
+                lines_read: number,
+            };
+            if sender.blocking_send(Ok(std::mem::replace(&mut chunk, next))).is_err() {
+                return;
+            }
+            in_chunk = 0;
         }
     }
-    if !batch.is_empty() || last_line >= first_line {
-        outcome.stats += commit(engine, store, &batch, &source, last_line, at, &opts.backoff).await?;
+    if in_chunk > 0 {
+        let _ = sender.blocking_send(Ok(chunk));
     }
-    Ok(outcome)
 }
 
 /// One batch, retried as a whole on transient errors; its position is the

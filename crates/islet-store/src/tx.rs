@@ -161,7 +161,7 @@ impl islet_engine::Transaction for PgTx {
             wakes.push(w.state.wake_at);
         }
         sqlx::query(
-            "UPDATE patient p SET record = u.record::jsonb, wake_at = u.wake_at, updated_at = now() \
+            "UPDATE patient p SET record = u.record::json, wake_at = u.wake_at, updated_at = now() \
              FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, record, wake_at) WHERE p.id = u.id",
         )
         .bind(&ids)
