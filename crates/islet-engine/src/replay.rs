@@ -68,47 +68,39 @@ impl ReplayOutcome {
     }
 }
 
-/// Replays `input`. With `at` given, lines stream through in batches; without
-/// it, every line is decoded first to find the latest clinical time.
-pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std::io::Result<ReplayOutcome> {
+/// Replays `input`. Decoding runs on its own thread, a few batches ahead of
+/// the engine. With `at` given, batches go through the engine as they
+/// arrive; without it, every line is decoded first to find the latest
+/// clinical time. Batches are `batch_size` lines, as in the database load.
+pub fn replay(engine: &Engine, input: impl BufRead + Send, opts: &ReplayOptions) -> std::io::Result<ReplayOutcome> {
     let mut store = MemStore::new(opts.changes);
     let mut rejections = Vec::new();
     let mut stats = ReplayStats::default();
     let mut batch_stats = BatchStats::default();
-    let mut pending: Vec<Item> = Vec::new();
+    let mut pending: Vec<Vec<Item>> = Vec::new();
     let mut latest: Option<Instant> = None;
+    let batch_size = opts.batch_size.max(1);
 
-    for (index, line) in input.lines().enumerate() {
-        let line = line?;
-        let number = index + 1;
-        stats.lines += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let (mut item, rejected) = decode_line(engine.decoder(), number, &line);
-        if !rejected.is_empty() {
-            stats.rejected_lines += 1;
-            rejections.extend(rejected);
-        }
-        latest = latest_of(latest, &item.decoded);
-        for change in &mut item.decoded.changes {
-            if let Change::Upsert(v) = change {
-                stats.resources += 1;
-                // Replay keeps no audit copy; the raw JSON is for durable stores.
-                v.raw = String::new();
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let (sender, chunks) = std::sync::mpsc::sync_channel::<std::io::Result<Chunk>>(4);
+        let decoder = engine.decoder();
+        scope.spawn(move || decode_chunks(input, decoder, batch_size, &sender));
+        for chunk in chunks {
+            let mut chunk = chunk?;
+            stats.lines += chunk.lines;
+            stats.resources += chunk.resources;
+            stats.rejected_lines += chunk.rejected_lines;
+            rejections.append(&mut chunk.rejections);
+            latest = latest.max(chunk.latest);
+            match opts.at {
+                Some(at) => batch_stats += run(engine, &mut store, &mut chunk.items, at),
+                None => pending.push(chunk.items),
             }
         }
-        pending.push(item);
-        if let Some(at) = opts.at {
-            if pending.len() >= opts.batch_size.max(1) {
-                batch_stats += run(engine, &mut store, &mut pending, at);
-            }
-        }
-    }
+        Ok(())
+    })?;
     let at = opts.at.or(latest).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    for chunk in std::mem::take(&mut pending).chunks_mut(opts.batch_size.max(1)) {
-        let mut items: Vec<Item> =
-            chunk.iter_mut().map(|i| Item { arrival: i.arrival, decoded: take(&mut i.decoded) }).collect();
+    for mut items in pending {
         batch_stats += run(engine, &mut store, &mut items, at);
     }
     stats.stored = batch_stats.stored;
@@ -119,6 +111,60 @@ pub fn replay(engine: &Engine, input: impl BufRead, opts: &ReplayOptions) -> std
     stats.patients = store.patients().count();
     stats.alerts = store.alerts().len();
     Ok(ReplayOutcome { at, store, rejections, stats })
+}
+
+/// `batch_size` lines, decoded.
+#[derive(Default)]
+struct Chunk {
+    items: Vec<Item>,
+    rejections: Vec<LineRejection>,
+    lines: usize,
+    resources: usize,
+    rejected_lines: usize,
+    latest: Option<Instant>,
+}
+
+/// Reads and decodes `input`, sending a chunk every `batch_size` lines.
+/// Stops when the receiver is gone.
+fn decode_chunks(
+    input: impl BufRead,
+    decoder: &Decoder,
+    batch_size: usize,
+    sender: &std::sync::mpsc::SyncSender<std::io::Result<Chunk>>,
+) {
+    let mut chunk = Chunk::default();
+    for (index, line) in input.lines().enumerate() {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = sender.send(Err(e));
+                return;
+            }
+        };
+        chunk.lines += 1;
+        if !line.trim().is_empty() {
+            let (mut item, rejected) = decode_line(decoder, index + 1, &line);
+            if !rejected.is_empty() {
+                chunk.rejected_lines += 1;
+                chunk.rejections.extend(rejected);
+            }
+            chunk.latest = latest_of(chunk.latest, &item.decoded);
+            for change in &mut item.decoded.changes {
+                if let Change::Upsert(v) = change {
+                    chunk.resources += 1;
+                    // Replay keeps no audit copy; the raw JSON is for durable stores.
+                    v.raw = String::new();
+                }
+            }
+            chunk.items.push(item);
+        }
+        if chunk.lines >= batch_size && sender.send(Ok(std::mem::take(&mut chunk))).is_err() {
+            return;
+        }
+    }
+    if chunk.lines > 0 {
+        let _ = sender.send(Ok(chunk));
+    }
 }
 
 /// Decodes one line (1-based `number`): the item for the engine (arrival =
@@ -149,10 +195,6 @@ pub fn latest_of(latest: Option<Instant>, decoded: &Decoded) -> Option<Instant> 
             _ => None,
         })
         .fold(latest, |l, t| Some(l.map_or(t, |l| l.max(t))))
-}
-
-fn take(d: &mut Decoded) -> Decoded {
-    Decoded { changes: std::mem::take(&mut d.changes), rejections: std::mem::take(&mut d.rejections) }
 }
 
 fn run(engine: &Engine, store: &mut MemStore, items: &mut Vec<Item>, at: Instant) -> BatchStats {

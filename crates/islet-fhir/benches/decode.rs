@@ -39,7 +39,27 @@ fn bundle() -> String {
     serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": entries}).to_string()
 }
 
+/// The same messages parsed into fhir-sdk's typed R4B model, the decoder's
+/// alternative (`cargo bench -p islet-fhir --features fhir-sdk-baseline --bench decode`).
+#[cfg(feature = "fhir-sdk-baseline")]
+fn fhir_sdk_baseline(c: &mut Criterion) {
+    use fhir_sdk::r4b::resources::Resource;
+    let mut g = c.benchmark_group("fhir_sdk_typed_parse");
+    for (name, msg) in
+        [("observation", OBSERVATION), ("condition", CONDITION), ("medication_statement", MEDICATION_STATEMENT)]
+    {
+        assert!(serde_json::from_str::<Resource>(msg).is_ok(), "{name} parses with fhir-sdk");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function(name, |b| b.iter(|| serde_json::from_str::<Resource>(black_box(msg))));
+    }
+    g.finish();
+}
+
+#[cfg(not(feature = "fhir-sdk-baseline"))]
+fn fhir_sdk_baseline(_: &mut Criterion) {}
+
 fn bench(c: &mut Criterion) {
+    fhir_sdk_baseline(c);
     let decoder = Decoder::new(SiteMapping::empty());
     // Sanity: every fixture decodes to facts.
     for m in [OBSERVATION, CONDITION, MEDICATION_STATEMENT] {

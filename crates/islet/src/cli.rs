@@ -293,7 +293,7 @@ fn load_mapping(path: Option<&Path>) -> Result<SiteMapping, String> {
     }
 }
 
-fn open(file: &str) -> Result<Box<dyn BufRead>, String> {
+fn open(file: &str) -> Result<Box<dyn BufRead + Send>, String> {
     if file == "-" {
         Ok(Box::new(BufReader::new(io::stdin())))
     } else {
