@@ -166,3 +166,31 @@ async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event()
     assert_eq!(updates, patients * 4);
     assert!(log.iter().filter(|c| c.change == ChangeKind::Updated).all(|c| c.cause == islet_engine::Cause::Clock));
 }
+
+/// A transaction the server kills half-way (what a restart does) is retried
+/// whole, and what it wrote is there exactly once.
+#[tokio::test]
+async fn a_transaction_cut_by_the_server_is_retried_whole() {
+    use islet_store::retry::{with_retry, Backoff};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let db = TestDb::new().await;
+    let attempts = AtomicUsize::new(0);
+    let backoff = Backoff { first: std::time::Duration::from_millis(10), ..Backoff::default() };
+    with_retry("test batch", &backoff, || async {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst);
+        let mut tx = db.pool.begin().await?;
+        sqlx::query("INSERT INTO source_position (source, partition, next_offset) VALUES ('s', 0, 7)")
+            .execute(&mut *tx)
+            .await?;
+        if attempt == 0 {
+            sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())").execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
+    .expect("the second attempt commits");
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM source_position").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(rows, 1);
+}

@@ -50,6 +50,12 @@ async fn a_postgres_restart_mid_load_is_survived() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(matches!(output.status.code(), Some(0) | Some(1)), "loader failed: {stderr}");
-    assert!(stderr.contains("retrying"), "the loader should have logged its retries:\n{stderr}");
+    // A transaction cut by the restart is retried by islet ("retrying"); a
+    // pooled connection found dead between transactions is replaced by the
+    // pool, which logs that. Either way the disruption is in the log.
+    assert!(
+        stderr.contains("retrying") || stderr.contains("terminating connection"),
+        "the loader should have logged the disruption:\n{stderr}"
+    );
     assert_eq!(String::from_utf8(output.stdout).unwrap(), String::from_utf8(expected.stdout).unwrap());
 }
