@@ -24,7 +24,7 @@ pub use store::{MemStore, PatientState, PatientWrite, SourcePosition, Store, Tra
 use islet_fhir::{Change, Decoded, Decoder, SiteMapping};
 use islet_guideline::{Config, Instant};
 use record::Applied;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct Engine {
     decoder: Decoder,
@@ -47,6 +47,53 @@ pub struct BatchStats {
     /// DELETEs naming a resource no patient holds.
     pub orphan_deletes: usize,
     pub patients: usize,
+}
+
+impl BatchStats {
+    fn count(&mut self, outcome: Applied) {
+        match outcome {
+            Applied::Stored => self.stored += 1,
+            Applied::Duplicate => self.duplicates += 1,
+            Applied::Stale => self.stale += 1,
+        }
+    }
+}
+
+/// A locked patient and what this batch did to it.
+#[derive(Default)]
+struct Touched<'a> {
+    state: PatientState,
+    versions: Vec<&'a islet_fhir::ResourceVersion>,
+    deletions: Vec<(&'a str, &'a str, Option<&'a str>)>,
+    /// Resources applied, deleted or moved away: why the patient is re-evaluated.
+    causes: Vec<String>,
+}
+
+impl Touched<'_> {
+    fn new(state: PatientState) -> Self {
+        Touched { state, ..Touched::default() }
+    }
+
+    /// Holds a live (not retracted, deleted or moved) copy of the resource.
+    fn holds(&self, reference: &str) -> bool {
+        self.state.record.resources.get(reference).is_some_and(|r| !r.gone)
+    }
+}
+
+/// The patient, other than `new_patient`, that currently holds `reference`
+/// (any version, even retracted: its version still orders later ones).
+fn current_holder(
+    touched: &BTreeMap<String, Touched<'_>>,
+    candidates: Option<&BTreeSet<String>>,
+    reference: &str,
+    new_patient: &str,
+) -> Option<String> {
+    candidates?
+        .iter()
+        .filter(|p| p.as_str() != new_patient)
+        .filter(|p| touched[p.as_str()].state.record.resources.get(reference).is_some_and(|r| !r.moved))
+        .cloned()
+        .next()
 }
 
 impl std::ops::AddAssign for BatchStats {
@@ -89,6 +136,12 @@ impl Engine {
 
     /// Applies one batch in one transaction and commits it with `position`.
     /// Returns the alert changes it made.
+    ///
+    /// Changes apply in message order. A resource is held by one patient at
+    /// a time: a newer version naming another patient (a wrong-patient
+    /// correction) moves it — the old patient gets a tombstone, so its alerts
+    /// no longer rest on it — while an older version naming another patient
+    /// is stale wherever it points.
     pub async fn process<S: Store>(
         &self,
         store: &mut S,
@@ -99,91 +152,108 @@ impl Engine {
         let mut stats = BatchStats::default();
         let mut tx = store.begin().await?;
 
-        // A DELETE that names only the resource goes to the patient holding
-        // it: a version earlier in this batch, else the store.
-        let mut holder_here: HashMap<String, &str> = HashMap::new();
-        let mut unknown_holders: Vec<String> = Vec::new();
+        // Who may hold each resource this batch touches: the store's answer
+        // plus the patients named in the batch. All of them are locked.
+        let mut references: Vec<String> = Vec::new();
+        let mut patients: BTreeSet<String> = BTreeSet::new();
         for change in items.iter().flat_map(|i| &i.decoded.changes) {
             match change {
                 Change::Upsert(v) => {
-                    holder_here.insert(v.reference(), &v.patient);
+                    references.push(v.reference());
+                    patients.insert(v.patient.clone());
                 }
-                Change::Delete { resource_type, id, patient: None, .. } => {
-                    let reference = format!("{resource_type}/{id}");
-                    if !holder_here.contains_key(&reference) {
-                        unknown_holders.push(reference);
-                    }
+                Change::Delete { resource_type, id, patient, .. } => {
+                    references.push(format!("{resource_type}/{id}"));
+                    patients.extend(patient.clone());
                 }
-                _ => {}
+                Change::Skipped { .. } => {}
             }
         }
-        let holders =
-            if unknown_holders.is_empty() { HashMap::new() } else { tx.patients_of(&unknown_holders).await? };
+        references.sort();
+        references.dedup();
+        let mut holders: HashMap<String, BTreeSet<String>> = HashMap::new();
+        if !references.is_empty() {
+            for (reference, patient) in tx.patients_of(&references).await? {
+                patients.insert(patient.clone());
+                holders.entry(reference).or_default().insert(patient);
+            }
+        }
+        let patients: Vec<String> = patients.into_iter().collect();
+        let states = tx.lock_patients(&patients).await?;
+        let mut touched: BTreeMap<String, Touched> =
+            patients.into_iter().zip(states).map(|(p, state)| (p, Touched::new(state))).collect();
 
-        let mut by_patient: BTreeMap<String, Vec<(u64, &Change)>> = BTreeMap::new();
         for item in items {
             for change in &item.decoded.changes {
-                let patient = match change {
-                    Change::Upsert(v) => v.patient.clone(),
-                    Change::Delete { resource_type, id, patient, .. } => {
-                        let reference = format!("{resource_type}/{id}");
-                        let holder = patient
-                            .clone()
-                            .or_else(|| holder_here.get(&reference).map(|p| p.to_string()))
-                            .or_else(|| holders.get(&reference).cloned());
-                        match holder {
-                            Some(p) => p,
-                            None => {
-                                stats.orphan_deletes += 1;
-                                continue;
+                match change {
+                    Change::Upsert(v) => {
+                        let reference = v.reference();
+                        let outcome = match current_holder(&touched, holders.get(&reference), &reference, &v.patient) {
+                            Some(old) => {
+                                match touched[&old].state.record.compare_version(&reference, v, item.arrival) {
+                                    std::cmp::Ordering::Greater => {
+                                        let t = touched.get_mut(&old).expect("holder is locked");
+                                        t.state.record.move_away(&reference, v, item.arrival);
+                                        t.causes.push(reference.clone());
+                                        Applied::Stored
+                                    }
+                                    std::cmp::Ordering::Equal => Applied::Duplicate,
+                                    std::cmp::Ordering::Less => Applied::Stale,
+                                }
                             }
+                            None => Applied::Stored,
+                        };
+                        let outcome = if outcome == Applied::Stored {
+                            let t = touched.get_mut(&v.patient).expect("patient is locked");
+                            let o = t.state.record.apply_version(v, item.arrival);
+                            if o == Applied::Stored {
+                                t.versions.push(v);
+                                t.causes.push(reference.clone());
+                                holders.entry(reference).or_default().insert(v.patient.clone());
+                            }
+                            o
+                        } else {
+                            outcome
+                        };
+                        stats.count(outcome);
+                    }
+                    Change::Delete { resource_type, id, patient, version_id } => {
+                        let reference = format!("{resource_type}/{id}");
+                        let holder = patient.clone().filter(|p| touched.contains_key(p)).or_else(|| {
+                            holders
+                                .get(&reference)
+                                .and_then(|h| h.iter().find(|p| touched[*p].holds(&reference)).cloned())
+                        });
+                        let Some(holder) = holder else {
+                            stats.orphan_deletes += 1;
+                            continue;
+                        };
+                        let t = touched.get_mut(&holder).expect("holder is locked");
+                        let o = t.state.record.apply_delete(reference.clone(), version_id.clone(), item.arrival);
+                        if o == Applied::Stored {
+                            t.deletions.push((resource_type, id, version_id.as_deref()));
+                            t.causes.push(reference);
                         }
+                        stats.count(o);
                     }
-                    Change::Skipped { .. } => {
-                        stats.skipped += 1;
-                        continue;
-                    }
-                };
-                by_patient.entry(patient).or_default().push((item.arrival, change));
+                    Change::Skipped { .. } => stats.skipped += 1,
+                }
             }
         }
 
-        let patients: Vec<String> = by_patient.keys().cloned().collect();
-        let states = tx.lock_patients(&patients).await?;
-        let mut writes = Vec::with_capacity(patients.len());
+        let mut writes = Vec::with_capacity(touched.len());
         let mut all_changes = Vec::new();
-        for ((patient, changes), mut state) in by_patient.iter().zip(states) {
-            let mut written = Vec::new();
-            let mut causes = Vec::new();
-            for (arrival, change) in changes {
-                let outcome = match change {
-                    Change::Upsert(v) => {
-                        let o = state.record.apply_version(v, *arrival);
-                        if o == Applied::Stored {
-                            written.push(Written::Version(v));
-                            causes.push(v.reference());
-                        }
-                        o
-                    }
-                    Change::Delete { resource_type, id, version_id, .. } => {
-                        let reference = format!("{resource_type}/{id}");
-                        let o = state.record.apply_delete(reference.clone(), version_id.clone(), *arrival);
-                        if o == Applied::Stored {
-                            written.push(Written::Deleted { resource_type, id, version_id: version_id.as_deref() });
-                            causes.push(reference);
-                        }
-                        o
-                    }
-                    Change::Skipped { .. } => unreachable!("skipped changes are not grouped"),
-                };
-                match outcome {
-                    Applied::Stored => stats.stored += 1,
-                    Applied::Duplicate => stats.duplicates += 1,
-                    Applied::Stale => stats.stale += 1,
-                }
-            }
+        for (patient, t) in &mut touched {
+            let Touched { state, versions, deletions, causes } = std::mem::take(t);
+            let written: Vec<Written> = versions
+                .iter()
+                .map(|v| Written::Version(v))
+                .chain(deletions.iter().map(|(rt, id, v)| Written::Deleted { resource_type: rt, id, version_id: *v }))
+                .collect();
+            let mut state = state;
             let mut changes_here = Vec::new();
-            if !written.is_empty() {
+            if !causes.is_empty() {
+                let mut causes = causes;
                 causes.sort();
                 causes.dedup();
                 let cause = Cause::Data { resources: causes };
@@ -194,7 +264,7 @@ impl Engine {
             all_changes.extend(changes_here.iter().cloned());
             writes.push(PatientWrite { patient, state, written, changes: changes_here });
         }
-        stats.patients = patients.len();
+        stats.patients = writes.len();
         tx.save_patients(writes).await?;
         if let Some(p) = position {
             tx.save_position(p).await?;

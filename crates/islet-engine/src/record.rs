@@ -44,8 +44,12 @@ impl VersionStamp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredResource {
     pub stamp: VersionStamp,
-    /// Retracted (entered-in-error / refuted) or deleted: contributes no facts.
+    /// Retracted (entered-in-error / refuted), deleted or moved: contributes no facts.
     pub gone: bool,
+    /// A newer version of this resource names another patient (a
+    /// wrong-patient correction): this tombstone only keeps the version order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moved: bool,
     pub facts: Vec<Fact>,
 }
 
@@ -70,7 +74,26 @@ impl PatientRecord {
     pub fn apply_version(&mut self, v: &ResourceVersion, arrival: u64) -> Applied {
         let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
         let facts = if v.retracted { Vec::new() } else { v.facts.clone() };
-        self.put(v.reference(), StoredResource { stamp, gone: v.retracted, facts })
+        self.put(v.reference(), StoredResource { stamp, gone: v.retracted, moved: false, facts })
+    }
+
+    /// How `v` compares with this record's copy of `reference` (which must
+    /// exist): `Greater` when `v` supersedes it.
+    pub fn compare_version(&self, reference: &str, v: &ResourceVersion, arrival: u64) -> Ordering {
+        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
+        match self.resources.get(reference) {
+            None => Ordering::Greater,
+            Some(current) if is_tombstoned_copy(current, &stamp) => Ordering::Less,
+            Some(current) => stamp.compare(&current.stamp),
+        }
+    }
+
+    /// `v`, a newer version of `reference`, names another patient: leave a
+    /// tombstone with its version so older copies stay out of this record.
+    pub fn move_away(&mut self, reference: &str, v: &ResourceVersion, arrival: u64) {
+        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
+        self.resources
+            .insert(reference.to_string(), StoredResource { stamp, gone: true, moved: true, facts: Vec::new() });
     }
 
     /// A DELETE: a tombstone that supersedes the stored version. A versioned
@@ -84,8 +107,12 @@ impl PatientRecord {
         }
         let version_id = version_id.or_else(|| existing.and_then(|r| r.stamp.version_id.clone()));
         let last_updated = existing.and_then(|r| r.stamp.last_updated);
-        let tombstone =
-            StoredResource { stamp: VersionStamp { version_id, last_updated, arrival }, gone: true, facts: Vec::new() };
+        let tombstone = StoredResource {
+            stamp: VersionStamp { version_id, last_updated, arrival },
+            gone: true,
+            moved: false,
+            facts: Vec::new(),
+        };
         match self.resources.get_mut(&reference) {
             Some(current) => {
                 // Same version id: the delete still wins over the live copy.
@@ -106,14 +133,7 @@ impl PatientRecord {
                 Applied::Stored
             }
             // A copy of the very version a tombstone replaced stays deleted.
-            Some(current)
-                if current.gone
-                    && (current.stamp.version_id.is_some() || current.stamp.last_updated.is_some())
-                    && current.stamp.version_id == new.stamp.version_id
-                    && current.stamp.last_updated == new.stamp.last_updated =>
-            {
-                Applied::Stale
-            }
+            Some(current) if is_tombstoned_copy(current, &new.stamp) => Applied::Stale,
             Some(current) => match new.stamp.compare(&current.stamp) {
                 Ordering::Greater => {
                     *current = new;
@@ -129,6 +149,16 @@ impl PatientRecord {
     pub fn facts(&self) -> impl Iterator<Item = &Fact> {
         self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
     }
+}
+
+/// `stamp` is the very version a deletion tombstone replaced (same version
+/// id and lastUpdated): it stays deleted.
+fn is_tombstoned_copy(current: &StoredResource, stamp: &VersionStamp) -> bool {
+    current.gone
+        && !current.moved
+        && (current.stamp.version_id.is_some() || current.stamp.last_updated.is_some())
+        && current.stamp.version_id == stamp.version_id
+        && current.stamp.last_updated == stamp.last_updated
 }
 
 #[cfg(test)]

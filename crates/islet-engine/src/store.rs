@@ -9,7 +9,7 @@ use crate::alert::{AlertChange, AlertRecord};
 use crate::record::PatientRecord;
 use islet_fhir::ResourceVersion;
 use islet_guideline::Instant;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -70,12 +70,15 @@ pub trait Transaction: Send {
         patients: &[String],
     ) -> impl Future<Output = Result<Vec<PatientState>, Self::Error>> + Send;
 
-    /// Which patient holds each of these resources (`Type/id`), for DELETEs
-    /// that name only the resource. Unknown references are left out.
+    /// The patients that hold or held each of these resources (`Type/id`):
+    /// (reference, patient) pairs; unknown references are left out. The
+    /// engine locks them all, so it can see which one holds the resource now
+    /// (for DELETEs that name only the resource, and for a version that moves
+    /// the resource to another patient).
     fn patients_of(
         &mut self,
         references: &[String],
-    ) -> impl Future<Output = Result<HashMap<String, String>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Self::Error>> + Send;
 
     /// Writes every locked patient back: state, resource writes, alert changes.
     fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -101,7 +104,8 @@ pub trait Transaction: Send {
 #[derive(Debug, Default)]
 pub struct MemStore {
     patients: HashMap<String, PatientState>,
-    holder: HashMap<String, String>,
+    /// Resource → every patient that ever held a version of it.
+    holders: HashMap<String, BTreeSet<String>>,
     positions: HashMap<(String, i32), i64>,
     /// Keep the change log (replay `--changes`); off saves memory.
     pub keep_log: bool,
@@ -156,8 +160,11 @@ impl Transaction for MemTx<'_> {
         Ok(patients.iter().map(|p| self.store.patients.remove(p).unwrap_or_default()).collect())
     }
 
-    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, Infallible> {
-        Ok(references.iter().filter_map(|r| self.store.holder.get(r).map(|p| (r.clone(), p.clone()))).collect())
+    async fn patients_of(&mut self, references: &[String]) -> Result<Vec<(String, String)>, Infallible> {
+        Ok(references
+            .iter()
+            .flat_map(|r| self.store.holders.get(r).into_iter().flatten().map(move |p| (r.clone(), p.clone())))
+            .collect())
     }
 
     async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), Infallible> {
@@ -165,7 +172,7 @@ impl Transaction for MemTx<'_> {
             for written in &w.written {
                 if let Written::Version(v) = written {
                     let reference = v.reference();
-                    self.store.holder.entry(reference).or_insert_with(|| w.patient.to_string());
+                    self.store.holders.entry(reference).or_default().insert(w.patient.to_string());
                 }
             }
             if self.store.keep_log {

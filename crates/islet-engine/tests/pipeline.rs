@@ -226,3 +226,54 @@ proptest! {
         prop_assert_eq!(final_alerts(&order, Some(dup), 3), final_alerts(&order, None, 3));
     }
 }
+
+/// A wrong-patient correction: version 2 of a result names another patient.
+/// The first patient no longer has it, the second does, whatever the order
+/// of arrival, and a late copy of version 1 changes nothing.
+#[test]
+fn a_newer_version_naming_another_patient_moves_the_resource() {
+    let at = datetime!(2024-01-05 00:00 UTC);
+    let ki67 = |patient: &str, version: u32| {
+        resource(patient, "Observation/k", version, at, vec![FactKind::Ki67(Ki67Percent::new(4.0).unwrap())], false)
+    };
+    let diagnoses = vec![
+        resource("a", "Condition/dx-a", 1, at, vec![FactKind::PnetDiagnosis], false),
+        resource("b", "Condition/dx-b", 1, at, vec![FactKind::PnetDiagnosis], false),
+    ];
+    let grading_missing = |store: &MemStore| {
+        let mut who: Vec<String> =
+            store.alerts().iter().filter(|a| a.rule == "workup.grading-missing").map(|a| a.patient.clone()).collect();
+        who.sort();
+        who
+    };
+    let run = |changes: Vec<Change>, batch: usize| {
+        let engine = engine();
+        let mut store = MemStore::new(true);
+        let items: Vec<Item> = changes.into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+        for chunk in items.chunks(batch) {
+            block_on(engine.process(&mut store, chunk, None, datetime!(2024-02-01 00:00 UTC))).unwrap();
+        }
+        store
+    };
+
+    let first_a = run([diagnoses.clone(), vec![ki67("a", 1)]].concat(), 1);
+    assert_eq!(grading_missing(&first_a), ["Patient/b"]);
+
+    for (order_is_a_first, order, batch) in [
+        (true, vec![ki67("a", 1), ki67("b", 2)], 1),
+        (false, vec![ki67("b", 2), ki67("a", 1)], 1),
+        (true, vec![ki67("a", 1), ki67("b", 2)], 10),
+    ] {
+        let store = run([diagnoses.clone(), order].concat(), batch);
+        assert_eq!(grading_missing(&store), ["Patient/a"], "batch {batch}");
+        // In order, A's alert comes back because the result moved away.
+        if order_is_a_first && batch == 1 {
+            assert!(store.change_log().iter().any(|c| c.alert.patient == "Patient/a"
+                && c.alert.rule == "workup.grading-missing"
+                && c.cause == islet_engine::Cause::Data { resources: vec!["Observation/k".into()] }));
+        }
+    }
+    // A late copy of version 1 after the move is stale.
+    let store = run([diagnoses, vec![ki67("a", 1), ki67("b", 2), ki67("a", 1)]].concat(), 1);
+    assert_eq!(grading_missing(&store), ["Patient/a"]);
+}

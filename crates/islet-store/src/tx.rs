@@ -79,7 +79,7 @@ impl islet_engine::Transaction for PgTx {
             .collect()
     }
 
-    async fn patients_of(&mut self, references: &[String]) -> Result<HashMap<String, String>, StoreError> {
+    async fn patients_of(&mut self, references: &[String]) -> Result<Vec<(String, String)>, StoreError> {
         let (types, ids): (Vec<&str>, Vec<&str>) = references.iter().filter_map(|r| r.split_once('/')).unzip();
         let rows = sqlx::query(
             "SELECT DISTINCT resource_type || '/' || resource_id AS reference, patient_id FROM resource_version \
