@@ -9,7 +9,7 @@ use crate::alert::{AlertChange, AlertRecord};
 use crate::record::PatientRecord;
 use islet_fhir::ResourceVersion;
 use islet_guideline::Instant;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::future::Future;
 
@@ -104,8 +104,8 @@ pub trait Transaction: Send {
 #[derive(Debug, Default)]
 pub struct MemStore {
     patients: HashMap<String, PatientState>,
-    /// Resource → every patient that ever held a version of it.
-    holders: HashMap<String, BTreeSet<String>>,
+    /// Resource → every patient that ever held a version of it (almost always one).
+    holders: HashMap<String, Vec<String>>,
     positions: HashMap<(String, i32), i64>,
     /// Keep the change log (replay `--changes`); off saves memory.
     pub keep_log: bool,
@@ -172,7 +172,10 @@ impl Transaction for MemTx<'_> {
             for written in &w.written {
                 if let Written::Version(v) = written {
                     let reference = v.reference();
-                    self.store.holders.entry(reference).or_default().insert(w.patient.to_string());
+                    let holders = self.store.holders.entry(reference).or_default();
+                    if !holders.iter().any(|p| p == w.patient) {
+                        holders.push(w.patient.to_string());
+                    }
                 }
             }
             if self.store.keep_log {
