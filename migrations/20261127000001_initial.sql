@@ -29,7 +29,6 @@ CREATE TABLE resource_version (
     received_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (resource_type, resource_id, version_key)
 );
-CREATE INDEX resource_version_patient ON resource_version (patient_id);
 
 -- The current alerts (the contract's alert JSON in body).
 CREATE TABLE alert (
