@@ -78,6 +78,11 @@ impl Touched<'_> {
     fn holds(&self, reference: &str) -> bool {
         self.state.record.resources.get(reference).is_some_and(|r| !r.gone)
     }
+
+    /// Was the last holder of the resource (its copy may be retracted or deleted, not moved).
+    fn last_held(&self, reference: &str) -> bool {
+        self.state.record.resources.get(reference).is_some_and(|r| !r.moved)
+    }
 }
 
 /// The patient, other than `new_patient`, that currently holds `reference`
@@ -88,12 +93,7 @@ fn current_holder(
     reference: &str,
     new_patient: &str,
 ) -> Option<String> {
-    candidates?
-        .iter()
-        .filter(|p| p.as_str() != new_patient)
-        .filter(|p| touched[p.as_str()].state.record.resources.get(reference).is_some_and(|r| !r.moved))
-        .cloned()
-        .next()
+    candidates?.iter().find(|p| p.as_str() != new_patient && touched[p.as_str()].last_held(reference)).cloned()
 }
 
 impl std::ops::AddAssign for BatchStats {
@@ -219,10 +219,14 @@ impl Engine {
                     }
                     Change::Delete { resource_type, id, patient, version_id } => {
                         let reference = format!("{resource_type}/{id}");
+                        // The patient that holds it now (a live copy), else the
+                        // one whose copy is already gone (a repeated DELETE).
                         let holder = patient.clone().filter(|p| touched.contains_key(p)).or_else(|| {
-                            holders
-                                .get(&reference)
-                                .and_then(|h| h.iter().find(|p| touched[*p].holds(&reference)).cloned())
+                            let h = holders.get(&reference)?;
+                            h.iter()
+                                .find(|p| touched[*p].holds(&reference))
+                                .or_else(|| h.iter().find(|p| touched[*p].last_held(&reference)))
+                                .cloned()
                         });
                         let Some(holder) = holder else {
                             stats.orphan_deletes += 1;
