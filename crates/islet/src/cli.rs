@@ -14,11 +14,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::generate::{generate, CohortOptions};
 use islet_store::backfill::{backfill, BackfillOptions};
 use islet_store::scheduler::{Scheduler, SystemClock};
 use islet_store::PgPool;
 use islet_store::PgStore;
+use islet_synth::{generate, CohortOptions};
 
 /// Logs go to stderr as JSON lines (level `warn` unless `RUST_LOG` says
 /// otherwise). They name resources and counts, never patient data values.

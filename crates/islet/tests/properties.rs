@@ -5,11 +5,11 @@
 //! so the contract makes their effect depend on arrival order (a copy of the
 //! deleted version arriving after the DELETE is newer by arrival).
 
-use islet::generate::{generate, CohortOptions};
 use islet_engine::replay::{replay, ReplayOptions};
 use islet_engine::{AlertRecord, Engine};
 use islet_fhir::SiteMapping;
 use islet_guideline::Config;
+use islet_synth::{generate, CohortOptions};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 
