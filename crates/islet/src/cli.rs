@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::generate::{generate, CohortOptions};
+use islet_synth::{generate, CohortOptions};
 
 /// Logs go to stderr as JSON lines (level `warn` unless `RUST_LOG` says
 /// otherwise). They name resources and counts, never patient data values.

@@ -4,6 +4,5 @@
 
 pub mod cli;
 pub mod drivers;
-pub mod generate;
 pub mod output;
 pub mod settings;

@@ -104,7 +104,10 @@ async fn poison_lines_are_rejected_alike_in_every_mode_and_the_load_goes_on() {
         assert_eq!(out.status.code(), Some(1), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
         let got = rejections(out);
         assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), poison_lines, "{mode}: {got:?}");
-        assert!(got.iter().all(|(_, code)| code != "invalid-json"), "{mode}: specific reasons, not invalid-json: {got:?}");
+        assert!(
+            got.iter().all(|(_, code)| code != "invalid-json"),
+            "{mode}: specific reasons, not invalid-json: {got:?}"
+        );
     }
     assert_eq!(rejections(&check), rejections(&memory));
     assert_eq!(rejections(&memory), rejections(&load));
@@ -151,12 +154,14 @@ async fn a_message_the_database_refuses_is_isolated_and_the_rest_is_loaded() {
     // Everything else is there: the alerts of the file without that line.
     let expected = replay_memory(&without);
     assert_eq!(String::from_utf8_lossy(&load.stdout), String::from_utf8_lossy(&expected.stdout));
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM rejection WHERE code = 'store-refused' AND \"offset\" = 5")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM rejection WHERE code = 'store-refused' AND \"offset\" = 5")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(kept, 1);
-    let position: i64 = sqlx::query_scalar("SELECT next_offset FROM source_position").fetch_one(&db.pool).await.unwrap();
+    let position: i64 =
+        sqlx::query_scalar("SELECT next_offset FROM source_position").fetch_one(&db.pool).await.unwrap();
     assert_eq!(position as usize, lines.len() + 1, "the whole file is consumed");
 }
 
@@ -270,7 +275,8 @@ fn piped_to_head(args: &str, redirect_stderr: bool) -> (i32, String) {
     let redirect = if redirect_stderr { "2>&1" } else { "2>\"$ERR\"" };
     let script = format!("\"{islet}\" {args} {redirect} | head -n 1 >/dev/null; echo ${{PIPESTATUS[0]}}");
     let err_file = std::env::temp_dir().join(format!("islet-pipe-{}-{}", std::process::id(), redirect_stderr));
-    let out = Command::new("bash").arg("-c").arg(script).env("ERR", &err_file).stderr(Stdio::inherit()).output().unwrap();
+    let out =
+        Command::new("bash").arg("-c").arg(script).env("ERR", &err_file).stderr(Stdio::inherit()).output().unwrap();
     let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let stderr = std::fs::read_to_string(&err_file).unwrap_or_default();
     let _ = std::fs::remove_file(&err_file);
@@ -312,7 +318,8 @@ fn a_wrong_database_url_fails_fast_and_clearly() {
     let dir = TempDir::new("url");
     let file = dir.write("f.ndjson", (valid_lines().join("\n") + "\n").as_bytes());
     let started = std::time::Instant::now();
-    let out = run(islet().args(["replay", "--database-url", "postgres://postgres:hunter2@127.0.0.1:1/islet"]).arg(&file));
+    let out =
+        run(islet().args(["replay", "--database-url", "postgres://postgres:hunter2@127.0.0.1:1/islet"]).arg(&file));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("connection refused at 127.0.0.1:1"), "{err}");

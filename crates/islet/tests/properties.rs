@@ -4,10 +4,10 @@
 //! of its resource (record.rs), so it too gives the same result in any order.
 
 use islet::drivers::replay::{replay, ReplayOptions};
-use islet::generate::{generate, CohortOptions};
 use islet_engine::{AlertRecord, Engine, Source};
 use islet_fhir::SiteMapping;
 use islet_guideline::Config;
+use islet_synth::{generate, CohortOptions};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 

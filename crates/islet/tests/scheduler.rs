@@ -59,7 +59,6 @@ fn cohort(patients: usize) -> Batch {
     Batch::of_items(items)
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event() {
     let db = TestDb::new().await;
