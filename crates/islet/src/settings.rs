@@ -300,6 +300,18 @@ mod tests {
         assert!(Settings::load(None, &env(&[("ISLET_CLOCK", "June")])).is_err());
     }
 
+    /// The example a deployment starts from parses, and says the defaults.
+    #[test]
+    fn the_deploy_example_is_valid_and_states_the_defaults() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/islet.example.toml");
+        let s = Settings::load(Some(&example), &env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        let text = std::fs::read_to_string(&example).unwrap();
+        for (var, _) in ENVIRONMENT {
+            assert!(text.contains(var), "the example lists {var}");
+        }
+    }
+
     #[test]
     fn every_environment_variable_sets_a_known_setting() {
         let mut s = Settings::default();
