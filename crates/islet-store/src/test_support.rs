@@ -137,7 +137,7 @@ impl TestDb {
 /// written (`received_at`, `updated_at`, `committed_at`, `published_at`) or
 /// number it (`seq`, whose gaps depend on rolled-back inserts), one JSON
 /// array per row, in an order that depends only on the data (the change log
-/// in commit order). `json` columns keep their text, `jsonb` its normal form.
+/// and the rejections in commit order). `json` columns keep their text, `jsonb` its normal form.
 const SNAPSHOT: &[(&str, &str)] = &[
     ("patient", "SELECT json_build_array(id, record, wake_at)::text FROM patient ORDER BY id"),
     (
@@ -156,9 +156,14 @@ const SNAPSHOT: &[(&str, &str)] = &[
          ORDER BY seq",
     ),
     (
+        "rejection",
+        "SELECT json_build_array(source, partition, \"offset\", entry, resource, code, reason, message)::text \
+         FROM rejection ORDER BY seq",
+    ),
+    (
         "source_position",
-        "SELECT json_build_array(source, partition, next_offset)::text FROM source_position \
-         ORDER BY source, partition",
+        "SELECT json_build_array(source, partition, next_offset, consumed_bytes, consumed_sha256)::text \
+         FROM source_position ORDER BY source, partition",
     ),
 ];
 

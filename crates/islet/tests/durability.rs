@@ -123,8 +123,11 @@ async fn killed_and_resumed(file: &Path, at: Option<&str>, rng: &mut Lcg) -> (Te
     let out = run_to_end(last).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(load_succeeded(out.status), "the last --resume failed: {stderr}");
-    let stats: serde_json::Value =
-        stderr.lines().rev().find_map(|l| serde_json::from_str(l).ok()).expect("--stats prints a JSON line");
+    let stats = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("first_line").is_some())
+        .expect("--stats prints a JSON line with first_line");
     assert_eq!(stats["first_line"], resume_from, "--resume should continue right after the committed line");
     (db, String::from_utf8(out.stdout).unwrap(), kills)
 }

@@ -10,11 +10,13 @@ pub fn islet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_islet"))
 }
 
-/// `islet generate` into `dir`: deterministic for a seed, no invalid lines.
+/// `islet generate` into `dir`: deterministic for a seed, with one line in
+/// a hundred invalid so that rejections are stored too (a load then exits 1).
 pub fn cohort(dir: &Path, patients: usize, seed: u64) -> PathBuf {
     let path = dir.join(format!("cohort-{patients}-{seed}.ndjson"));
     let out = islet()
         .args(["generate", "--patients", &patients.to_string(), "--seed", &seed.to_string()])
+        .args(["--bad-line-rate", "0.01"])
         .output()
         .expect("run islet generate");
     assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
