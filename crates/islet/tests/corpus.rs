@@ -37,12 +37,14 @@ struct Run {
 
 /// Runs `islet ARGS -` with the gunzipped file on stdin; returns its output
 /// and its own peak resident memory (wait4's rusage, this child only).
+// The islet child is reaped by wait4 (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_on(file: &Path, args: &[&str]) -> Run {
-    let gunzip = Command::new("gzip").arg("-dc").arg(file).stdout(Stdio::piped()).spawn().expect("gzip");
+    let mut gunzip = Command::new("gzip").arg("-dc").arg(file).stdout(Stdio::piped()).spawn().expect("gzip");
     let mut child = Command::new(env!("CARGO_BIN_EXE_islet"))
         .args(args)
         .arg("-")
-        .stdin(gunzip.stdout.unwrap())
+        .stdin(gunzip.stdout.take().unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -63,6 +65,7 @@ fn run_on(file: &Path, args: &[&str]) -> Run {
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as libc::pid_t, "wait4 failed");
     let status = if libc::WIFEXITED(status) { Some(libc::WEXITSTATUS(status)) } else { None };
+    gunzip.wait().expect("gzip ran");
     Run { status, stdout, stderr, peak_kib: usage.ru_maxrss }
 }
 
