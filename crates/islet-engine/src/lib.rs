@@ -235,7 +235,7 @@ impl Engine {
                         let t = touched.get_mut(&holder).expect("holder is locked");
                         let o = t.state.record.apply_delete(reference.clone(), version_id.clone(), item.arrival);
                         if o == Applied::Stored {
-                            t.deletions.push((resource_type, id, version_id.as_deref()));
+                            t.deletions.push((resource_type.as_str(), id, version_id.as_deref()));
                             t.causes.push(reference);
                         }
                         stats.count(o);

@@ -177,7 +177,7 @@ mod tests {
         let at = time::macros::datetime!(2024-01-10 00:00 UTC);
         let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
         ResourceVersion {
-            resource_type: "Observation".into(),
+            resource_type: islet_fhir::ResourceType::Observation,
             id: id.into(),
             patient: "Patient/p1".into(),
             version_id: version.map(String::from),

@@ -3,7 +3,7 @@
 
 use islet_engine::block_on::block_on;
 use islet_engine::{ChangeKind, Engine, Item, MemStore};
-use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
+use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant};
 use proptest::prelude::*;
@@ -23,7 +23,7 @@ fn resource(
 ) -> Change {
     let (rt, id) = reference.split_once('/').unwrap();
     Change::Upsert(ResourceVersion {
-        resource_type: rt.into(),
+        resource_type: ResourceType::parse(rt).unwrap(),
         id: id.into(),
         patient: format!("Patient/{patient}"),
         version_id: Some(version.to_string()),
@@ -135,13 +135,14 @@ fn delete_by_reference_finds_the_patient() {
     let now = datetime!(2024-02-01 00:00 UTC);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     block_on(engine.process(&mut store, &items, None, now)).unwrap();
-    let delete = Change::Delete { resource_type: "Condition".into(), id: "dx".into(), patient: None, version_id: None };
+    let delete =
+        Change::Delete { resource_type: ResourceType::Condition, id: "dx".into(), patient: None, version_id: None };
     let (_, stats) = block_on(engine.process(&mut store, &[item(20, delete)], None, now)).unwrap();
     assert_eq!(stats.stored, 1);
     // Without the diagnosis, no pNET alerts remain.
     assert!(store.alerts().is_empty());
     let orphan =
-        Change::Delete { resource_type: "Condition".into(), id: "nobody".into(), patient: None, version_id: None };
+        Change::Delete { resource_type: ResourceType::Condition, id: "nobody".into(), patient: None, version_id: None };
     let (_, stats) = block_on(engine.process(&mut store, &[item(21, orphan)], None, now)).unwrap();
     assert_eq!(stats.orphan_deletes, 1);
 }

@@ -59,6 +59,7 @@
 //! 1.3 µs for a borrowed struct; and its release build took 17 CPU-minutes.
 //! Cost per message and where it goes: `benches/decode.rs`.
 
+mod bundle_index;
 mod codes;
 mod datetime;
 mod decode;
@@ -66,18 +67,18 @@ mod json;
 mod mapping;
 mod reject;
 mod resources;
+pub mod systems;
 mod types;
 mod units;
 
-pub use codes::ISLET_SYSTEM;
 pub use mapping::{MappingError, SiteMapping};
 pub use reject::RejectReason;
+pub use types::ResourceType;
+
+/// Islet's own code system: [`systems::ISLET`] under its older name.
+pub use systems::ISLET as ISLET_SYSTEM;
 
 use islet_guideline::{Fact, Instant};
-
-/// The resource types Islet reads facts from.
-pub const SUPPORTED_TYPES: [&str; 7] =
-    ["Observation", "Condition", "Patient", "Procedure", "MedicationStatement", "MedicationRequest", "ServiceRequest"];
 
 /// Decodes messages with one site's code mapping. Cheap to share (`&self`).
 #[derive(Debug, Clone, Default)]
@@ -111,7 +112,7 @@ pub enum Change {
     /// MedicationStatement, MedicationRequest, ServiceRequest), with its facts.
     Upsert(ResourceVersion),
     /// Bundle entry DELETE (request.url = Type/id) or envelope operationType DELETE.
-    Delete { resource_type: String, id: String, patient: Option<String>, version_id: Option<String> },
+    Delete { resource_type: ResourceType, id: String, patient: Option<String>, version_id: Option<String> },
     /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
     Skipped { resource_type: String, id: Option<String> },
 }
@@ -119,8 +120,7 @@ pub enum Change {
 /// One version of a supported resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceVersion {
-    /// `"Observation"`.
-    pub resource_type: String,
+    pub resource_type: ResourceType,
     pub id: String,
     /// `"Patient/123"` (the Patient itself for Patient resources).
     pub patient: String,

@@ -102,7 +102,7 @@ impl islet_engine::Transaction for PgTx {
             for written in &w.written {
                 match written {
                     Written::Version(v) => rv.push(
-                        &v.resource_type,
+                        v.resource_type.as_str(),
                         &v.id,
                         version_key(v.version_id.as_deref(), v.last_updated, &v.raw),
                         w.patient,

@@ -1,7 +1,7 @@
 //! The PostgreSQL store against the real server on 127.0.0.1:5432.
 
 use islet_engine::{ChangeKind, Engine, Item, MemStore, SourcePosition, Store, Transaction};
-use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
+use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant, State};
 use islet_store::scheduler::{ManualClock, Scheduler};
@@ -16,7 +16,7 @@ fn engine() -> Engine {
 fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactKind>) -> Change {
     let (rt, id) = reference.split_once('/').unwrap();
     Change::Upsert(ResourceVersion {
-        resource_type: rt.into(),
+        resource_type: ResourceType::parse(rt).unwrap(),
         id: id.into(),
         patient: format!("Patient/{patient}"),
         version_id: Some(v.to_string()),
