@@ -6,11 +6,15 @@ use crate::codes::Terminology;
 use crate::json::{parse_object, Entry, Obj, Payload, F};
 use crate::reject::{echo, RejectReason};
 use crate::resources;
-use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType};
+use crate::storable;
+use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
 use crate::{Change, Decoded, Rejection};
 
 /// Decode one message into `out`.
 pub(crate) fn message(term: &Terminology, bytes: &[u8], out: &mut Decoded) {
+    if let Err(r) = storable::check_depth(bytes) {
+        return reject(out, None, None, r);
+    }
     match std::str::from_utf8(bytes) {
         Ok(text) => top(term, text, out),
         Err(e) => reject(
@@ -259,6 +263,12 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
         }
     };
     let payload = payload.filter(|p| !p.trim().is_empty());
+    if let (Some(p), Some(Payload::Text(_))) = (payload, &msg.payload) {
+        // A payload string is a JSON text of its own, unseen by the message's depth check.
+        if let Err(r) = storable::check_depth(p.as_bytes()) {
+            return reject(out, None, None, r);
+        }
+    }
     let target = match msg.payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
         Some(Ok(t)) => Some(t),
         Some(Err(r)) => return reject(out, None, None, r),
@@ -279,6 +289,13 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
                 (None, Some((rt, id, version, patient))) => {
                     if !is_resource_type(&rt) {
                         return reject(out, None, None, RejectReason::UnknownResourceType { found: echo(&rt) });
+                    }
+                    // The id and version become keys of the store: FHIR ids only.
+                    for (field, value) in [("id", Some(&id)), ("meta.versionId", version.as_ref())] {
+                        if value.is_some_and(|v| !is_valid_id(v)) {
+                            let reason = RejectReason::MalformedField { field: field.into(), problem: ID_SHAPE.into() };
+                            return reject(out, None, None, reason);
+                        }
                     }
                     (Target { resource_type: rt, id, version }, patient)
                 }

@@ -67,9 +67,11 @@ mod json;
 mod mapping;
 mod reject;
 mod resources;
+mod storable;
 pub mod systems;
 mod types;
 mod units;
+mod walk;
 
 pub use mapping::{MappingError, SiteMapping};
 pub use reject::RejectReason;

@@ -59,6 +59,9 @@ pub(crate) fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
+/// What a FHIR id must be, for rejections.
+pub(crate) const ID_SHAPE: &str = "must be a FHIR id: 1–64 letters, digits, '-' or '.'";
+
 /// `…/Type/id` → `Type/id` (the last two path segments; `_history` dropped).
 pub(crate) fn type_and_id_suffix(reference: &str) -> Option<&str> {
     let r = match reference.find("/_history/") {

@@ -17,7 +17,8 @@ use crate::codes::{Code, Terminology};
 use crate::datetime::{parse_date_time, parse_instant};
 use crate::json::{parse_named, Bad, CodeableConcept, Obj, Reference, Str, F};
 use crate::reject::{echo, RejectReason};
-use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType};
+use crate::storable::find_control_character;
+use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
 use crate::ResourceVersion;
 use islet_guideline::facts::ProblemKind;
 use islet_guideline::{Fact, FactKind, Instant, SourceRef};
@@ -41,11 +42,15 @@ pub(crate) fn decode(
     raw: &str,
     bundle: Option<&BundleIndex<'_>>,
 ) -> Result<ResourceVersion, (Option<String>, RejectReason)> {
+    // First, so that nothing read from the resource (an id, a unit in a
+    // problem's text) can carry such a character into the store.
+    if let Some(path) = find_control_character(raw) {
+        return Err((None, RejectReason::ControlCharacter { path }));
+    }
     let id: &str = match obj.id.as_deref() {
         Some(id) if is_valid_id(id) => id,
         Some(_) => {
-            let problem = "must be 1–64 letters, digits, '-' or '.'".to_owned();
-            let reason = RejectReason::MalformedField { field: "id".into(), problem };
+            let reason = RejectReason::MalformedField { field: "id".into(), problem: ID_SHAPE.into() };
             return Err((None, reason));
         }
         None => {
@@ -123,6 +128,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 })
             })
             .transpose()?;
+        let version_id = meta.and_then(|m| m.version_id.as_deref());
+        if version_id.is_some_and(|v| !is_valid_id(v)) {
+            return Err(RejectReason::MalformedField { field: "meta.versionId".into(), problem: ID_SHAPE.into() });
+        }
         let patient = match self.resource_type {
             ResourceType::Patient => format!("Patient/{id}"),
             _ => self.patient()?,
@@ -162,7 +171,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             resource_type: self.resource_type,
             id: id.to_owned(),
             patient,
-            version_id: meta.and_then(|m| m.version_id.as_deref()).map(str::to_owned),
+            version_id: version_id.map(str::to_owned),
             last_updated,
             clinical_time: said.clinical_time,
             retracted: said.retracted,
@@ -203,7 +212,9 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 (Some(rt), _) if rt != "Patient" => {
                     Err(RejectReason::SubjectNotPatient { field: name, found: echo(rt) })
                 }
-                _ => Err(RejectReason::NoPatient { detail: "the subject's Bundle entry is a Patient without an id" }),
+                _ => Err(RejectReason::NoPatient {
+                    detail: "the subject's Bundle entry is a Patient without a valid id",
+                }),
             };
         }
         if reference.starts_with("urn:") {
