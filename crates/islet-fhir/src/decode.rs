@@ -9,14 +9,22 @@ use crate::resources;
 use crate::storable;
 use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
 use crate::{Change, Decoded, Rejection};
+use islet_guideline::Instant;
+
+/// How a message is read: the terminology with the site mapping, and when
+/// the message was received (to tell an implausible future time), if known.
+pub(crate) struct Reading<'t> {
+    pub(crate) term: &'t Terminology,
+    pub(crate) received_at: Option<Instant>,
+}
 
 /// Decode one message into `out`.
-pub(crate) fn message(term: &Terminology, bytes: &[u8], out: &mut Decoded) {
+pub(crate) fn message(reading: &Reading<'_>, bytes: &[u8], out: &mut Decoded) {
     if let Err(r) = storable::check_depth(bytes) {
         return reject(out, None, None, r);
     }
     match std::str::from_utf8(bytes) {
-        Ok(text) => top(term, text, out),
+        Ok(text) => top(reading, text, out),
         Err(e) => reject(
             out,
             None,
@@ -30,24 +38,24 @@ fn reject(out: &mut Decoded, entry: Option<usize>, resource: Option<String>, rea
     out.rejections.push(Rejection { entry, resource, reason });
 }
 
-fn top(term: &Terminology, text: &str, out: &mut Decoded) {
+fn top(reading: &Reading<'_>, text: &str, out: &mut Decoded) {
     let obj = match parse_object(text) {
         Ok(o) => o,
         Err(r) => return reject(out, None, None, r),
     };
     if obj.resource_type.is_some() {
-        resource_or_bundle(term, &obj, text, out);
+        resource_or_bundle(reading, &obj, text, out);
     } else if obj.is_envelope() {
-        envelope(term, &obj, text, out);
+        envelope(reading, &obj, text, out);
     } else {
         reject(out, None, None, RejectReason::NoResourceType);
     }
 }
 
-fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+fn resource_or_bundle(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     match resource_type(obj) {
-        Ok("Bundle") => bundle(term, obj, out),
-        Ok(rt) => single(term, rt, obj, text, None, None, out),
+        Ok("Bundle") => bundle(reading, obj, out),
+        Ok(rt) => single(reading, rt, obj, text, None, None, out),
         Err(r) => reject(out, None, None, r),
     }
 }
@@ -69,7 +77,7 @@ fn reference_of(obj: &Obj<'_>) -> Option<String> {
 
 /// One resource (top level, Bundle entry or envelope payload) of a known type.
 fn single(
-    term: &Terminology,
+    reading: &Reading<'_>,
     rt: &str,
     obj: &Obj<'_>,
     raw: &str,
@@ -85,7 +93,7 @@ fn single(
         out.changes.push(Change::Skipped { resource_type: rt.to_owned(), id });
         return;
     };
-    match resources::decode(term, supported, obj, raw, bundle) {
+    match resources::decode(reading.term, reading.received_at, supported, obj, raw, bundle) {
         Ok(version) => out.changes.push(Change::Upsert(version)),
         Err((id, reason)) => {
             let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
@@ -96,7 +104,7 @@ fn single(
 
 const BUNDLE_TYPES: [&str; 6] = ["transaction", "batch", "collection", "history", "message", "searchset"];
 
-fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
+fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, out: &mut Decoded) {
     let bundle_type = match obj.str(F::Type) {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -158,7 +166,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
                 continue;
             }
         }
-        single(term, rt, obj, raw.get(), Some(&index), Some(i), out);
+        single(reading, rt, obj, raw.get(), Some(&index), Some(i), out);
     }
 }
 
@@ -218,15 +226,15 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
 
 /// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage`, bare or wrapped in
 /// `{"headers": …, "payload": {…}}`.
-fn envelope(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+fn envelope(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     if obj.operation_type.is_none() {
         if let Some(Payload::Object(inner)) = &obj.payload {
             if inner.operation_type.is_some() {
-                return delivery(term, inner, text, true, out);
+                return delivery(reading, inner, text, true, out);
             }
         }
     }
-    delivery(term, obj, text, false, out)
+    delivery(reading, obj, text, false, out)
 }
 
 /// The raw text of an inline resource payload (`"payload": {resource}` instead
@@ -244,7 +252,7 @@ fn inline_payload(text: &str, wrapped: bool) -> Option<&str> {
     Some(raw)
 }
 
-fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
+fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
     let Some(op) = msg.operation_type.as_deref() else {
         return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() });
     };
@@ -338,7 +346,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
                     return reject(out, None, None, reason);
                 }
             }
-            resource_or_bundle(term, &obj, payload, out);
+            resource_or_bundle(reading, &obj, payload, out);
         }
         other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
     }

@@ -1,16 +1,16 @@
 //! Condition: verification and clinical status, onset, and the diagnosis codes
 //! (with body sites and the mCODE histology extension) as facts.
 
-use super::{field, Ctx, Result, Said};
+use super::{field, ClinicalTime, Ctx, Result, Said};
 use crate::codes::{Code, Site};
 use crate::json::{CodeableConcept, Extension, F};
 use crate::reject::{echo, RejectReason};
 use crate::systems;
 use islet_guideline::facts::{MetastasisSite, Syndrome};
-use islet_guideline::{FactKind, Instant};
+use islet_guideline::FactKind;
 
 impl<'c, 'a> Ctx<'c, 'a> {
-    pub(super) fn condition(&self, last_updated: Option<Instant>) -> Result<Said> {
+    pub(super) fn condition(&self, last_updated: Option<ClinicalTime>) -> Result<Said> {
         let verification = self.status_code(
             F::VerificationStatus,
             systems::CONDITION_VER_STATUS,
@@ -105,12 +105,9 @@ impl<'c, 'a> Ctx<'c, 'a> {
     }
 
     /// `onset[x]` (dateTime, Period.start), else `recordedDate`, else `meta.lastUpdated`.
-    fn condition_time(&self, last_updated: Option<Instant>) -> Result<Option<Instant>> {
-        let onset = match self.choice("onset", &["DateTime", "Age", "Period", "Range", "String"])? {
-            Some((kind, raw)) => self.choice_time("onset", kind, raw)?,
-            None => None,
-        };
-        Ok(onset.or(self.date_time(F::RecordedDate)?).or(last_updated))
+    fn condition_time(&self, last_updated: Option<ClinicalTime>) -> Result<Option<ClinicalTime>> {
+        let onset = self.choice_clinical_time("onset", &["DateTime", "Age", "Period", "Range", "String"], true)?;
+        Ok(onset.or(self.date_time_of(F::RecordedDate, true)?).or(last_updated))
     }
 
     /// The code of a status CodeableConcept in its FHIR code system (or without a system).

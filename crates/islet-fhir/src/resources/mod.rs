@@ -23,6 +23,7 @@ use crate::ResourceVersion;
 use islet_guideline::facts::ProblemKind;
 use islet_guideline::{Fact, FactKind, Instant, SourceRef};
 use serde_json::value::RawValue;
+use time::Duration;
 
 type Result<T, E = RejectReason> = std::result::Result<T, E>;
 
@@ -37,6 +38,7 @@ fn value_err(b: Bad) -> RejectReason {
 /// Decode one supported resource. On error, also returns the id when it was read.
 pub(crate) fn decode(
     term: &Terminology,
+    received_at: Option<Instant>,
     resource_type: ResourceType,
     obj: &Obj<'_>,
     raw: &str,
@@ -58,7 +60,7 @@ pub(crate) fn decode(
             return Err((None, reason));
         }
     };
-    let ctx = Ctx { term, obj, bundle, resource_type };
+    let ctx = Ctx { term, received_at, obj, bundle, resource_type };
     ctx.version(id, raw).map_err(|r| (Some(id.to_owned()), r))
 }
 
@@ -69,12 +71,14 @@ pub(crate) fn patient_of(resource_type: ResourceType, obj: &Obj<'_>) -> Option<S
         return is_valid_id(id).then(|| format!("Patient/{id}"));
     }
     let term = Terminology::default();
-    let ctx = Ctx { term: &term, obj, bundle: None, resource_type };
+    let ctx = Ctx { term: &term, received_at: None, obj, bundle: None, resource_type };
     ctx.patient().ok()
 }
 
 struct Ctx<'c, 'a> {
     term: &'c Terminology,
+    /// When the message was received, when the caller knows (`decode_received`).
+    received_at: Option<Instant>,
     obj: &'c Obj<'a>,
     bundle: Option<&'c BundleIndex<'a>>,
     resource_type: ResourceType,
@@ -83,14 +87,50 @@ struct Ctx<'c, 'a> {
 /// What a resource says, before it becomes a [`ResourceVersion`].
 #[derive(Default)]
 struct Said {
-    clinical_time: Option<Instant>,
+    clinical_time: Option<ClinicalTime>,
     retracted: bool,
     preliminary: bool,
     /// Facts at the clinical time.
     kinds: Vec<FactKind>,
     /// Facts with their own time (Patient).
-    timed: Vec<(Instant, FactKind)>,
+    timed: Vec<(ClinicalTime, FactKind)>,
 }
+
+/// A time read from a resource, and where.
+#[derive(Debug, Clone, Copy)]
+struct ClinicalTime {
+    at: Instant,
+    element: Element,
+    /// The element records something that has happened, so it cannot lie
+    /// after the message was received; `false` for a plan.
+    happened: bool,
+}
+
+/// The name of the element a time was read from (`effectivePeriod.start`),
+/// in static parts so that naming it costs nothing unless a problem needs it.
+#[derive(Debug, Clone, Copy)]
+struct Element(&'static str, &'static str, &'static str);
+
+impl Element {
+    fn named(name: &'static str) -> Element {
+        Element(name, "", "")
+    }
+
+    /// A `prefix[x]` time of type `kind` (a Period gives its start).
+    fn choice(prefix: &'static str, kind: &'static str) -> Element {
+        Element(prefix, kind, if kind == "Period" { ".start" } else { "" })
+    }
+}
+
+impl std::fmt::Display for Element {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}{}", self.0, self.1, self.2)
+    }
+}
+
+/// How far after the message's receipt a time that has happened may lie:
+/// slack for time zones and clocks.
+const RECEIPT_SLACK: Duration = Duration::DAY;
 
 impl Said {
     fn push(&mut self, k: FactKind) {
@@ -102,6 +142,18 @@ impl Said {
 
 fn problem(kind: ProblemKind, detail: String) -> FactKind {
     FactKind::Problem { kind, detail }
+}
+
+/// The problem that replaces facts dated after the message was received
+/// (the detail is for clinicians: it names the element and the dates).
+fn implausible_time(t: &ClinicalTime, received: Instant) -> FactKind {
+    let detail = format!(
+        "{} {} lies after the message was received ({}); the data it dates is not used",
+        t.element,
+        t.at.date(),
+        received.date()
+    );
+    problem(ProblemKind::ImplausibleTime, detail)
 }
 
 /// How a status decides use.
@@ -136,19 +188,44 @@ impl<'c, 'a> Ctx<'c, 'a> {
             ResourceType::Patient => format!("Patient/{id}"),
             _ => self.patient()?,
         };
-        let said = match self.resource_type {
+        // The last resort for a clinical time; the server recorded it, so it has happened.
+        let last_updated_time =
+            last_updated.map(|at| ClinicalTime { at, element: Element::named("meta.lastUpdated"), happened: true });
+        let mut said = match self.resource_type {
             ResourceType::Observation => self.observation()?,
-            ResourceType::Condition => self.condition(last_updated)?,
+            ResourceType::Condition => self.condition(last_updated_time)?,
             ResourceType::Patient => self.patient_facts(last_updated)?,
             ResourceType::Procedure
             | ResourceType::MedicationStatement
             | ResourceType::MedicationRequest
-            | ResourceType::ServiceRequest => self.therapy(last_updated)?,
+            | ResourceType::ServiceRequest => self.therapy(last_updated_time)?,
         };
+        let mut kinds_at = said.clinical_time.map(|t| t.at);
+        if let Some(received) = self.received_at {
+            // A time that has happened cannot lie after the message arrived:
+            // what rests on it is replaced by one problem, dated at receipt.
+            let implausible = |t: &ClinicalTime| {
+                t.happened && received.checked_add(RECEIPT_SLACK).is_some_and(|latest| t.at > latest)
+            };
+            if let Some(t) = said.clinical_time.filter(implausible) {
+                said.clinical_time = None;
+                if !said.kinds.is_empty() {
+                    said.kinds = vec![implausible_time(&t, received)];
+                    said.preliminary = false;
+                    kinds_at = Some(received);
+                }
+            }
+            for (t, kind) in &mut said.timed {
+                if implausible(t) {
+                    *kind = implausible_time(t, received);
+                    t.at = received;
+                }
+            }
+        }
         let source = SourceRef::new(self.resource_type.as_str(), id);
         let mut facts = Vec::with_capacity(said.kinds.len() + said.timed.len());
         if !said.kinds.is_empty() {
-            let Some(at) = said.clinical_time else {
+            let Some(at) = kinds_at else {
                 return Err(RejectReason::NoClinicalTime {
                     resource_type: self.resource_type.to_string(),
                     looked_at: looked_at(self.resource_type),
@@ -161,9 +238,9 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 kind,
             }));
         }
-        facts.extend(said.timed.into_iter().map(|(at, kind)| Fact {
+        facts.extend(said.timed.into_iter().map(|(t, kind)| Fact {
             source: source.clone(),
-            at,
+            at: t.at,
             preliminary: false,
             kind,
         }));
@@ -173,7 +250,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             patient,
             version_id: version_id.map(str::to_owned),
             last_updated,
-            clinical_time: said.clinical_time,
+            clinical_time: said.clinical_time.map(|t| t.at),
             retracted: said.retracted,
             facts,
             raw: raw.to_owned(),
@@ -262,6 +339,25 @@ impl<'c, 'a> Ctx<'c, 'a> {
     /// One `prefix[x]` choice element: at most one, and only an allowed type.
     fn choice(&self, prefix: &'static str, allowed: &[&'static str]) -> Result<Option<(&'static str, &'a RawValue)>> {
         choice_in(self.obj, prefix, allowed, self.resource_type.as_str(), "")
+    }
+
+    /// A `dateTime` element as a clinical time.
+    fn date_time_of(&self, f: F, happened: bool) -> Result<Option<ClinicalTime>> {
+        Ok(self.date_time(f)?.map(|at| ClinicalTime { at, element: Element::named(f.name()), happened }))
+    }
+
+    /// A `prefix[x]` time (dateTime, instant, Period start) as a clinical time.
+    fn choice_clinical_time(
+        &self,
+        prefix: &'static str,
+        allowed: &[&'static str],
+        happened: bool,
+    ) -> Result<Option<ClinicalTime>> {
+        let Some((kind, raw)) = self.choice(prefix, allowed)? else {
+            return Ok(None);
+        };
+        let at = self.choice_time(prefix, kind, raw)?;
+        Ok(at.map(|at| ClinicalTime { at, element: Element::choice(prefix, kind), happened }))
     }
 
     /// The instant of a `dateTime` / `Period` / `instant` choice value.

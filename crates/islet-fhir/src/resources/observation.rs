@@ -1,7 +1,7 @@
 //! Observation: status, clinical time, and the measured or coded value as a fact.
 
 use super::value::{bounded, convert, observation_value, Value};
-use super::{field, problem, Ctx, Result, Said, Use};
+use super::{field, problem, ClinicalTime, Ctx, Element, Result, Said, Use};
 use crate::codes::{Answer, Code, ObsKind, Site};
 use crate::datetime::parse_instant;
 use crate::json::{parse_object, CodeableConcept, Reference, ReferenceRange, F};
@@ -11,7 +11,7 @@ use islet_guideline::facts::{
     CgaValue, Concentration, DiscoveryMode, DiseaseStatus, Grade, HormonalSymptoms, Ki67Percent,
     LiverInvolvementPercent, Millimetres, MitoticCount, ProblemKind, Recist, Resectability, SstrImaging, TumourSite,
 };
-use islet_guideline::{FactKind, Instant};
+use islet_guideline::FactKind;
 use serde_json::value::RawValue;
 
 impl<'c, 'a> Ctx<'c, 'a> {
@@ -80,20 +80,20 @@ impl<'c, 'a> Ctx<'c, 'a> {
         Ok(said)
     }
 
-    /// `effective[x]` (dateTime, Period.start, instant), else `issued`.
-    fn observation_time(&self) -> Result<Option<Instant>> {
-        let mut time = None;
-        if let Some((kind, raw)) = self.choice("effective", &["DateTime", "Period", "Timing", "Instant"])? {
-            time = self.choice_time("effective", kind, raw)?;
-        }
+    /// `effective[x]` (dateTime, Period.start, instant), else `issued`:
+    /// whatever the status, an Observation reports what has happened.
+    fn observation_time(&self) -> Result<Option<ClinicalTime>> {
+        let effective = self.choice_clinical_time("effective", &["DateTime", "Period", "Timing", "Instant"], true)?;
         let issued = match self.obj.str(F::Issued).map_err(field)? {
-            Some(s) => Some(
-                parse_instant(&s)
+            Some(s) => Some(ClinicalTime {
+                at: parse_instant(&s)
                     .map_err(|why| RejectReason::MalformedField { field: "issued".into(), problem: why.into() })?,
-            ),
+                element: Element::named("issued"),
+                happened: true,
+            }),
             None => None,
         };
-        Ok(time.or(issued))
+        Ok(effective.or(issued))
     }
 
     fn observation_facts(&self, kind: ObsKind, value: Value<'a>, said: &mut Said) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Patient: birth date and death.
 
-use super::{field, Ctx, Result, Said};
+use super::{field, ClinicalTime, Ctx, Element, Result, Said};
 use crate::datetime::parse_date;
 use crate::json::{parse_raw, F};
 use crate::reject::RejectReason;
@@ -19,19 +19,24 @@ impl<'c, 'a> Ctx<'c, 'a> {
         if let Some(s) = self.obj.str(F::BirthDate).map_err(field)? {
             let date = parse_date(&s)
                 .map_err(|why| RejectReason::MalformedField { field: "birthDate".into(), problem: why.into() })?;
-            said.timed.push((date.midnight().assume_utc(), FactKind::BirthDate(date)));
+            let born =
+                ClinicalTime { at: date.midnight().assume_utc(), element: Element::named("birthDate"), happened: true };
+            said.timed.push((born, FactKind::BirthDate(date)));
         }
         match self.choice("deceased", &["Boolean", "DateTime"])? {
             Some(("Boolean", raw)) => {
                 let dead: bool = parse_raw(raw, "deceasedBoolean").map_err(field)?;
                 if dead {
+                    // Not a time of death: the flag holds from when it was recorded.
                     let at = last_updated.unwrap_or(DECEASED_SINCE_UNKNOWN);
-                    said.timed.push((at, FactKind::Deceased));
+                    let since = ClinicalTime { at, element: Element::named("meta.lastUpdated"), happened: false };
+                    said.timed.push((since, FactKind::Deceased));
                 }
             }
             Some((kind, raw)) => {
                 if let Some(at) = self.choice_time("deceased", kind, raw)? {
-                    said.timed.push((at, FactKind::Deceased));
+                    let died = ClinicalTime { at, element: Element::choice("deceased", kind), happened: true };
+                    said.timed.push((died, FactKind::Deceased));
                 }
             }
             None => {}

@@ -2,16 +2,16 @@
 //! tense a status gives, the clinical time, and the therapy classes of the
 //! codes (a medication by code or by reference) as facts.
 
-use super::{field, Ctx, Result, Said};
+use super::{field, ClinicalTime, Ctx, Result, Said};
 use crate::codes::Code;
 use crate::json::{parse_raw, CodeableConcept, Dosage, Reference, F};
 use crate::reject::{echo, RejectReason};
 use crate::types::ResourceType;
 use islet_guideline::facts::{Tense, Therapy, TherapyClass};
-use islet_guideline::{FactKind, Instant};
+use islet_guideline::FactKind;
 
 impl<'c, 'a> Ctx<'c, 'a> {
-    pub(super) fn therapy(&self, last_updated: Option<Instant>) -> Result<Said> {
+    pub(super) fn therapy(&self, last_updated: Option<ClinicalTime>) -> Result<Said> {
         let status = self.status()?;
         let rt = self.resource_type;
         let statuses: &[&str] = match rt {
@@ -50,10 +50,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
         };
         if status == "entered-in-error" {
             // Honoured even when the rest of the body is broken.
-            let clinical_time = self.therapy_time(last_updated).ok().flatten();
+            let clinical_time = self.therapy_time(status, last_updated).ok().flatten();
             return Ok(Said { clinical_time, retracted: true, ..Said::default() });
         }
-        let clinical_time = self.therapy_time(last_updated)?;
+        let clinical_time = self.therapy_time(status, last_updated)?;
         let (codes, dosages): (Vec<Code>, Vec<Dosage<'a>>) = match rt {
             RT::Procedure | RT::ServiceRequest => {
                 (self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default(), Vec::new())
@@ -107,22 +107,36 @@ impl<'c, 'a> Ctx<'c, 'a> {
     }
 
     /// The clinical time of a therapy resource (contract.md "Clinical time"),
-    /// falling back to `meta.lastUpdated`.
-    fn therapy_time(&self, last_updated: Option<Instant>) -> Result<Option<Instant>> {
-        let (prefix, kinds, then): (&'static str, &[&'static str], Option<F>) = match self.resource_type {
-            ResourceType::Procedure => ("performed", &["DateTime", "Period", "String", "Age", "Range"], None),
-            ResourceType::ServiceRequest => ("occurrence", &["DateTime", "Period", "Timing"], Some(F::AuthoredOn)),
-            ResourceType::MedicationStatement => ("effective", &["DateTime", "Period"], Some(F::DateAsserted)),
-            _ => ("", &[], Some(F::AuthoredOn)),
+    /// falling back to `meta.lastUpdated`. A performed / effective time has
+    /// happened for a completed or in-progress Procedure and an active,
+    /// completed or stopped MedicationStatement; otherwise, and for a
+    /// ServiceRequest occurrence, it is a plan and may lie in the future.
+    /// `authoredOn` and `dateAsserted` record what has happened.
+    fn therapy_time(&self, status: &str, last_updated: Option<ClinicalTime>) -> Result<Option<ClinicalTime>> {
+        use ResourceType as RT;
+        let (prefix, kinds, happened, then): (&'static str, &[&'static str], bool, Option<F>) = match self.resource_type
+        {
+            RT::Procedure => (
+                "performed",
+                &["DateTime", "Period", "String", "Age", "Range"],
+                matches!(status, "completed" | "in-progress"),
+                None,
+            ),
+            RT::ServiceRequest => ("occurrence", &["DateTime", "Period", "Timing"], false, Some(F::AuthoredOn)),
+            RT::MedicationStatement => (
+                "effective",
+                &["DateTime", "Period"],
+                matches!(status, "active" | "completed" | "stopped"),
+                Some(F::DateAsserted),
+            ),
+            _ => ("", &[], false, Some(F::AuthoredOn)),
         };
         let mut time = None;
         if !prefix.is_empty() {
-            if let Some((kind, raw)) = self.choice(prefix, kinds)? {
-                time = self.choice_time(prefix, kind, raw)?;
-            }
+            time = self.choice_clinical_time(prefix, kinds, happened)?;
         }
         if let Some(f) = then {
-            time = time.or(self.date_time(f)?);
+            time = time.or(self.date_time_of(f, true)?);
         }
         Ok(time.or(last_updated))
     }
