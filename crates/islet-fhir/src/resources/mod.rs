@@ -200,28 +200,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             | ResourceType::MedicationRequest
             | ResourceType::ServiceRequest => self.therapy(last_updated_time)?,
         };
-        let mut kinds_at = said.clinical_time.map(|t| t.at);
-        if let Some(received) = self.received_at {
-            // A time that has happened cannot lie after the message arrived:
-            // what rests on it is replaced by one problem, dated at receipt.
-            let implausible = |t: &ClinicalTime| {
-                t.happened && received.checked_add(RECEIPT_SLACK).is_some_and(|latest| t.at > latest)
-            };
-            if let Some(t) = said.clinical_time.filter(implausible) {
-                said.clinical_time = None;
-                if !said.kinds.is_empty() {
-                    said.kinds = vec![implausible_time(&t, received)];
-                    said.preliminary = false;
-                    kinds_at = Some(received);
-                }
-            }
-            for (t, kind) in &mut said.timed {
-                if implausible(t) {
-                    *kind = implausible_time(t, received);
-                    t.at = received;
-                }
-            }
-        }
+        let kinds_at = self.set_aside_future_times(&mut said);
         let source = SourceRef::new(self.resource_type.as_str(), id);
         let mut facts = Vec::with_capacity(said.kinds.len() + said.timed.len());
         if !said.kinds.is_empty() {
@@ -255,6 +234,35 @@ impl<'c, 'a> Ctx<'c, 'a> {
             facts,
             raw: raw.to_owned(),
         })
+    }
+
+    /// With a receipt time, a time that has happened cannot lie after it:
+    /// what rests on such a time is replaced by one problem dated at receipt,
+    /// and the version loses that clinical time (so it cannot move a replay's
+    /// default instant). Returns the instant of the facts in `said.kinds`.
+    fn set_aside_future_times(&self, said: &mut Said) -> Option<Instant> {
+        let kinds_at = said.clinical_time.map(|t| t.at);
+        let Some(received) = self.received_at else {
+            return kinds_at;
+        };
+        let implausible =
+            |t: &ClinicalTime| t.happened && received.checked_add(RECEIPT_SLACK).is_some_and(|latest| t.at > latest);
+        for (t, kind) in &mut said.timed {
+            if implausible(t) {
+                *kind = implausible_time(t, received);
+                t.at = received;
+            }
+        }
+        let Some(t) = said.clinical_time.filter(implausible) else {
+            return kinds_at;
+        };
+        said.clinical_time = None;
+        if said.kinds.is_empty() {
+            return None;
+        }
+        said.kinds = vec![implausible_time(&t, received)];
+        said.preliminary = false;
+        Some(received)
     }
 
     // ---- common elements ------------------------------------------------
