@@ -13,9 +13,9 @@ use std::fmt::Write;
 const _: () = assert!(crate::storable::MAX_DEPTH < 128, "serde_json refuses to build a Value nested deeper than 128");
 
 /// The first element of `raw` (a JSON object) for which `hit(name, value)`
-/// answers, in document order of a sorted map; `name` is the member name,
-/// `None` for an array item. The path names elements with [`echo`], so it
-/// can go into a rejection.
+/// answers, depth first (members in the order of serde_json's map); `name`
+/// is the member name, `None` for an array item. The path names elements
+/// with [`echo`], so it can go into a rejection.
 pub(crate) fn find<T>(raw: &str, mut hit: impl FnMut(Option<&str>, &Value) -> Option<T>) -> Option<(String, T)> {
     let value: Value = serde_json::from_str(raw).ok()?;
     visit(None, &value, &mut String::new(), &mut hit)
