@@ -1,10 +1,21 @@
 //! The patient record: the current version of each of a patient's resources.
 //!
-//! Versions follow the contract: a resource version is (type, id,
-//! `meta.versionId`); the same version again is a duplicate, a lower one is
-//! stale. Without `meta.versionId` the newest `meta.lastUpdated` wins, then
-//! arrival order. A retraction (entered-in-error, refuted) or a DELETE keeps a
-//! tombstone, so a stale copy delivered later cannot bring the resource back.
+//! Versions follow contract.md v2, and the outcome never depends on arrival
+//! order: a resource version is (type, id, `meta.versionId`); the same
+//! version again is a duplicate, a lower one is stale. Without
+//! `meta.versionId` the newest `meta.lastUpdated` wins. When the version key
+//! ties (same versionId, or the same or no lastUpdated), identical content
+//! (same canonical JSON) is a duplicate, and different content is a conflict:
+//! the larger content hash wins, whichever came first, and the resource is
+//! flagged (`data.version-conflict`).
+//!
+//! A retraction (entered-in-error, refuted) or a DELETE keeps a tombstone, so
+//! a stale copy delivered later cannot bring the resource back. A DELETE that
+//! names its version (an envelope's `payloadId`, a history Bundle's etag)
+//! beats that version and older ones; a newer version recreates the
+//! resource. A DELETE without a version beats every version: which version
+//! it meant cannot be known when copies arrive out of order, and "deleted"
+//! is the only answer that does not depend on the order.
 
 use islet_fhir::ResourceVersion;
 use islet_guideline::{Fact, Instant};
@@ -12,31 +23,122 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+/// A content hash (SHA-256 of the canonical JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentHash(pub [u8; 32]);
+
+impl ContentHash {
+    /// Tombstones sort above every content: a copy of the version a DELETE
+    /// named never wins against it.
+    pub const TOMBSTONE: ContentHash = ContentHash([0xff; 32]);
+}
+
+impl Serialize for ContentHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut hex = String::with_capacity(64);
+        for b in self.0 {
+            hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        s.serialize_str(&hex)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hex = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = hex.as_bytes();
+        if bytes.len() != 64 {
+            return Err(serde::de::Error::custom("a content hash is 64 hex digits"));
+        }
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(serde::de::Error::custom("a content hash is lower-case hex")),
+        };
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Ok(ContentHash(out))
+    }
+}
+
 /// How a version compares with what is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionStamp {
     pub version_id: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_updated: Option<Instant>,
-    /// Arrival sequence: the last resort, as the contract says.
-    pub arrival: u64,
+    /// The content's hash; [`ContentHash::TOMBSTONE`] for a deletion.
+    pub content: ContentHash,
+}
+
+/// The result of comparing a version with the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versus {
+    /// Supersedes the stored version.
+    Newer,
+    /// The same version with the same content: a duplicate.
+    Same,
+    /// Older than the stored version.
+    Older,
+    /// Same version key, different content: the larger hash wins.
+    Conflict { wins: bool },
 }
 
 impl VersionStamp {
-    /// `Greater`: `self` supersedes `stored`. `Equal`: the same version (a duplicate).
-    pub fn compare(&self, stored: &VersionStamp) -> Ordering {
-        if let (Some(a), Some(b)) = (&self.version_id, &stored.version_id) {
-            return match (a.parse::<u64>(), b.parse::<u64>()) {
+    pub fn of(v: &ResourceVersion) -> VersionStamp {
+        VersionStamp {
+            version_id: v.version_id.clone(),
+            last_updated: v.last_updated,
+            content: ContentHash(v.content_hash),
+        }
+    }
+
+    /// A DELETE's tombstone: of `version_id` when the DELETE named one.
+    pub fn deletion(version_id: Option<String>) -> VersionStamp {
+        VersionStamp { version_id, last_updated: None, content: ContentHash::TOMBSTONE }
+    }
+
+    fn is_unversioned_deletion(&self) -> bool {
+        self.content == ContentHash::TOMBSTONE && self.version_id.is_none() && self.last_updated.is_none()
+    }
+
+    /// How `self` compares with `stored` (module doc: the order is the same
+    /// whichever arrives first).
+    pub fn versus(&self, stored: &VersionStamp) -> Versus {
+        match (self.is_unversioned_deletion(), stored.is_unversioned_deletion()) {
+            (true, true) => return Versus::Same,
+            (true, false) => return Versus::Newer,
+            (false, true) => return Versus::Older,
+            (false, false) => {}
+        }
+        // The version key: versionId when both have one, else lastUpdated;
+        // a copy with the element beats one without (it says more), and only
+        // equal (or equally absent) keys leave the decision to the content.
+        let by_key = match (&self.version_id, &stored.version_id) {
+            (Some(a), Some(b)) => match (a.parse::<u64>(), b.parse::<u64>()) {
                 (Ok(x), Ok(y)) => x.cmp(&y),
                 _ => a.cmp(b),
-            };
+            },
+            (a, b) => match (self.last_updated, stored.last_updated) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Greater,
+                (None, Some(_)) => Ordering::Less,
+                (None, None) => a.is_some().cmp(&b.is_some()),
+            },
+        };
+        match by_key {
+            Ordering::Greater => Versus::Newer,
+            Ordering::Less => Versus::Older,
+            Ordering::Equal => match self.content.cmp(&stored.content) {
+                Ordering::Equal => Versus::Same,
+                _ if self.content == ContentHash::TOMBSTONE => Versus::Newer,
+                _ if stored.content == ContentHash::TOMBSTONE => Versus::Older,
+                order => Versus::Conflict { wins: order == Ordering::Greater },
+            },
         }
-        if let (Some(a), Some(b)) = (self.last_updated, stored.last_updated) {
-            if a != b {
-                return a.cmp(&b);
-            }
-        }
-        self.arrival.cmp(&stored.arrival)
     }
 }
 
@@ -50,6 +152,9 @@ pub struct StoredResource {
     /// wrong-patient correction): this tombstone only keeps the version order.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub moved: bool,
+    /// Another content with this version key was seen (contract.md v2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conflict: bool,
     pub facts: Vec<Fact>,
 }
 
@@ -62,6 +167,16 @@ pub enum Applied {
     Duplicate,
     /// Older than the stored version: ignored.
     Stale,
+    /// Another content with the stored version key: the larger hash is kept
+    /// (`replaced` when that is the new one) and the resource is flagged.
+    Conflict { replaced: bool },
+}
+
+impl Applied {
+    /// Did the record change (so the patient must be re-evaluated)?
+    pub fn changed(self) -> bool {
+        matches!(self, Applied::Stored | Applied::Conflict { .. })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,77 +186,78 @@ pub struct PatientRecord {
 }
 
 impl PatientRecord {
-    pub fn apply_version(&mut self, v: &ResourceVersion, arrival: u64) -> Applied {
-        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
+    pub fn apply_version(&mut self, v: &ResourceVersion) -> Applied {
         let facts = if v.retracted { Vec::new() } else { v.facts.clone() };
-        self.put(v.reference(), StoredResource { stamp, gone: v.retracted, moved: false, facts })
+        let new =
+            StoredResource { stamp: VersionStamp::of(v), gone: v.retracted, moved: false, conflict: false, facts };
+        self.put(v.reference(), new)
     }
 
-    /// How `v` compares with this record's copy of `reference` (which must
-    /// exist): `Greater` when `v` supersedes it.
-    pub fn compare_version(&self, reference: &str, v: &ResourceVersion, arrival: u64) -> Ordering {
-        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
+    /// How `v` compares with this record's copy of `reference`: `Newer` when
+    /// `v` supersedes it (also when there is none).
+    pub fn versus(&self, reference: &str, v: &ResourceVersion) -> Versus {
         match self.resources.get(reference) {
-            None => Ordering::Greater,
-            Some(current) if is_tombstoned_copy(current, &stamp) => Ordering::Less,
-            Some(current) => stamp.compare(&current.stamp),
+            None => Versus::Newer,
+            Some(current) => VersionStamp::of(v).versus(&current.stamp),
         }
     }
 
     /// `v`, a newer version of `reference`, names another patient: leave a
     /// tombstone with its version so older copies stay out of this record.
-    pub fn move_away(&mut self, reference: &str, v: &ResourceVersion, arrival: u64) {
-        let stamp = VersionStamp { version_id: v.version_id.clone(), last_updated: v.last_updated, arrival };
-        self.resources
-            .insert(reference.to_string(), StoredResource { stamp, gone: true, moved: true, facts: Vec::new() });
+    pub fn move_away(&mut self, reference: &str, v: &ResourceVersion) {
+        let tombstone =
+            StoredResource { stamp: VersionStamp::of(v), gone: true, moved: true, conflict: false, facts: Vec::new() };
+        self.resources.insert(reference.to_string(), tombstone);
     }
 
-    /// A DELETE: a tombstone that supersedes the stored version. A versioned
-    /// delete (envelope) carries the deleted version; a Bundle DELETE entry
-    /// has none and inherits the stored version's id, so only a strictly
-    /// newer version can recreate the resource.
-    pub fn apply_delete(&mut self, reference: String, version_id: Option<String>, arrival: u64) -> Applied {
-        let existing = self.resources.get(&reference);
-        if existing.is_some_and(|r| r.gone) && version_id.is_none() {
-            return Applied::Duplicate;
+    /// Flags the stored copy of `reference` as conflicted (a losing content
+    /// with its version key arrived). True when the flag is new.
+    pub fn flag_conflict(&mut self, reference: &str) -> bool {
+        match self.resources.get_mut(reference) {
+            Some(r) if !r.conflict => {
+                r.conflict = true;
+                true
+            }
+            _ => false,
         }
-        let version_id = version_id.or_else(|| existing.and_then(|r| r.stamp.version_id.clone()));
-        let last_updated = existing.and_then(|r| r.stamp.last_updated);
+    }
+
+    /// A DELETE: a tombstone (module doc for which versions it beats).
+    pub fn apply_delete(&mut self, reference: String, version_id: Option<String>) -> Applied {
         let tombstone = StoredResource {
-            stamp: VersionStamp { version_id, last_updated, arrival },
+            stamp: VersionStamp::deletion(version_id),
             gone: true,
             moved: false,
+            conflict: false,
             facts: Vec::new(),
         };
-        match self.resources.get_mut(&reference) {
-            Some(current) => {
-                // Same version id: the delete still wins over the live copy.
-                *current = tombstone;
-                Applied::Stored
-            }
-            None => {
-                self.resources.insert(reference, tombstone);
-                Applied::Stored
-            }
-        }
+        self.put(reference, tombstone)
     }
 
     fn put(&mut self, reference: String, new: StoredResource) -> Applied {
-        match self.resources.get_mut(&reference) {
-            None => {
-                self.resources.insert(reference, new);
+        let Some(current) = self.resources.get_mut(&reference) else {
+            self.resources.insert(reference, new);
+            return Applied::Stored;
+        };
+        match new.stamp.versus(&current.stamp) {
+            Versus::Newer => {
+                *current = new;
                 Applied::Stored
             }
-            // A copy of the very version a tombstone replaced stays deleted.
-            Some(current) if is_tombstoned_copy(current, &new.stamp) => Applied::Stale,
-            Some(current) => match new.stamp.compare(&current.stamp) {
-                Ordering::Greater => {
-                    *current = new;
-                    Applied::Stored
+            Versus::Same => Applied::Duplicate,
+            Versus::Older => Applied::Stale,
+            Versus::Conflict { wins: true } => {
+                *current = StoredResource { conflict: true, ..new };
+                Applied::Conflict { replaced: true }
+            }
+            Versus::Conflict { wins: false } => {
+                if current.conflict {
+                    Applied::Duplicate
+                } else {
+                    current.conflict = true;
+                    Applied::Conflict { replaced: false }
                 }
-                Ordering::Equal => Applied::Duplicate,
-                Ordering::Less => Applied::Stale,
-            },
+            }
         }
     }
 
@@ -149,16 +265,6 @@ impl PatientRecord {
     pub fn facts(&self) -> impl Iterator<Item = &Fact> {
         self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
     }
-}
-
-/// `stamp` is the very version a deletion tombstone replaced (same version
-/// id and lastUpdated): it stays deleted.
-fn is_tombstoned_copy(current: &StoredResource, stamp: &VersionStamp) -> bool {
-    current.gone
-        && !current.moved
-        && (current.stamp.version_id.is_some() || current.stamp.last_updated.is_some())
-        && current.stamp.version_id == stamp.version_id
-        && current.stamp.last_updated == stamp.last_updated
 }
 
 #[cfg(test)]
@@ -176,6 +282,8 @@ mod tests {
     ) -> ResourceVersion {
         let at = time::macros::datetime!(2024-01-10 00:00 UTC);
         let parse = |s: &str| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        // The content is what the hash sees: the value and the retraction.
+        let raw = format!(r#"{{"id":"{id}","ki67":{ki67},"retracted":{retracted}}}"#);
         ResourceVersion {
             resource_type: islet_fhir::ResourceType::Observation,
             id: id.into(),
@@ -190,7 +298,8 @@ mod tests {
                 preliminary: false,
                 kind: FactKind::Ki67(Ki67Percent::new(ki67).unwrap()),
             }],
-            raw: String::new(),
+            content_hash: islet_fhir::canonical::content_sha256(&raw),
+            raw,
         }
     }
 
@@ -206,48 +315,114 @@ mod tests {
     #[test]
     fn same_version_is_a_duplicate_and_lower_is_stale() {
         let mut r = PatientRecord::default();
-        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, false), 1), Applied::Stored);
-        assert_eq!(r.apply_version(&version("k", Some("2"), None, 9.0, false), 2), Applied::Duplicate);
-        assert_eq!(r.apply_version(&version("k", Some("1"), None, 9.0, false), 3), Applied::Stale);
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, false)), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, false)), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 9.0, false)), Applied::Stale);
         assert_eq!(ki67s(&r), vec![5.0]);
         // Version ids compare as numbers, not strings: 10 > 9.
-        assert_eq!(r.apply_version(&version("k", Some("10"), None, 7.0, false), 4), Applied::Stored);
-        assert_eq!(r.apply_version(&version("k", Some("9"), None, 9.0, false), 5), Applied::Stale);
+        assert_eq!(r.apply_version(&version("k", Some("10"), None, 7.0, false)), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", Some("9"), None, 9.0, false)), Applied::Stale);
         assert_eq!(ki67s(&r), vec![7.0]);
     }
 
     #[test]
-    fn without_version_id_newest_last_updated_wins_then_arrival() {
+    fn without_version_id_newest_last_updated_wins() {
         let mut r = PatientRecord::default();
-        r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 5.0, false), 1);
-        assert_eq!(r.apply_version(&version("k", None, Some("2024-01-01T00:00:00Z"), 9.0, false), 2), Applied::Stale);
+        r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 5.0, false));
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-01-01T00:00:00Z"), 9.0, false)), Applied::Stale);
         assert_eq!(ki67s(&r), vec![5.0]);
-        assert_eq!(r.apply_version(&version("k", None, Some("2024-02-01T00:00:00Z"), 6.0, false), 3), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", None, Some("2024-03-01T00:00:00Z"), 6.0, false)), Applied::Stored);
         assert_eq!(ki67s(&r), vec![6.0]);
+    }
+
+    #[test]
+    fn identical_content_without_meta_is_a_duplicate() {
+        let mut r = PatientRecord::default();
+        assert_eq!(r.apply_version(&version("k", None, None, 5.0, false)), Applied::Stored);
+        assert_eq!(r.apply_version(&version("k", None, None, 5.0, false)), Applied::Duplicate);
+        assert!(!r.resources["Observation/k"].conflict);
+    }
+
+    /// Contract v2: two contents with one version key → the larger content
+    /// hash wins in either arrival order, and the resource is flagged.
+    #[test]
+    fn a_version_conflict_is_decided_by_content_not_arrival() {
+        for key in [(Some("3"), None), (None, Some("2024-02-01T00:00:00Z")), (None, None)] {
+            let a = version("k", key.0, key.1, 5.0, false);
+            let b = version("k", key.0, key.1, 9.0, false);
+            let winner = if a.content_hash > b.content_hash { 5.0 } else { 9.0 };
+            let mut ab = PatientRecord::default();
+            ab.apply_version(&a);
+            assert!(matches!(ab.apply_version(&b), Applied::Conflict { .. }));
+            let mut ba = PatientRecord::default();
+            ba.apply_version(&b);
+            assert!(matches!(ba.apply_version(&a), Applied::Conflict { .. }));
+            assert_eq!(ab, ba, "{key:?}");
+            assert_eq!(ki67s(&ab), vec![winner]);
+            assert!(ab.resources["Observation/k"].conflict);
+            // A redelivery of either changes nothing more.
+            assert_eq!(ab.apply_version(&a), Applied::Duplicate);
+            assert_eq!(ab.apply_version(&b), Applied::Duplicate);
+            // A newer version ends the conflict.
+            let newer = version("k", Some("4"), Some("2024-03-01T00:00:00Z"), 7.0, false);
+            assert_eq!(ab.apply_version(&newer), Applied::Stored);
+            assert!(!ab.resources["Observation/k"].conflict);
+        }
     }
 
     #[test]
     fn entered_in_error_retracts_and_stale_copies_stay_out() {
         let mut r = PatientRecord::default();
-        r.apply_version(&version("k", Some("1"), None, 5.0, false), 1);
-        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, true), 2), Applied::Stored);
+        r.apply_version(&version("k", Some("1"), None, 5.0, false));
+        assert_eq!(r.apply_version(&version("k", Some("2"), None, 5.0, true)), Applied::Stored);
         assert!(ki67s(&r).is_empty());
-        assert_eq!(r.apply_version(&version("k", Some("1"), None, 5.0, false), 3), Applied::Stale);
+        assert_eq!(r.apply_version(&version("k", Some("1"), None, 5.0, false)), Applied::Stale);
         assert!(ki67s(&r).is_empty());
     }
 
     #[test]
-    fn delete_keeps_a_tombstone() {
+    fn a_versioned_delete_beats_its_version_and_a_newer_one_recreates() {
         let mut r = PatientRecord::default();
-        r.apply_version(&version("k", Some("3"), None, 5.0, false), 1);
-        assert_eq!(r.apply_delete("Observation/k".into(), None, 2), Applied::Stored);
+        r.apply_version(&version("k", Some("3"), None, 5.0, false));
+        assert_eq!(r.apply_delete("Observation/k".into(), Some("3".into())), Applied::Stored);
         assert!(ki67s(&r).is_empty());
         // A redelivered copy of the deleted version stays deleted…
-        assert_eq!(r.apply_version(&version("k", Some("3"), None, 5.0, false), 3), Applied::Stale);
-        assert!(ki67s(&r).is_empty());
+        assert_eq!(r.apply_version(&version("k", Some("3"), None, 5.0, false)), Applied::Stale);
         // …a second delete changes nothing, and a newer version recreates it.
-        assert_eq!(r.apply_delete("Observation/k".into(), None, 4), Applied::Duplicate);
-        assert_eq!(r.apply_version(&version("k", Some("4"), None, 6.0, false), 5), Applied::Stored);
+        assert_eq!(r.apply_delete("Observation/k".into(), Some("3".into())), Applied::Duplicate);
+        assert_eq!(r.apply_version(&version("k", Some("4"), None, 6.0, false)), Applied::Stored);
         assert_eq!(ki67s(&r), vec![6.0]);
+    }
+
+    #[test]
+    fn an_unversioned_delete_beats_every_version_in_any_order() {
+        let v1 = version("k", Some("1"), None, 5.0, false);
+        let v2 = version("k", Some("2"), None, 6.0, false);
+        let orders: [&[Option<&ResourceVersion>]; 3] =
+            [&[Some(&v1), Some(&v2), None], &[Some(&v1), None, Some(&v2)], &[None, Some(&v2), Some(&v1)]];
+        let records: Vec<PatientRecord> = orders
+            .iter()
+            .map(|order| {
+                let mut r = PatientRecord::default();
+                for step in *order {
+                    match step {
+                        Some(v) => r.apply_version(v),
+                        None => r.apply_delete("Observation/k".into(), None),
+                    };
+                }
+                r
+            })
+            .collect();
+        assert!(records.iter().all(|r| ki67s(r).is_empty()));
+        assert!(records.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn stamps_round_trip_through_json() {
+        let mut r = PatientRecord::default();
+        r.apply_version(&version("k", Some("1"), Some("2024-02-01T00:00:00Z"), 5.0, false));
+        r.apply_delete("Observation/d".into(), None);
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(serde_json::from_str::<PatientRecord>(&json).unwrap(), r);
     }
 }

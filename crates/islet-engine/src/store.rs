@@ -6,12 +6,14 @@
 //! wake times and the source position commit together or not at all.
 
 use crate::alert::{AlertChange, AlertRecord};
+use crate::core::{self, Locked, Plan};
+use crate::ingest::{Batch, Rejection, SourcePosition, Stats};
 use crate::record::PatientRecord;
 use islet_fhir::ResourceVersion;
-use islet_guideline::Instant;
+use islet_guideline::{Config, Instant};
 use std::collections::{BTreeMap, HashMap};
-use std::convert::Infallible;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Everything Islet keeps about one patient.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,15 +32,6 @@ pub enum Written<'a> {
     Deleted { resource_type: &'a str, id: &'a str, version_id: Option<&'a str> },
 }
 
-/// How far a source (Kafka topic partition, replay file) has been consumed:
-/// the next offset to read. Committed with the state it produced.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SourcePosition {
-    pub source: String,
-    pub partition: i32,
-    pub next_offset: i64,
-}
-
 pub trait Store: Send {
     type Error: std::error::Error + Send + Sync + 'static;
     type Tx<'a>: Transaction<Error = Self::Error>
@@ -50,10 +43,31 @@ pub trait Store: Send {
 /// One patient's writes at the end of a batch.
 #[derive(Debug)]
 pub struct PatientWrite<'a> {
-    pub patient: &'a str,
+    pub patient: String,
     pub state: PatientState,
     pub written: Vec<Written<'a>>,
     pub changes: Vec<AlertChange>,
+}
+
+/// A rejected message as a durable store keeps it: the rejection and the
+/// message's original bytes (for the dead-letter relay).
+#[derive(Debug, Clone)]
+pub struct RejectedMessage {
+    pub rejection: Rejection,
+    pub message: Option<Arc<[u8]>>,
+}
+
+impl RejectedMessage {
+    /// Every rejection of `batch`, with the bytes of its message when kept.
+    pub fn of_batch(batch: &Batch) -> Vec<RejectedMessage> {
+        batch
+            .items
+            .iter()
+            .flat_map(|item| {
+                item.rejections().map(|rejection| RejectedMessage { rejection, message: item.bytes.clone() })
+            })
+            .collect()
+    }
 }
 
 /// A transaction over a whole batch. The methods take many patients at once,
@@ -83,6 +97,11 @@ pub trait Transaction: Send {
     /// Writes every locked patient back: state, resource writes, alert changes.
     fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// Keeps the batch's rejected messages (with the batch: a crash neither
+    /// loses nor doubles one).
+    fn save_rejections(&mut self, rejected: &[RejectedMessage])
+        -> impl Future<Output = Result<(), Self::Error>> + Send;
+
     /// Claims up to `limit` patients whose wake time is ≤ `now` and that no
     /// other transaction holds (`FOR UPDATE SKIP LOCKED`), locks them and
     /// returns their ids, sorted.
@@ -92,21 +111,21 @@ pub trait Transaction: Send {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
 
-    /// Records how far a source was consumed, atomically with the batch.
-    fn save_position(&mut self, position: &SourcePosition) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Records how far sources were consumed, atomically with the batch.
+    fn save_positions(&mut self, positions: &[SourcePosition]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     fn commit(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
-/// State in memory, for replay and unit tests. Its transactions cannot fail
-/// and write through (there is nothing to roll back to), so a batch that
-/// panics half-way leaves it half-applied: it is not a durable store.
+/// State in memory, for replay and unit tests: the same core as the durable
+/// stores, called synchronously. Nothing here can fail, and nothing survives
+/// the process.
 #[derive(Debug, Default)]
 pub struct MemStore {
     patients: HashMap<String, PatientState>,
     /// Resource → every patient that ever held a version of it (almost always one).
     holders: HashMap<String, Vec<String>>,
-    positions: HashMap<(String, i32), i64>,
+    positions: HashMap<(String, i32), SourcePosition>,
     /// Keep the change log (replay `--changes`); off saves memory.
     pub keep_log: bool,
     log: Vec<AlertChange>,
@@ -115,6 +134,60 @@ pub struct MemStore {
 impl MemStore {
     pub fn new(keep_log: bool) -> Self {
         MemStore { keep_log, ..Default::default() }
+    }
+
+    /// Applies one batch (the engine core between lock and save) and returns
+    /// its alert changes and counts.
+    pub fn process(&mut self, config: &Config, batch: &Batch, now: Instant) -> (Vec<AlertChange>, Stats) {
+        let plan = Plan::of(&batch.items);
+        let holders: Vec<(String, String)> = plan
+            .references
+            .iter()
+            .flat_map(|r| self.holders.get(r).into_iter().flatten().map(move |p| (r.clone(), p.clone())))
+            .collect();
+        let patients = plan.patients_to_lock(&holders);
+        let states = patients.iter().map(|p| self.patients.remove(p).unwrap_or_default()).collect();
+        let outcome = core::apply(config, &batch.items, Locked::new(patients, states, holders), now);
+        self.save(outcome.writes);
+        for p in batch.positions() {
+            self.positions.insert((p.source.clone(), p.partition), p);
+        }
+        let mut stats = batch.ingest_stats();
+        stats += &outcome.stats;
+        (outcome.changes, stats)
+    }
+
+    /// The scheduler's path: re-evaluates up to `limit` patients whose wake
+    /// time is ≤ `now`, earliest first.
+    pub fn wake_due(&mut self, config: &Config, now: Instant, limit: usize) -> (Vec<AlertChange>, usize) {
+        let mut due: Vec<(Instant, String)> =
+            self.patients.iter().filter_map(|(p, s)| s.wake_at.filter(|w| *w <= now).map(|w| (w, p.clone()))).collect();
+        due.sort();
+        due.truncate(limit);
+        let mut claimed: Vec<String> = due.into_iter().map(|(_, p)| p).collect();
+        claimed.sort();
+        let states = claimed.iter().map(|p| (p.clone(), self.patients.remove(p).unwrap_or_default())).collect();
+        let outcome = core::wake(config, states, now);
+        let n = outcome.writes.len();
+        self.save(outcome.writes);
+        (outcome.changes, n)
+    }
+
+    fn save(&mut self, writes: Vec<PatientWrite<'_>>) {
+        for w in writes {
+            for written in &w.written {
+                if let Written::Version(v) = written {
+                    let holders = self.holders.entry(v.reference()).or_default();
+                    if !holders.contains(&w.patient) {
+                        holders.push(w.patient.clone());
+                    }
+                }
+            }
+            if self.keep_log {
+                self.log.extend(w.changes);
+            }
+            self.patients.insert(w.patient, w.state);
+        }
     }
 
     pub fn patients(&self) -> impl Iterator<Item = (&String, &PatientState)> {
@@ -136,75 +209,7 @@ impl MemStore {
         &self.log
     }
 
-    pub fn position(&self, source: &str, partition: i32) -> Option<i64> {
-        self.positions.get(&(source.to_string(), partition)).copied()
-    }
-}
-
-pub struct MemTx<'a> {
-    store: &'a mut MemStore,
-}
-
-impl Store for MemStore {
-    type Error = Infallible;
-    type Tx<'a> = MemTx<'a>;
-    async fn begin(&mut self) -> Result<MemTx<'_>, Infallible> {
-        Ok(MemTx { store: self })
-    }
-}
-
-impl Transaction for MemTx<'_> {
-    type Error = Infallible;
-
-    async fn lock_patients(&mut self, patients: &[String]) -> Result<Vec<PatientState>, Infallible> {
-        Ok(patients.iter().map(|p| self.store.patients.remove(p).unwrap_or_default()).collect())
-    }
-
-    async fn patients_of(&mut self, references: &[String]) -> Result<Vec<(String, String)>, Infallible> {
-        Ok(references
-            .iter()
-            .flat_map(|r| self.store.holders.get(r).into_iter().flatten().map(move |p| (r.clone(), p.clone())))
-            .collect())
-    }
-
-    async fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> Result<(), Infallible> {
-        for w in writes {
-            for written in &w.written {
-                if let Written::Version(v) = written {
-                    let reference = v.reference();
-                    let holders = self.store.holders.entry(reference).or_default();
-                    if !holders.iter().any(|p| p == w.patient) {
-                        holders.push(w.patient.to_string());
-                    }
-                }
-            }
-            if self.store.keep_log {
-                self.store.log.extend(w.changes);
-            }
-            self.store.patients.insert(w.patient.to_string(), w.state);
-        }
-        Ok(())
-    }
-
-    async fn claim_due(&mut self, now: Instant, limit: usize) -> Result<Vec<String>, Infallible> {
-        let mut due: Vec<(&Instant, &String)> = self
-            .store
-            .patients
-            .iter()
-            .filter_map(|(p, s)| s.wake_at.as_ref().filter(|w| **w <= now).map(|w| (w, p)))
-            .collect();
-        due.sort();
-        let mut claimed: Vec<String> = due.into_iter().take(limit).map(|(_, p)| p.clone()).collect();
-        claimed.sort();
-        Ok(claimed)
-    }
-
-    async fn save_position(&mut self, position: &SourcePosition) -> Result<(), Infallible> {
-        self.store.positions.insert((position.source.clone(), position.partition), position.next_offset);
-        Ok(())
-    }
-
-    async fn commit(self) -> Result<(), Infallible> {
-        Ok(())
+    pub fn position(&self, source: &str, partition: i32) -> Option<&SourcePosition> {
+        self.positions.get(&(source.to_string(), partition))
     }
 }

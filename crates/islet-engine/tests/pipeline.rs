@@ -1,8 +1,7 @@
 //! The batch pipeline over the in-memory store: apply, evaluate, reconcile,
 //! wake-ups, and the order/duplicate properties.
 
-use islet_engine::block_on::block_on;
-use islet_engine::{ChangeKind, Engine, Item, MemStore};
+use islet_engine::{AlertChange, Batch, ChangeKind, Engine, Item, MemStore, Origin, Source, Stats};
 use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant};
@@ -22,6 +21,8 @@ fn resource(
     retracted: bool,
 ) -> Change {
     let (rt, id) = reference.split_once('/').unwrap();
+    // What the content hash sees: everything that differs between versions.
+    let raw = format!("{patient}|{reference}|{version}|{at}|{kinds:?}|{retracted}");
     Change::Upsert(ResourceVersion {
         resource_type: ResourceType::parse(rt).unwrap(),
         id: id.into(),
@@ -34,12 +35,18 @@ fn resource(
             .into_iter()
             .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
             .collect(),
-        raw: String::new(),
+        content_hash: islet_fhir::canonical::content_sha256(&raw),
+        raw,
     })
 }
 
-fn item(arrival: u64, change: Change) -> Item {
-    Item { arrival, decoded: Decoded { changes: vec![change], rejections: vec![] } }
+fn item(line: u64, change: Change) -> Item {
+    Item::new(Origin::line(&Source::file("test"), line + 1), Decoded { changes: vec![change], rejections: vec![] })
+}
+
+/// One batch through the in-memory store.
+fn process(engine: &Engine, store: &mut MemStore, items: &[Item], now: Instant) -> (Vec<AlertChange>, Stats) {
+    store.process(engine.config(), &Batch::of_items(items.to_vec()), now)
 }
 
 fn mm(v: f64) -> FactKind {
@@ -72,7 +79,7 @@ fn a_batch_raises_and_a_retraction_resolves() {
     let mut store = MemStore::new(true);
     let now = datetime!(2024-02-01 00:00 UTC);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
-    let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    let (changes, stats) = process(&engine, &mut store, &items, now);
     assert_eq!(stats.stored, 3);
     assert!(changes.iter().all(|c| c.change == ChangeKind::Raised));
     assert!(rules(&store).contains(&"surveillance.small-nonfunctioning".to_string()));
@@ -80,7 +87,7 @@ fn a_batch_raises_and_a_retraction_resolves() {
 
     // The Ki-67 is entered in error: grading is missing again.
     let retract = resource("p1", "Observation/ki67", 2, datetime!(2024-01-12 00:00 UTC), vec![], true);
-    let (changes, _) = block_on(engine.process(&mut store, &[item(10, retract)], None, now)).unwrap();
+    let (changes, _) = process(&engine, &mut store, &[item(10, retract)], now);
     assert!(changes.iter().any(|c| c.change == ChangeKind::Raised && c.alert.rule == "workup.grading-missing"));
     assert!(rules(&store).contains(&"workup.grading-missing".to_string()));
 }
@@ -91,9 +98,9 @@ fn a_duplicate_batch_changes_nothing() {
     let mut store = MemStore::new(true);
     let now = datetime!(2024-02-01 00:00 UTC);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
-    block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    process(&engine, &mut store, &items, now);
     let before = store.alerts().into_iter().cloned().collect::<Vec<_>>();
-    let (changes, stats) = block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    let (changes, stats) = process(&engine, &mut store, &items, now);
     assert!(changes.is_empty());
     assert_eq!(stats.duplicates, 3);
     assert_eq!(store.alerts().into_iter().cloned().collect::<Vec<_>>(), before);
@@ -104,16 +111,16 @@ fn follow_up_turns_due_then_overdue_on_the_clock_alone() {
     let engine = engine();
     let mut store = MemStore::new(true);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
-    block_on(engine.process(&mut store, &items, None, datetime!(2024-02-01 00:00 UTC))).unwrap();
+    process(&engine, &mut store, &items, datetime!(2024-02-01 00:00 UTC));
     let state = |s: &MemStore| s.alerts().iter().find(|a| a.rule == "followup.surveillance-imaging").map(|a| a.state);
     assert_eq!(state(&store), Some(islet_guideline::State::Scheduled));
     let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
     assert_eq!(wake, datetime!(2024-03-27 00:00 UTC));
 
     // Before the wake time nobody is due.
-    let (changes, claimed) = block_on(engine.wake_due(&mut store, datetime!(2024-03-26 23:59 UTC), 100)).unwrap();
+    let (changes, claimed) = store.wake_due(engine.config(), datetime!(2024-03-26 23:59 UTC), 100);
     assert_eq!((changes.len(), claimed), (0, 0));
-    let (changes, claimed) = block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    let (changes, claimed) = store.wake_due(engine.config(), wake, 100);
     assert_eq!(claimed, 1);
     // Both schedules (imaging and CgA) turn due.
     let mut updated: Vec<&str> = changes.iter().map(|c| c.alert.rule.as_str()).collect();
@@ -124,7 +131,7 @@ fn follow_up_turns_due_then_overdue_on_the_clock_alone() {
 
     let wake = store.patient("Patient/p1").unwrap().wake_at.unwrap();
     assert_eq!(wake, datetime!(2024-04-11 00:00 UTC));
-    block_on(engine.wake_due(&mut store, wake, 100)).unwrap();
+    store.wake_due(engine.config(), wake, 100);
     assert_eq!(state(&store), Some(islet_guideline::State::Overdue));
 }
 
@@ -134,16 +141,16 @@ fn delete_by_reference_finds_the_patient() {
     let mut store = MemStore::new(false);
     let now = datetime!(2024-02-01 00:00 UTC);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
-    block_on(engine.process(&mut store, &items, None, now)).unwrap();
+    process(&engine, &mut store, &items, now);
     let delete =
         Change::Delete { resource_type: ResourceType::Condition, id: "dx".into(), patient: None, version_id: None };
-    let (_, stats) = block_on(engine.process(&mut store, &[item(20, delete)], None, now)).unwrap();
+    let (_, stats) = process(&engine, &mut store, &[item(20, delete)], now);
     assert_eq!(stats.stored, 1);
     // Without the diagnosis, no pNET alerts remain.
     assert!(store.alerts().is_empty());
     let orphan =
         Change::Delete { resource_type: ResourceType::Condition, id: "nobody".into(), patient: None, version_id: None };
-    let (_, stats) = block_on(engine.process(&mut store, &[item(21, orphan)], None, now)).unwrap();
+    let (_, stats) = process(&engine, &mut store, &[item(21, orphan)], now);
     assert_eq!(stats.orphan_deletes, 1);
 }
 
@@ -210,7 +217,7 @@ fn final_alerts(order: &[usize], duplicate: Option<usize>, batch: usize) -> Vec<
     }
     let items: Vec<Item> = sequence.iter().enumerate().map(|(i, &c)| item(i as u64, changes[c].clone())).collect();
     for chunk in items.chunks(batch) {
-        block_on(engine.process(&mut store, chunk, None, datetime!(2024-01-01 00:00 UTC))).unwrap();
+        process(&engine, &mut store, chunk, datetime!(2024-01-01 00:00 UTC));
     }
     store.alerts().into_iter().cloned().collect()
 }
@@ -252,7 +259,7 @@ fn a_newer_version_naming_another_patient_moves_the_resource() {
         let mut store = MemStore::new(true);
         let items: Vec<Item> = changes.into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
         for chunk in items.chunks(batch) {
-            block_on(engine.process(&mut store, chunk, None, datetime!(2024-02-01 00:00 UTC))).unwrap();
+            process(&engine, &mut store, chunk, datetime!(2024-02-01 00:00 UTC));
         }
         store
     };

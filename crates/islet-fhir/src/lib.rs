@@ -77,6 +77,7 @@
 //! `codes`, `types`, `storable`.
 
 mod bundle_index;
+pub mod canonical;
 mod codes;
 mod datetime;
 mod decode;
@@ -177,6 +178,9 @@ pub struct ResourceVersion {
     pub facts: Vec<Fact>,
     /// The resource JSON exactly as received (for audit storage).
     pub raw: String,
+    /// SHA-256 of the canonical JSON ([`canonical::content_sha256`]): identical
+    /// content is a duplicate, and a conflict is decided by it.
+    pub content_hash: [u8; 32],
 }
 
 impl ResourceVersion {

@@ -22,7 +22,31 @@ pub fn is_transient(e: &StoreError) -> bool {
             }),
             _ => false,
         },
-        StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
+        StoreError::Migrate(_) | StoreError::Corrupt(_) | StoreError::Connect(_) => false,
+    }
+}
+
+/// The server refused what a batch carries (not the connection): a data
+/// exception (SQLSTATE class 22, e.g. a character it cannot store), a
+/// program limit (54, e.g. nesting too deep) or a constraint (23). Retrying
+/// the same batch cannot help; the driver splits the batch to find the
+/// message responsible and rejects it.
+pub fn is_data_error(e: &StoreError) -> bool {
+    match e {
+        StoreError::Db(sqlx::Error::Database(db)) => {
+            db.code().is_some_and(|c| c.starts_with("22") || c.starts_with("54") || c.starts_with("23"))
+        }
+        StoreError::Db(sqlx::Error::Encode(_)) => true,
+        _ => false,
+    }
+}
+
+/// The SQLSTATE of a database error, for a rejection reason (the server's
+/// message may quote the data, so it is not repeated).
+pub fn sqlstate(e: &StoreError) -> Option<String> {
+    match e {
+        StoreError::Db(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+        _ => None,
     }
 }
 

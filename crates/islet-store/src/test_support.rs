@@ -21,11 +21,11 @@ impl TestDb {
     pub async fn new() -> TestDb {
         let name = format!("islet_test_{}_{}", std::process::id(), rand_suffix());
         let admin =
-            connect(&format!("{}/postgres", server_url())).await.expect("connect to PostgreSQL (is it running?)");
+            connect(&format!("{}/postgres", server_url()), 2).await.expect("connect to PostgreSQL (is it running?)");
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
         admin.close().await;
         let url = format!("{}/{name}", server_url());
-        let pool = connect(&url).await.expect("connect to the test database");
+        let pool = connect(&url, 8).await.expect("connect to the test database");
         migrate(&pool).await.expect("migrations apply");
         TestDb { name, url, pool }
     }
@@ -49,7 +49,7 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                if let Ok(admin) = connect(&format!("{}/postgres", server_url())).await {
+                if let Ok(admin) = connect(&format!("{}/postgres", server_url()), 2).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
                 }
             });

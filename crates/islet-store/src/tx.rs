@@ -3,9 +3,8 @@
 
 use crate::StoreError;
 use islet_engine::record::PatientRecord;
-use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, SourcePosition, Written};
+use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, RejectedMessage, SourcePosition, Written};
 use islet_guideline::Instant;
-use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
@@ -21,15 +20,14 @@ impl PgTx {
 }
 
 /// How a version is deduplicated: `meta.versionId`, else `meta.lastUpdated`,
-/// else the content itself.
-fn version_key(version_id: Option<&str>, last_updated: Option<Instant>, raw: &str) -> String {
+/// then the content hash (contract v2: two contents with one version key are
+/// two rows; identical content with the same key is one).
+fn version_key(version_id: Option<&str>, last_updated: Option<Instant>, content: &[u8; 32]) -> String {
+    let hex: String = content.iter().map(|b| format!("{b:02x}")).collect();
     match (version_id, last_updated) {
-        (Some(v), _) => v.to_string(),
-        (None, Some(t)) => format!("lastUpdated:{}", t.unix_timestamp_nanos()),
-        (None, None) => {
-            let digest = Sha256::digest(raw.as_bytes());
-            format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
-        }
+        (Some(v), _) => format!("{v}#{}", &hex[..16]),
+        (None, Some(t)) => format!("lastUpdated:{}#{}", t.unix_timestamp_nanos(), &hex[..16]),
+        (None, None) => format!("sha256:{hex}"),
     }
 }
 
@@ -104,8 +102,8 @@ impl islet_engine::Transaction for PgTx {
                     Written::Version(v) => rv.push(
                         v.resource_type.as_str(),
                         &v.id,
-                        version_key(v.version_id.as_deref(), v.last_updated, &v.raw),
-                        w.patient,
+                        version_key(v.version_id.as_deref(), v.last_updated, &v.content_hash),
+                        &w.patient,
                         v.version_id.clone(),
                         v.last_updated,
                         v.clinical_time,
@@ -117,7 +115,7 @@ impl islet_engine::Transaction for PgTx {
                         resource_type,
                         id,
                         format!("deleted:{}", version_id.unwrap_or("")),
-                        w.patient,
+                        &w.patient,
                         version_id.map(String::from),
                         None,
                         None,
@@ -156,7 +154,7 @@ impl islet_engine::Transaction for PgTx {
         let mut records = Vec::with_capacity(writes.len());
         let mut wakes = Vec::with_capacity(writes.len());
         for w in &writes {
-            ids.push(w.patient);
+            ids.push(w.patient.as_str());
             records.push(serde_json::to_string(&w.state.record).map_err(|e| StoreError::Corrupt(e.to_string()))?);
             wakes.push(w.state.wake_at);
         }
@@ -251,14 +249,55 @@ impl islet_engine::Transaction for PgTx {
         Ok(ids)
     }
 
-    async fn save_position(&mut self, p: &SourcePosition) -> Result<(), StoreError> {
+    async fn save_positions(&mut self, positions: &[SourcePosition]) -> Result<(), StoreError> {
+        let sources: Vec<&str> = positions.iter().map(|p| p.source.as_str()).collect();
+        let partitions: Vec<i32> = positions.iter().map(|p| p.partition).collect();
+        let offsets: Vec<i64> = positions.iter().map(|p| p.next_offset).collect();
+        let bytes: Vec<Option<i64>> = positions.iter().map(|p| p.fingerprint.map(|f| f.bytes as i64)).collect();
+        let hashes: Vec<Option<Vec<u8>>> = positions.iter().map(|p| p.fingerprint.map(|f| f.sha256.to_vec())).collect();
         sqlx::query(
-            "INSERT INTO source_position (source, partition, next_offset) VALUES ($1, $2, $3) \
-             ON CONFLICT (source, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+            "INSERT INTO source_position (source, partition, next_offset, consumed_bytes, consumed_sha256) \
+             SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bytea[]) \
+             ON CONFLICT (source, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, \
+             consumed_bytes = EXCLUDED.consumed_bytes, consumed_sha256 = EXCLUDED.consumed_sha256, updated_at = now()",
         )
-        .bind(&p.source)
-        .bind(p.partition)
-        .bind(p.next_offset)
+        .bind(&sources)
+        .bind(&partitions)
+        .bind(&offsets)
+        .bind(&bytes)
+        .bind(&hashes)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn save_rejections(&mut self, rejected: &[RejectedMessage]) -> Result<(), StoreError> {
+        let mut rows = RejectionRows::default();
+        for r in rejected {
+            let j = &r.rejection;
+            rows.sources.push(j.origin.source.name());
+            rows.partitions.push(j.origin.partition);
+            rows.offsets.push(j.origin.offset);
+            rows.entries.push(j.entry.map(|e| e as i32));
+            rows.resources.push(j.resource.as_deref());
+            rows.codes.push(j.code);
+            rows.reasons.push(j.reason.as_str());
+            rows.messages.push(r.message.as_deref());
+        }
+        sqlx::query(
+            "INSERT INTO rejection (source, partition, \"offset\", entry, resource, code, reason, message) \
+             SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], \
+             $7::text[], $8::bytea[]) \
+             ON CONFLICT (source, partition, \"offset\", coalesce(entry, -1), code) DO NOTHING",
+        )
+        .bind(&rows.sources)
+        .bind(&rows.partitions)
+        .bind(&rows.offsets)
+        .bind(&rows.entries)
+        .bind(&rows.resources)
+        .bind(&rows.codes)
+        .bind(&rows.reasons)
+        .bind(&rows.messages)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -310,6 +349,18 @@ impl ResourceRows {
         self.deleted.push(deleted);
         self.raw.push(raw);
     }
+}
+
+#[derive(Default)]
+struct RejectionRows<'a> {
+    sources: Vec<&'a str>,
+    partitions: Vec<i32>,
+    offsets: Vec<i64>,
+    entries: Vec<Option<i32>>,
+    resources: Vec<Option<&'a str>>,
+    codes: Vec<&'a str>,
+    reasons: Vec<&'a str>,
+    messages: Vec<Option<&'a [u8]>>,
 }
 
 #[derive(Default)]

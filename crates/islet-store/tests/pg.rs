@@ -1,12 +1,14 @@
 //! The PostgreSQL store against the real server on 127.0.0.1:5432.
 
-use islet_engine::{ChangeKind, Engine, Item, MemStore, SourcePosition, Store, Transaction};
+use islet_engine::ingest::{Fingerprint, FramingError};
+use islet_engine::{
+    Batch, Engine, Item, MemStore, Origin, RejectedMessage, Source, SourcePosition, Store, Transaction,
+};
 use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
-use islet_guideline::{Config, Instant, State};
-use islet_store::scheduler::{ManualClock, Scheduler};
+use islet_guideline::{Config, Instant};
 use islet_store::test_support::TestDb;
-use std::sync::Arc;
+use islet_store::{ConnectError, StoreError};
 use time::macros::datetime;
 
 fn engine() -> Engine {
@@ -28,11 +30,13 @@ fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactK
             .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
             .collect(),
         raw: format!(r#"{{"resourceType":"{rt}","id":"{id}"}}"#),
+        content_hash: islet_fhir::canonical::content_sha256(&format!("{patient}{reference}{v}")),
     })
 }
 
 /// A small incidental non-functioning tumour (surveillance with follow-ups), per patient.
 fn cohort(patients: usize) -> Vec<Item> {
+    let topic = Source::topic("topic-a");
     let mut items = Vec::new();
     for p in 0..patients {
         let pid = format!("p{p:04}");
@@ -48,7 +52,8 @@ fn cohort(patients: usize) -> Vec<Item> {
             ),
         ];
         for c in changes {
-            items.push(Item { arrival: items.len() as u64, decoded: Decoded { changes: vec![c], rejections: vec![] } });
+            let origin = Origin { source: topic.clone(), partition: 3, offset: items.len() as i64 };
+            items.push(Item::new(origin, Decoded { changes: vec![c], rejections: vec![] }));
         }
     }
     items
@@ -63,8 +68,9 @@ async fn postgres_and_memory_give_the_same_alerts_and_log() {
     let mut pg = db.store();
     let mut mem = MemStore::new(true);
     for chunk in items.chunks(7) {
-        engine.process(&mut pg, chunk, None, now).await.unwrap();
-        engine.process(&mut mem, chunk, None, now).await.unwrap();
+        let batch = Batch::of_items(chunk.to_vec());
+        engine.process(&mut pg, &batch, now).await.unwrap();
+        mem.process(engine.config(), &batch, now);
     }
     let pg_alerts = pg.alerts().await.unwrap();
     let mem_alerts: Vec<_> = mem.alerts().into_iter().cloned().collect();
@@ -78,16 +84,16 @@ async fn a_redelivered_batch_changes_nothing_and_positions_commit_with_state() {
     let db = TestDb::new().await;
     let engine = engine();
     let now = datetime!(2024-02-01 00:00 UTC);
-    let items = cohort(5);
+    let batch = Batch::of_items(cohort(5));
     let mut pg = db.store();
-    let position = SourcePosition { source: "topic-a".into(), partition: 3, next_offset: 11 };
-    engine.process(&mut pg, &items, Some(&position), now).await.unwrap();
+    engine.process(&mut pg, &batch, now).await.unwrap();
     let log = pg.change_log().await.unwrap();
-    let (changes, stats) = engine.process(&mut pg, &items, None, now).await.unwrap();
+    let (changes, stats) = engine.process(&mut pg, &batch, now).await.unwrap();
     assert!(changes.is_empty());
-    assert_eq!(stats.duplicates, items.len());
+    assert_eq!(stats.duplicates as usize, batch.items.len());
     assert_eq!(pg.change_log().await.unwrap(), log);
-    assert_eq!(pg.position("topic-a", 3).await.unwrap(), Some(11));
+    assert_eq!(pg.position("topic-a", 3).await.unwrap().map(|p| p.next_offset), Some(10));
+    let items = &batch.items;
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_version").fetch_one(&db.pool).await.unwrap();
     assert_eq!(versions as usize, items.len());
 }
@@ -99,7 +105,8 @@ async fn a_rolled_back_batch_leaves_no_trace() {
     {
         let mut tx = pg.begin().await.unwrap();
         tx.lock_patients(&["Patient/x".to_string()]).await.unwrap();
-        tx.save_position(&SourcePosition { source: "s".into(), partition: 0, next_offset: 99 }).await.unwrap();
+        let p = SourcePosition { source: "s".into(), partition: 0, next_offset: 99, fingerprint: None };
+        tx.save_positions(&[p]).await.unwrap();
         // Dropped without commit: rolled back.
     }
     assert_eq!(pg.position("s", 0).await.unwrap(), None);
@@ -112,7 +119,7 @@ async fn two_claimers_never_hold_the_same_patient() {
     let db = TestDb::new().await;
     let engine = engine();
     let mut pg = db.store();
-    engine.process(&mut pg, &cohort(10), None, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
+    engine.process(&mut pg, &Batch::of_items(cohort(10)), datetime!(2024-02-01 00:00 UTC)).await.unwrap();
     let later = datetime!(2024-06-01 00:00 UTC);
     let mut a = pg.clone();
     let mut b = pg.clone();
@@ -125,46 +132,6 @@ async fn two_claimers_never_hold_the_same_patient() {
     assert!(first.iter().all(|p| !second.contains(p)));
     tx_a.commit().await.unwrap();
     tx_b.commit().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event() {
-    let db = TestDb::new().await;
-    let engine = Arc::new(engine());
-    let mut pg = db.store();
-    let patients = 40;
-    engine.process(&mut pg, &cohort(patients), None, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
-    let clock = Arc::new(ManualClock::new(datetime!(2024-02-01 00:00 UTC)));
-    let scheduler = |clock: Arc<ManualClock>| Scheduler {
-        engine: engine.clone(),
-        store: db.store(),
-        clock,
-        batch: 3,
-        backoff: Default::default(),
-    };
-    let imaging_states = |alerts: Vec<islet_engine::AlertRecord>| {
-        alerts.into_iter().filter(|a| a.rule == "followup.surveillance-imaging").map(|a| a.state).collect::<Vec<_>>()
-    };
-    assert!(imaging_states(pg.alerts().await.unwrap()).iter().all(|s| *s == State::Scheduled));
-
-    // Due: 14 days before 3 months after each baseline (baselines 2024-01-10 to 14).
-    for (at, expected) in
-        [(datetime!(2024-04-05 00:00 UTC), State::Due), (datetime!(2024-04-20 00:00 UTC), State::Overdue)]
-    {
-        clock.set(at);
-        let (mut one, mut two) = (scheduler(clock.clone()), scheduler(clock.clone()));
-        let (r1, r2) = tokio::join!(one.tick(), two.tick());
-        let changed = r1.unwrap() + r2.unwrap();
-        assert_eq!(changed, patients * 2, "each patient's two follow-ups change exactly once");
-        let states = imaging_states(pg.alerts().await.unwrap());
-        assert_eq!(states.len(), patients);
-        assert!(states.iter().all(|s| *s == expected), "{states:?}");
-    }
-    // The change log has no duplicate: one raised and two updates per follow-up alert.
-    let log = pg.change_log().await.unwrap();
-    let updates = log.iter().filter(|c| c.change == ChangeKind::Updated).count();
-    assert_eq!(updates, patients * 4);
-    assert!(log.iter().filter(|c| c.change == ChangeKind::Updated).all(|c| c.cause == islet_engine::Cause::Clock));
 }
 
 /// A transaction the server kills half-way (what a restart does) is retried
@@ -193,4 +160,77 @@ async fn a_transaction_cut_by_the_server_is_retried_whole() {
     assert_eq!(attempts.load(Ordering::SeqCst), 2);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM source_position").fetch_one(&db.pool).await.unwrap();
     assert_eq!(rows, 1);
+}
+
+/// Rejected messages are kept once, with their coordinates and original
+/// bytes, however often their batch is applied; file positions keep the
+/// fingerprint of the consumed prefix.
+#[tokio::test]
+async fn rejections_are_kept_once_and_positions_keep_their_fingerprint() {
+    let db = TestDb::new().await;
+    let engine = engine();
+    let mut pg = db.store();
+    let file = Source::file("file:/data/feed.ndjson");
+    let mut bad = Item::new(Origin::line(&file, 7), Decoded::default());
+    bad.framing = Some(FramingError::invalid_utf8(3));
+    bad.bytes = Some(std::sync::Arc::from(&b"{\"a\":\"\xff\"}"[..]));
+    bad.fingerprint = Some(Fingerprint { bytes: 120, sha256: [7; 32] });
+    let batch = Batch::of_items(vec![bad]);
+    assert_eq!(RejectedMessage::of_batch(&batch).len(), 1);
+    for _ in 0..2 {
+        engine.process(&mut pg, &batch, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
+    }
+    let stored = pg.rejections("file:/data/feed.ndjson").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].offset, stored[0].code.as_str()), (7, "invalid-utf8"));
+    assert_eq!(stored[0].message.as_deref(), Some(&b"{\"a\":\"\xff\"}"[..]));
+    let position = pg.position("file:/data/feed.ndjson", 0).await.unwrap().unwrap();
+    assert_eq!(position.next_offset, 8);
+    assert_eq!(position.fingerprint, Some(Fingerprint { bytes: 120, sha256: [7; 32] }));
+}
+
+/// Connecting fails at once, saying what is wrong, and never shows the password.
+#[tokio::test]
+async fn connection_errors_are_specific_and_immediate() {
+    let started = std::time::Instant::now();
+    // Port 1 on loopback: nothing listens there.
+    let refused = islet_store::connect("postgres://postgres:s3cret@127.0.0.1:1/islet", 2).await.unwrap_err();
+    assert!(matches!(&refused, StoreError::Connect(ConnectError::Refused { server }) if server == "127.0.0.1:1"));
+    assert_eq!(refused.to_string(), "connection refused at 127.0.0.1:1 (is PostgreSQL running there?)");
+    let server = islet_store::test_support::server_url();
+    let missing = islet_store::connect(&format!("{server}/islet_no_such_db_x"), 2).await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::Connect(ConnectError::NoDatabase { ref database, .. }) if database == "islet_no_such_db_x"),
+        "{missing}"
+    );
+    let invalid = islet_store::connect("postgres://user:s3cret@[bad", 2).await.unwrap_err();
+    assert!(!invalid.to_string().contains("s3cret"), "{invalid}");
+    assert!(!islet_store::retry::is_transient(&refused), "a refused connection at start is not retried");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_missing_database_is_created_once() {
+    let server = islet_store::test_support::server_url();
+    let name = format!("islet_created_{}", std::process::id());
+    let url = format!("{server}/{name}");
+    assert!(islet_store::create_database_if_missing(&url).await.unwrap());
+    assert!(!islet_store::create_database_if_missing(&url).await.unwrap());
+    let pool = islet_store::connect(&url, 1).await.unwrap();
+    islet_store::migrate(&pool).await.unwrap();
+    pool.close().await;
+    let admin = islet_store::connect(&format!("{server}/postgres"), 1).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&admin).await.unwrap();
+}
+
+/// What the server refuses because of the data is told apart from a lost
+/// connection: the first is isolated and rejected, the second retried.
+#[tokio::test]
+async fn data_errors_are_told_apart_from_transient_ones() {
+    let db = TestDb::new().await;
+    let nul = sqlx::query("SELECT '{\"a\":\"\\u0000\"}'::jsonb::text").execute(&db.pool).await.unwrap_err();
+    let nul = StoreError::Db(nul);
+    assert!(islet_store::retry::is_data_error(&nul), "{nul}");
+    assert!(!islet_store::retry::is_transient(&nul));
+    assert_eq!(islet_store::retry::sqlstate(&nul).as_deref(), Some("22P05"));
 }

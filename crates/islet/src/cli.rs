@@ -1,24 +1,28 @@
 //! Command-line interface (contract "`islet replay`").
 //!
-//! Exit status: 0 when every line was used, 1 when any line was rejected,
-//! 2 on a usage or I/O error.
+//! Exit status: 0 when every line was used, 1 when any line was rejected (or
+//! left unread), 2 on a usage, I/O or database error.
 
+use crate::drivers::backfill::{backfill, BackfillOptions};
+use crate::drivers::check::check;
+use crate::drivers::clock::{horizon, Clock, FixedClock, SystemClock};
+use crate::drivers::replay::{replay, ReplayOptions};
+use crate::drivers::scheduler::Scheduler;
+use crate::output::{self, Printer};
+use crate::settings::{parse_instant, Settings, BATCH_SIZE_RANGE};
 use clap::{Parser, Subcommand};
-use islet_engine::replay::{replay, ReplayOptions};
+use islet_engine::ingest::{Rejection, Source};
 use islet_engine::Engine;
 use islet_fhir::SiteMapping;
-use islet_guideline::{Config, Instant, Profile};
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use islet_guideline::{Instant, Profile};
+use islet_store::{PgPool, PgStore};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::generate::{generate, CohortOptions};
-use islet_store::backfill::{backfill, BackfillOptions};
-use islet_store::scheduler::{Scheduler, SystemClock};
-use islet_store::PgPool;
-use islet_store::PgStore;
+use islet_synth::{generate, CohortOptions};
 
 /// Logs go to stderr as JSON lines (level `warn` unless `RUST_LOG` says
 /// otherwise). They name resources and counts, never patient data values.
@@ -31,8 +35,22 @@ fn init_logging() {
 #[derive(Parser)]
 #[command(name = "islet", version, about = "pNET guideline decision support over FHIR R4 events")]
 struct Cli {
+    /// Settings file (TOML); `ISLET_*` variables and flags override it.
+    #[arg(long, global = true, value_name = "FILE", env = "ISLET_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The options every evaluating command shares; each overrides the settings.
+#[derive(clap::Args)]
+struct GuidelineArgs {
+    /// Guideline profile (default: the settings' `guideline.profile`, else enets).
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Site mapping file (TOML): local codes → Islet facts.
+    #[arg(long, value_name = "FILE")]
+    mapping: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -42,19 +60,15 @@ enum Command {
         /// Evaluate at this instant (RFC 3339, or a date = 00:00 UTC). Default: the latest clinical time seen.
         #[arg(long, value_parser = parse_instant)]
         at: Option<Instant>,
-        /// Guideline profile.
-        #[arg(long, default_value = "enets")]
-        profile: Profile,
-        /// Site mapping file (TOML): local codes → Islet facts.
-        #[arg(long)]
-        mapping: Option<PathBuf>,
+        #[command(flatten)]
+        guideline: GuidelineArgs,
         /// Print the change log (raised / updated / resolved) instead of the current alerts.
         #[arg(long)]
         changes: bool,
-        /// Messages per transaction, as the service batches them.
-        #[arg(long, default_value_t = 1000)]
-        batch_size: usize,
-        /// Print counts (lines, resources, rejections, patients, alerts) as JSON on stderr at the end.
+        /// Messages per transaction, as the service batches them (1–100000; default 1000).
+        #[arg(long, value_parser = parse_batch_size)]
+        batch_size: Option<usize>,
+        /// Print counts (messages, resources, rejections, …) as JSON on stderr at the end.
         #[arg(long)]
         stats: bool,
         /// Load into this PostgreSQL database (backfill) instead of memory, and
@@ -80,30 +94,28 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         bad_line_rate: f64,
     },
-    /// Apply the database migrations (idempotent).
+    /// Create the database if it does not exist, and apply the migrations (idempotent).
     Migrate {
-        #[arg(long, value_name = "URL", env = "ISLET_DATABASE_URL")]
-        database_url: String,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Re-evaluate patients whose wake time has passed (follow-ups turning
     /// due / overdue), every interval, until interrupted. Several may run at once.
     Scheduler {
-        #[arg(long, value_name = "URL", env = "ISLET_DATABASE_URL")]
-        database_url: String,
-        /// Seconds between ticks.
-        #[arg(long, default_value_t = 5)]
-        interval: u64,
-        /// Patients per transaction.
-        #[arg(long, default_value_t = 500)]
-        batch: usize,
-        #[arg(long, default_value = "enets")]
-        profile: Profile,
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Seconds between ticks (default 5).
         #[arg(long)]
-        mapping: Option<PathBuf>,
+        interval: Option<u64>,
+        /// Patients per transaction (default 500).
+        #[arg(long)]
+        batch: Option<usize>,
+        #[command(flatten)]
+        guideline: GuidelineArgs,
     },
     /// Validate an NDJSON file: report each unusable line on stderr, print nothing else.
     Check {
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         mapping: Option<PathBuf>,
         file: String,
     },
@@ -118,42 +130,122 @@ pub fn run() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    match execute(cli.command) {
+    let mut err = output::stderr();
+    match execute(cli, &mut err) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("{}", serde_json::json!({ "error": message }));
+            let _ = err.json_line(&serde_json::json!({ "error": message }));
             ExitCode::from(2)
         }
     }
 }
 
-fn execute(command: Command) -> Result<ExitCode, String> {
-    match command {
-        Command::Replay { at, profile, mapping, changes, batch_size, stats, database_url, resume, file } => {
-            let engine = Engine::new(load_mapping(mapping.as_deref())?, Config { profile, ..Config::default() });
+/// Loads the settings and applies the command's flags over them.
+fn settings(config: Option<&Path>, guideline: Option<&GuidelineArgs>, url: Option<&str>) -> Result<Settings, String> {
+    let mut s = Settings::from_env(config).map_err(|e| e.to_string())?;
+    if let Some(g) = guideline {
+        if let Some(p) = g.profile {
+            s.guideline.profile = p;
+        }
+        if let Some(m) = &g.mapping {
+            s.ingest.mapping = Some(m.clone());
+        }
+    }
+    if let Some(url) = url {
+        s.database.url = Some(url.to_owned());
+    }
+    Ok(s)
+}
+
+fn engine(s: &Settings) -> Result<Engine, String> {
+    Ok(Engine::new(load_mapping(s.ingest.mapping.as_deref())?, s.guideline.clone()))
+}
+
+fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Replay { at, guideline, changes, batch_size, stats, database_url, resume, file } => {
+            let mut s = settings(config, Some(&guideline), database_url.as_deref())?;
+            if let Some(n) = batch_size {
+                s.ingest.batch_size = n;
+            }
+            let engine = engine(&s)?;
+            let mut report = |r: &Rejection| {
+                let _ = err.json_line(r);
+            };
             match database_url {
-                None => replay_in_memory(&engine, &file, ReplayOptions { at, batch_size, changes }, stats),
+                None => {
+                    let opts = ReplayOptions { at, batch_size: s.ingest.batch_size, changes, horizon: horizon(at) };
+                    let source = if file == "-" { Source::file("stdin") } else { Source::file(file.clone()) };
+                    let outcome = replay(&engine, open(&file)?, &source, &opts, &mut report)
+                        .map_err(|e| format!("{file}: {e}"))?;
+                    let mut out = output::stdout();
+                    let written = if changes {
+                        outcome.changes().iter().try_for_each(|c| out.json_line(c))
+                    } else {
+                        outcome.alerts().into_iter().try_for_each(|a| out.json_line(a))
+                    };
+                    written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+                    if stats {
+                        let _ = err.json_line(&serde_json::json!({
+                            "at": rfc3339(outcome.at), "stats": outcome.stats,
+                            "patients": outcome.store.patients().count(), "alerts": outcome.store.alerts().len() }));
+                    }
+                    Ok(exit_status(outcome.stats.rejected_messages, None))
+                }
                 Some(url) => {
-                    let opts = BackfillOptions { at, batch_size, resume, backoff: Default::default() };
-                    replay_into_database(&engine, &url, &file, &opts, changes, stats)
+                    if file == "-" {
+                        return Err("--database-url needs a file (its position is kept for --resume), not -".into());
+                    }
+                    let opts = BackfillOptions {
+                        at,
+                        batch_size: s.ingest.batch_size,
+                        resume,
+                        backoff: Default::default(),
+                        horizon: horizon(at),
+                    };
+                    let pool_size = s.database.pool_size;
+                    runtime()?.block_on(async move {
+                        let store = PgStore::new(connect_and_migrate(&url, pool_size, false).await?);
+                        let outcome = backfill(&engine, &store, Path::new(&file), &opts, &mut report)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if let Some(line) = outcome.held_back {
+                            let _ = output::stderr().json_line(
+                                &serde_json::json!({ "line": line, "code": "incomplete-line",
+                                "reason": "the last line has no newline and is not complete JSON: not loaded; \
+                                           --resume reads it once it is complete" }),
+                            );
+                        }
+                        let mut out = output::stdout();
+                        let written = if changes {
+                            let log = store.change_log().await.map_err(|e| e.to_string())?;
+                            log.iter().try_for_each(|c| out.json_line(c))
+                        } else {
+                            let alerts = store.alerts().await.map_err(|e| e.to_string())?;
+                            alerts.iter().try_for_each(|a| out.json_line(a))
+                        };
+                        written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+                        if stats {
+                            let _ = output::stderr().json_line(&serde_json::json!({
+                                "at": outcome.at.map(rfc3339), "stats": outcome.stats,
+                                "first_line": outcome.first_line }));
+                        }
+                        Ok(exit_status(outcome.stats.rejected_messages, outcome.held_back))
+                    })
                 }
             }
         }
         Command::Check { mapping, file } => {
-            let engine = Engine::new(load_mapping(mapping.as_deref())?, Config::default());
-            let input = open(&file)?;
-            let mut rejected = false;
-            for (i, line) in input.lines().enumerate() {
-                let line = line.map_err(|e| format!("reading {file}: {e}"))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                for r in &engine.decode(line.as_bytes()).rejections {
-                    rejected = true;
-                    eprintln!("{}", rejection_json(i + 1, r));
-                }
-            }
-            Ok(if rejected { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            let args = GuidelineArgs { profile: None, mapping };
+            let s = settings(config, Some(&args), None)?;
+            let engine = engine(&s)?;
+            let source = if file == "-" { Source::file("stdin") } else { Source::file(file.clone()) };
+            let stats = check(&engine, open(&file)?, &source, horizon(None), &mut |r| {
+                let _ = err.json_line(r);
+            })
+            .map_err(|e| format!("reading {file}: {e}"))?;
+            Ok(exit_status(stats.rejected_messages, None))
         }
         Command::Generate { patients, seed, start, bad_line_rate } => {
             if !(0.0..=1.0).contains(&bad_line_rate) {
@@ -163,86 +255,59 @@ fn execute(command: Command) -> Result<ExitCode, String> {
             if let Some(start) = start {
                 opts.start = start;
             }
-            let stdout = io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            generate(&opts, &mut out).and_then(|_| out.flush()).map_err(|e| format!("writing the cohort: {e}"))?;
-            Ok(ExitCode::SUCCESS)
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            match generate(&opts, &mut out).and_then(|_| io::Write::flush(&mut out)) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(format!("writing the cohort: {e}")),
+                _ => Ok(ExitCode::SUCCESS),
+            }
         }
-        Command::Migrate { database_url } => runtime()?.block_on(async move {
-            connect_and_migrate(&database_url).await?;
-            Ok(ExitCode::SUCCESS)
-        }),
-        Command::Scheduler { database_url, interval, batch, profile, mapping } => {
-            let config = Config { profile, ..Config::default() };
-            let engine = Arc::new(Engine::new(load_mapping(mapping.as_deref())?, config));
+        Command::Migrate { database_url } => {
+            let s = settings(config, None, database_url.as_deref())?;
+            let url = s.database_url()?.to_owned();
             runtime()?.block_on(async move {
-                let store = PgStore::new(connect_and_migrate(&database_url).await?);
+                connect_and_migrate(&url, 1, true).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Scheduler { database_url, interval, batch, guideline } => {
+            let mut s = settings(config, Some(&guideline), database_url.as_deref())?;
+            if let Some(i) = interval {
+                s.set("scheduler.interval_seconds", &i.to_string())?;
+            }
+            if let Some(b) = batch {
+                s.set("scheduler.batch", &b.to_string())?;
+            }
+            let engine = Arc::new(engine(&s)?);
+            let url = s.database_url()?.to_owned();
+            let clock: Arc<dyn Clock> = match s.clock {
+                Some(at) => Arc::new(FixedClock(at)),
+                None => Arc::new(SystemClock),
+            };
+            runtime()?.block_on(async move {
+                let store = PgStore::new(connect_and_migrate(&url, s.database.pool_size, false).await?);
                 let scheduler =
-                    Scheduler { engine, store, clock: Arc::new(SystemClock), batch, backoff: Default::default() };
+                    Scheduler { engine, store, clock, batch: s.scheduler.batch, backoff: Default::default() };
                 let shutdown = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
-                scheduler.run(Duration::from_secs(interval), shutdown).await.map_err(|e| e.to_string())?;
+                scheduler.run(Duration::from_secs(s.scheduler.interval_seconds), shutdown).await;
                 Ok(ExitCode::SUCCESS)
             })
         }
     }
 }
 
-fn replay_in_memory(engine: &Engine, file: &str, opts: ReplayOptions, stats: bool) -> Result<ExitCode, String> {
-    let input = open(file)?;
-    let outcome = replay(engine, input, &opts).map_err(|e| format!("reading {file}: {e}"))?;
-    report_rejections(&outcome.rejections);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let written = if opts.changes {
-        outcome.changes().iter().try_for_each(|c| write_json_line(&mut out, c))
+/// 0: every message used; 1: some rejected, or a last line left unread.
+fn exit_status(rejected_messages: u64, held_back: Option<u64>) -> ExitCode {
+    if rejected_messages == 0 && held_back.is_none() {
+        ExitCode::SUCCESS
     } else {
-        outcome.alerts().into_iter().try_for_each(|a| write_json_line(&mut out, a))
-    };
-    written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
-    if stats {
-        let at = outcome.at.format(&time::format_description::well_known::Rfc3339).ok();
-        eprintln!("{}", serde_json::json!({ "stats": outcome.stats, "at": at }));
+        ExitCode::from(1)
     }
-    Ok(if outcome.rejections.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn replay_into_database(
-    engine: &Engine,
-    url: &str,
-    file: &str,
-    opts: &BackfillOptions,
-    changes: bool,
-    stats: bool,
-) -> Result<ExitCode, String> {
-    if file == "-" {
-        return Err("--database-url needs a file (its position is kept for --resume), not -".into());
-    }
-    runtime()?.block_on(async move {
-        let store = PgStore::new(connect_and_migrate(url).await?);
-        // Rejections are printed as they are found, line by line.
-        let outcome = backfill(engine, &store, Path::new(file), opts).await.map_err(|e| e.to_string())?;
-        let stdout = io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
-        let written = if changes {
-            let log = store.change_log().await.map_err(|e| e.to_string())?;
-            log.iter().try_for_each(|c| write_json_line(&mut out, c))
-        } else {
-            let alerts = store.alerts().await.map_err(|e| e.to_string())?;
-            alerts.iter().try_for_each(|a| write_json_line(&mut out, a))
-        };
-        written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
-        if stats {
-            eprintln!(
-                "{}",
-                serde_json::json!({ "first_line": outcome.first_line, "lines": outcome.lines,
-                    "stored": outcome.stats.stored, "duplicates": outcome.stats.duplicates,
-                    "stale": outcome.stats.stale, "rejected": outcome.rejections.len() })
-            );
-        }
-        Ok(if outcome.rejections.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-    })
+fn rfc3339(t: Instant) -> Option<String> {
+    t.format(&time::format_description::well_known::Rfc3339).ok()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -253,37 +318,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("starting the async runtime: {e}"))
 }
 
-async fn connect_and_migrate(url: &str) -> Result<PgPool, String> {
-    let backoff = islet_store::retry::Backoff::default();
-    let pool = islet_store::retry::with_retry("connect", &backoff, || islet_store::connect(url))
-        .await
-        .map_err(|e| format!("database: {e}"))?;
+/// Connects (failing fast on errors retrying cannot fix), optionally
+/// creating the database first, and applies the migrations.
+async fn connect_and_migrate(url: &str, pool_size: u32, create: bool) -> Result<PgPool, String> {
+    if create && islet_store::create_database_if_missing(url).await.map_err(|e| e.to_string())? {
+        tracing::warn!("created the database");
+    }
+    let pool = islet_store::connect(url, pool_size).await.map_err(|e| e.to_string())?;
     islet_store::migrate(&pool).await.map_err(|e| e.to_string())?;
     Ok(pool)
-}
-
-fn rejection_json(line: usize, r: &islet_fhir::Rejection) -> serde_json::Value {
-    let mut v = serde_json::json!({ "line": line, "code": r.reason.code(), "reason": r.reason.to_string() });
-    if let Some(e) = r.entry {
-        v["entry"] = e.into();
-    }
-    if let Some(res) = &r.resource {
-        v["resource"] = res.clone().into();
-    }
-    v
-}
-
-fn report_rejections(rejections: &[islet_engine::replay::LineRejection]) {
-    let stderr = io::stderr();
-    let mut err = stderr.lock();
-    for r in rejections {
-        let _ = writeln!(err, "{}", serde_json::to_string(r).unwrap_or_default());
-    }
-}
-
-fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(io::Error::other)?;
-    out.write_all(b"\n")
 }
 
 fn load_mapping(path: Option<&Path>) -> Result<SiteMapping, String> {
@@ -307,14 +350,11 @@ fn parse_date(s: &str) -> Result<time::Date, String> {
         .map_err(|_| format!("{s:?} is not a YYYY-MM-DD date"))
 }
 
-/// RFC 3339 instant, or a plain date meaning 00:00 UTC that day.
-fn parse_instant(s: &str) -> Result<Instant, String> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t.to_offset(time::UtcOffset::UTC));
+fn parse_batch_size(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("{s:?} is not a whole number"))?;
+    if BATCH_SIZE_RANGE.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is outside {}–{}", BATCH_SIZE_RANGE.start(), BATCH_SIZE_RANGE.end()))
     }
-    let date_format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, date_format)
-        .map(islet_guideline::calendar::start_of)
-        .map_err(|_| format!("{s:?} is neither an RFC 3339 instant nor a YYYY-MM-DD date"))
 }

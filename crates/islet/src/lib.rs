@@ -1,5 +1,8 @@
-//! The `islet` command line and the synthetic cohort generator. No clinical
-//! logic lives here: it parses arguments, opens files and prints.
+//! The `islet` command line, its settings, and the application drivers that
+//! move messages from files (and, next, Kafka and HTTP) through the engine.
+//! No clinical logic lives here.
 
 pub mod cli;
-pub mod generate;
+pub mod drivers;
+pub mod output;
+pub mod settings;

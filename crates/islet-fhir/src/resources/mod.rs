@@ -233,6 +233,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             retracted: said.retracted,
             facts,
             raw: raw.to_owned(),
+            content_hash: crate::canonical::content_sha256(raw),
         })
     }
 

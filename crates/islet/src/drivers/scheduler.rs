@@ -3,44 +3,12 @@
 //! new event. Safe with several instances: patients are claimed with
 //! `FOR UPDATE SKIP LOCKED`.
 
-use crate::retry::{with_retry, Backoff};
-use crate::{PgStore, StoreError};
+use super::clock::Clock;
 use islet_engine::Engine;
-use islet_guideline::Instant;
+use islet_store::retry::{with_retry, Backoff};
+use islet_store::{PgStore, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Where "now" comes from: the system clock in production, a controlled one in tests.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Instant;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        time::OffsetDateTime::now_utc()
-    }
-}
-
-/// A clock that moves only when told to.
-#[derive(Debug)]
-pub struct ManualClock(std::sync::Mutex<Instant>);
-
-impl ManualClock {
-    pub fn new(at: Instant) -> Self {
-        ManualClock(std::sync::Mutex::new(at))
-    }
-    pub fn set(&self, at: Instant) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 pub struct Scheduler {
     pub engine: Arc<Engine>,
@@ -74,22 +42,16 @@ impl Scheduler {
     }
 
     /// Ticks every `interval` until `shutdown` resolves.
-    pub async fn run(
-        mut self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> Result<(), StoreError> {
+    pub async fn run(mut self, interval: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
             match self.tick().await {
                 Ok(n) if n > 0 => tracing::info!(changes = n, "scheduler tick"),
                 Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "scheduler tick failed; trying again next interval")
-                }
+                Err(e) => tracing::error!(error = %e, "scheduler tick failed; trying again next interval"),
             }
             tokio::select! {
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => return,
                 _ = tokio::time::sleep(interval) => {}
             }
         }

@@ -1,0 +1,263 @@
+//! The sans-IO core: apply a batch to locked patient states, assess each
+//! touched patient, reconcile its alerts. Pure and synchronous — the store
+//! shells ([`crate::Engine::process`], [`crate::MemStore::process`]) do the
+//! locking, loading and saving around it, and CDS Hooks can assess a record
+//! with no store at all ([`assess`]).
+
+use crate::alert::{AlertChange, AlertRecord, Cause};
+use crate::ingest::{Item, Stats};
+use crate::reconcile::reconcile;
+use crate::record::{Applied, Versus};
+use crate::store::{PatientState, PatientWrite, Written};
+use islet_fhir::Change;
+use islet_guideline::{Config, Instant};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// What a batch must lock before it can be applied.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Every resource (`Type/id`) the batch writes or deletes, sorted, unique:
+    /// the store says which patients hold them.
+    pub references: Vec<String>,
+    /// Every patient the batch names.
+    pub patients: BTreeSet<String>,
+}
+
+impl Plan {
+    pub fn of(items: &[Item]) -> Plan {
+        let mut plan = Plan::default();
+        for change in items.iter().flat_map(|i| &i.decoded.changes) {
+            match change {
+                Change::Upsert(v) => {
+                    plan.references.push(v.reference());
+                    plan.patients.insert(v.patient.clone());
+                }
+                Change::Delete { resource_type, id, patient, .. } => {
+                    plan.references.push(format!("{resource_type}/{id}"));
+                    plan.patients.extend(patient.clone());
+                }
+                Change::Skipped { .. } => {}
+            }
+        }
+        plan.references.sort_unstable();
+        plan.references.dedup();
+        plan
+    }
+
+    /// The patients to lock, sorted (two writers lock in the same order, so
+    /// they cannot deadlock): those the batch names and those holding its
+    /// resources (`holders`: (reference, patient) pairs from the store).
+    pub fn patients_to_lock(&self, holders: &[(String, String)]) -> Vec<String> {
+        let mut all = self.patients.clone();
+        all.extend(holders.iter().map(|(_, p)| p.clone()));
+        all.into_iter().collect()
+    }
+}
+
+/// The locked patients, as loaded, and who holds which resource.
+pub struct Locked {
+    pub states: BTreeMap<String, PatientState>,
+    pub holders: HashMap<String, BTreeSet<String>>,
+}
+
+impl Locked {
+    /// `patients` and their `states` in the same order (as the store returns them).
+    pub fn new(patients: Vec<String>, states: Vec<PatientState>, holders: Vec<(String, String)>) -> Locked {
+        let mut by_reference: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for (reference, patient) in holders {
+            by_reference.entry(reference).or_default().insert(patient);
+        }
+        Locked { states: patients.into_iter().zip(states).collect(), holders: by_reference }
+    }
+}
+
+/// What applying a batch produced: the writes (every locked patient, so the
+/// store can release and save them), the alert changes, and the counts.
+pub struct Outcome<'a> {
+    pub writes: Vec<PatientWrite<'a>>,
+    pub changes: Vec<AlertChange>,
+    pub stats: Stats,
+}
+
+/// A locked patient and what this batch did to it.
+#[derive(Default)]
+struct Touched<'a> {
+    state: PatientState,
+    written: Vec<Written<'a>>,
+    /// Resources applied, deleted or moved away: why the patient is re-evaluated.
+    causes: Vec<String>,
+}
+
+impl Touched<'_> {
+    /// Holds a live (not retracted, deleted or moved) copy of the resource.
+    fn holds(&self, reference: &str) -> bool {
+        self.state.record.resources.get(reference).is_some_and(|r| !r.gone)
+    }
+
+    /// Was the last holder of the resource (its copy may be retracted or deleted, not moved).
+    fn last_held(&self, reference: &str) -> bool {
+        self.state.record.resources.get(reference).is_some_and(|r| !r.moved)
+    }
+}
+
+/// The patient, other than `new_patient`, that currently holds `reference`
+/// (any version, even retracted: its version still orders later ones).
+fn current_holder(
+    touched: &BTreeMap<String, Touched<'_>>,
+    candidates: Option<&BTreeSet<String>>,
+    reference: &str,
+    new_patient: &str,
+) -> Option<String> {
+    candidates?.iter().find(|p| p.as_str() != new_patient && touched[p.as_str()].last_held(reference)).cloned()
+}
+
+/// Applies `items` in message order to the locked patients, then assesses
+/// and reconciles every patient whose record changed, at `now`.
+///
+/// A resource is held by one patient at a time: a newer version naming
+/// another patient (a wrong-patient correction) moves it — the old patient
+/// gets a tombstone, so its alerts no longer rest on it — while an older
+/// version naming another patient is stale wherever it points.
+pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instant) -> Outcome<'a> {
+    let Locked { states, mut holders } = locked;
+    let mut stats = Stats::default();
+    let mut touched: BTreeMap<String, Touched<'a>> =
+        states.into_iter().map(|(p, state)| (p, Touched { state, ..Touched::default() })).collect();
+
+    for change in items.iter().flat_map(|i| &i.decoded.changes) {
+        match change {
+            Change::Upsert(v) => {
+                let reference = v.reference();
+                let outcome = match current_holder(&touched, holders.get(&reference), &reference, &v.patient) {
+                    None => None,
+                    Some(old) => {
+                        let t = touched.get_mut(&old).expect("holder is locked");
+                        match t.state.record.versus(&reference, v) {
+                            Versus::Newer | Versus::Conflict { wins: true } => {
+                                t.state.record.move_away(&reference, v);
+                                t.causes.push(reference.clone());
+                                None
+                            }
+                            Versus::Same => Some(Applied::Duplicate),
+                            Versus::Older => Some(Applied::Stale),
+                            Versus::Conflict { wins: false } => {
+                                if t.state.record.flag_conflict(&reference) {
+                                    t.causes.push(reference.clone());
+                                    Some(Applied::Conflict { replaced: false })
+                                } else {
+                                    Some(Applied::Duplicate)
+                                }
+                            }
+                        }
+                    }
+                };
+                let outcome = outcome.unwrap_or_else(|| {
+                    let t = touched.get_mut(&v.patient).expect("patient is locked");
+                    let o = t.state.record.apply_version(v);
+                    if matches!(o, Applied::Stored | Applied::Conflict { replaced: true }) {
+                        t.written.push(Written::Version(v));
+                        holders.entry(reference.clone()).or_default().insert(v.patient.clone());
+                    }
+                    if o.changed() {
+                        t.causes.push(reference);
+                    }
+                    o
+                });
+                count(&mut stats, outcome);
+            }
+            Change::Delete { resource_type, id, patient, version_id } => {
+                let reference = format!("{resource_type}/{id}");
+                // The patient that holds it now (a live copy), else the
+                // one whose copy is already gone (a repeated DELETE).
+                let holder = patient.clone().filter(|p| touched.contains_key(p)).or_else(|| {
+                    let h = holders.get(&reference)?;
+                    h.iter()
+                        .find(|p| touched[*p].holds(&reference))
+                        .or_else(|| h.iter().find(|p| touched[*p].last_held(&reference)))
+                        .cloned()
+                });
+                let Some(holder) = holder else {
+                    stats.orphan_deletes += 1;
+                    continue;
+                };
+                let t = touched.get_mut(&holder).expect("holder is locked");
+                let o = t.state.record.apply_delete(reference.clone(), version_id.clone());
+                if o == Applied::Stored {
+                    t.written.push(Written::Deleted {
+                        resource_type: resource_type.as_str(),
+                        id,
+                        version_id: version_id.as_deref(),
+                    });
+                    t.causes.push(reference);
+                }
+                count(&mut stats, o);
+            }
+            Change::Skipped { .. } => stats.skipped += 1,
+        }
+    }
+
+    let mut writes = Vec::with_capacity(touched.len());
+    let mut all_changes = Vec::new();
+    for (patient, t) in touched {
+        let Touched { mut state, written, mut causes } = t;
+        let mut changes = Vec::new();
+        if !causes.is_empty() {
+            causes.sort_unstable();
+            causes.dedup();
+            let cause = Cause::Data { resources: causes };
+            let (desired, wake_at) = assess(config, &patient, &state, now);
+            changes = reconcile(&mut state.alerts, desired, now, &cause);
+            state.wake_at = wake_at;
+        }
+        all_changes.extend(changes.iter().cloned());
+        writes.push(PatientWrite { patient, state, written, changes });
+    }
+    stats.patients = writes.len() as u64;
+    stats.alert_changes = all_changes.len() as u64;
+    Outcome { writes, changes: all_changes, stats }
+}
+
+/// The scheduler's path: re-evaluates claimed patients at `now` (time passed).
+pub fn wake<'a>(config: &Config, due: Vec<(String, PatientState)>, now: Instant) -> Outcome<'a> {
+    let mut writes = Vec::with_capacity(due.len());
+    let mut all = Vec::new();
+    for (patient, mut state) in due {
+        let (desired, wake_at) = assess(config, &patient, &state, now);
+        let changes = reconcile(&mut state.alerts, desired, now, &Cause::Clock);
+        state.wake_at = wake_at;
+        all.extend(changes.iter().cloned());
+        writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
+    }
+    let stats = Stats { patients: writes.len() as u64, alert_changes: all.len() as u64, ..Stats::default() };
+    Outcome { writes, changes: all, stats }
+}
+
+/// The desired alert set of one patient at `now`, and its next wake time.
+/// Reads nothing but its arguments: CDS Hooks assesses a copy of a record
+/// with draft orders added this way, writing nothing.
+pub fn assess(
+    config: &Config,
+    patient: &str,
+    state: &PatientState,
+    now: Instant,
+) -> (Vec<AlertRecord>, Option<Instant>) {
+    let assessment = islet_guideline::evaluate(state.record.facts(), now, config);
+    let alerts = assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, config.profile, a)).collect();
+    (alerts, assessment.wake_at)
+}
+
+fn count(stats: &mut Stats, outcome: Applied) {
+    match outcome {
+        Applied::Stored => stats.stored += 1,
+        Applied::Duplicate => stats.duplicates += 1,
+        Applied::Stale => stats.stale += 1,
+        Applied::Conflict { replaced } => {
+            stats.version_conflicts += 1;
+            if replaced {
+                stats.stored += 1;
+            } else {
+                stats.stale += 1;
+            }
+        }
+    }
+}

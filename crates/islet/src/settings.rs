@@ -1,0 +1,328 @@
+//! One settings type for every command and the service: a TOML file
+//! (`--config FILE` or `ISLET_CONFIG`), then `ISLET_*` environment
+//! variables over it, then command-line flags over both. Every value is
+//! validated once, here, with an error naming where it came from.
+//!
+//! The file (every key optional; `deploy/islet.example.toml` shows them all):
+//! ```toml
+//! [database]
+//! url = "postgres://islet@db:5432/islet"
+//! pool_size = 8
+//!
+//! [guideline]
+//! profile = "enets"            # or "nccn"
+//! [guideline.thresholds]       # the spec's *project default* thresholds
+//! growth_min_interval_months = 6
+//!
+//! [ingest]
+//! mapping = "/etc/islet/site-mapping.toml"
+//! batch_size = 1000
+//! max_batch_latency_ms = 100
+//!
+//! [scheduler]
+//! interval_seconds = 5
+//! batch = 500
+//! ```
+
+use islet_guideline::{Config, Instant, Profile};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    /// Profile and *project default* thresholds (spec/guideline.md).
+    pub guideline: Config,
+    pub ingest: IngestSettings,
+    pub scheduler: SchedulerSettings,
+    /// A fixed "now" instead of the system clock (tests, what-if runs).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub clock: Option<Instant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Option<String>,
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings { url: None, pool_size: 8 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Site mapping file: local codes → Islet facts.
+    pub mapping: Option<PathBuf>,
+    /// Messages per transaction.
+    pub batch_size: usize,
+    /// The longest a message waits for its batch to fill (the service).
+    pub max_batch_latency_ms: u64,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        IngestSettings { mapping: None, batch_size: 1000, max_batch_latency_ms: 100 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerSettings {
+    pub interval_seconds: u64,
+    /// Patients per transaction.
+    pub batch: usize,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        SchedulerSettings { interval_seconds: 5, batch: 500 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {setting} (from {origin}): {problem}")]
+pub struct SettingsError {
+    /// The key, e.g. `ingest.batch_size`.
+    pub setting: String,
+    /// `ISLET_BATCH_SIZE`, the file's path, or `--batch-size`.
+    pub origin: String,
+    pub problem: String,
+}
+
+/// Each environment variable and the setting it sets.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    ("ISLET_DATABASE_URL", "database.url"),
+    ("ISLET_DATABASE_POOL_SIZE", "database.pool_size"),
+    ("ISLET_PROFILE", "guideline.profile"),
+    ("ISLET_MAPPING", "ingest.mapping"),
+    ("ISLET_BATCH_SIZE", "ingest.batch_size"),
+    ("ISLET_MAX_BATCH_LATENCY_MS", "ingest.max_batch_latency_ms"),
+    ("ISLET_SCHEDULER_INTERVAL_SECONDS", "scheduler.interval_seconds"),
+    ("ISLET_SCHEDULER_BATCH", "scheduler.batch"),
+    ("ISLET_CLOCK", "clock"),
+];
+
+/// Limits on the values (a batch is one transaction held in memory).
+pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1..=islet_engine::ingest::MAX_BATCH_MESSAGES;
+const POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=200;
+const SCHEDULER_BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
+
+impl Settings {
+    /// The file (when given), then the environment (`env` looks a variable up).
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let mut s = match file {
+            None => Settings::default(),
+            Some(path) => {
+                let origin = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| SettingsError {
+                    setting: "--config".into(),
+                    origin: origin.clone(),
+                    problem: format!("cannot read it: {e}"),
+                })?;
+                toml::from_str(&text).map_err(|e| SettingsError {
+                    setting: "(file)".into(),
+                    origin: origin.clone(),
+                    problem: e.message().to_owned(),
+                })?
+            }
+        };
+        for (var, setting) in ENVIRONMENT {
+            if let Some(value) = env(var).filter(|v| !v.is_empty()) {
+                s.set(setting, &value).map_err(|problem| SettingsError {
+                    setting: (*setting).into(),
+                    origin: (*var).into(),
+                    problem,
+                })?;
+            }
+        }
+        s.validate(file.map_or("defaults".into(), |p| p.display().to_string()))?;
+        Ok(s)
+    }
+
+    /// The process environment.
+    pub fn from_env(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        Settings::load(file, &|k| std::env::var(k).ok())
+    }
+
+    /// Sets one setting from text (an environment variable or a flag).
+    pub fn set(&mut self, setting: &str, value: &str) -> Result<(), String> {
+        match setting {
+            "database.url" => self.database.url = Some(value.to_owned()),
+            "database.pool_size" => self.database.pool_size = number(value, POOL_SIZE_RANGE)?,
+            "guideline.profile" => self.guideline.profile = value.parse::<Profile>()?,
+            "ingest.mapping" => self.ingest.mapping = Some(PathBuf::from(value)),
+            "ingest.batch_size" => self.ingest.batch_size = number(value, BATCH_SIZE_RANGE)?,
+            "ingest.max_batch_latency_ms" => self.ingest.max_batch_latency_ms = number(value, 0..=60_000)?,
+            "scheduler.interval_seconds" => self.scheduler.interval_seconds = number(value, 1..=86_400)?,
+            "scheduler.batch" => self.scheduler.batch = number(value, SCHEDULER_BATCH_RANGE)?,
+            "clock" => self.clock = Some(parse_instant(value)?),
+            other => return Err(format!("unknown setting {other}")),
+        }
+        Ok(())
+    }
+
+    fn validate(&self, origin: String) -> Result<(), SettingsError> {
+        let fail =
+            |setting: &str, problem: String| SettingsError { setting: setting.into(), origin: origin.clone(), problem };
+        let in_range = |setting: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(fail(setting, format!("{v} is outside {lo}–{hi}")))
+            }
+        };
+        in_range("database.pool_size", self.database.pool_size.into(), 1, 200)?;
+        in_range("ingest.batch_size", self.ingest.batch_size as u64, 1, *BATCH_SIZE_RANGE.end() as u64)?;
+        in_range("ingest.max_batch_latency_ms", self.ingest.max_batch_latency_ms, 0, 60_000)?;
+        in_range("scheduler.interval_seconds", self.scheduler.interval_seconds, 1, 86_400)?;
+        in_range("scheduler.batch", self.scheduler.batch as u64, 1, *SCHEDULER_BATCH_RANGE.end() as u64)?;
+        let t = &self.guideline.thresholds;
+        in_range("guideline.thresholds.growth_min_interval_months", t.growth_min_interval_months.into(), 1, 60)?;
+        in_range("guideline.thresholds.ablation_max_lesions", t.ablation_max_lesions.into(), 1, 100)?;
+        in_range("guideline.thresholds.embolization_max_ecog", t.embolization_max_ecog.into(), 0, 4)?;
+        in_range("guideline.thresholds.followup_satisfaction_days", t.followup_satisfaction_days.into(), 0, 365)?;
+        in_range("guideline.thresholds.followup_due_window_days", t.followup_due_window_days.into(), 0, 365)?;
+        Ok(())
+    }
+
+    /// The database URL, or an error saying how to give one.
+    pub fn database_url(&self) -> Result<&str, String> {
+        self.database
+            .url
+            .as_deref()
+            .ok_or_else(|| "no database URL: give --database-url, ISLET_DATABASE_URL or [database] url".into())
+    }
+}
+
+fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+    value: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, String> {
+    let n: T = value.trim().parse().map_err(|_| format!("{value:?} is not a whole number"))?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is outside {}–{}", range.start(), range.end()))
+    }
+}
+
+/// RFC 3339 instant, or a plain date meaning 00:00 UTC that day.
+pub fn parse_instant(s: &str) -> Result<Instant, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.to_offset(time::UtcOffset::UTC));
+    }
+    let date_format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, date_format)
+        .map(islet_guideline::calendar::start_of)
+        .map_err(|_| format!("{s:?} is neither an RFC 3339 instant nor a YYYY-MM-DD date"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn file(text: &str) -> tempfile_path::TempPath {
+        tempfile_path::TempPath::with(text)
+    }
+
+    mod tempfile_path {
+        /// A file in the temp dir, removed on drop.
+        pub struct TempPath(pub std::path::PathBuf);
+        impl TempPath {
+            pub fn with(text: &str) -> TempPath {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static N: AtomicU32 = AtomicU32::new(0);
+                let p = std::env::temp_dir().join(format!(
+                    "islet-settings-{}-{}.toml",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                ));
+                std::fs::write(&p, text).unwrap();
+                TempPath(p)
+            }
+        }
+        impl Drop for TempPath {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let f = file(
+            "[database]\nurl = \"postgres://file/db\"\n[guideline]\nprofile = \"nccn\"\n\
+             [guideline.thresholds]\nablation_max_lesions = 3\n[ingest]\nbatch_size = 50\n",
+        );
+        let s = Settings::load(Some(&f.0), &env(&[("ISLET_BATCH_SIZE", "70")])).unwrap();
+        assert_eq!(s.database.url.as_deref(), Some("postgres://file/db"));
+        assert_eq!(s.guideline.profile, Profile::Nccn);
+        assert_eq!(s.guideline.thresholds.ablation_max_lesions, 3);
+        assert_eq!(s.guideline.thresholds.growth_min_interval_months, 6, "unset thresholds keep the spec's default");
+        assert_eq!(s.ingest.batch_size, 70, "the environment wins over the file");
+        assert_eq!(s.database.pool_size, 8);
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_where_it_came_from() {
+        let e = Settings::load(None, &env(&[("ISLET_BATCH_SIZE", "0")])).unwrap_err();
+        assert_eq!(e.setting, "ingest.batch_size");
+        assert_eq!(e.origin, "ISLET_BATCH_SIZE");
+        let e = Settings::load(None, &env(&[("ISLET_BATCH_SIZE", "100000000000")])).unwrap_err();
+        assert!(e.problem.contains("outside"), "{e}");
+        let e = Settings::load(None, &env(&[("ISLET_PROFILE", "who")])).unwrap_err();
+        assert!(e.to_string().contains("ISLET_PROFILE"), "{e}");
+        let f = file("[ingest]\nbatch_sise = 5\n");
+        let e = Settings::load(Some(&f.0), &env(&[])).unwrap_err();
+        assert!(e.problem.contains("batch_sise"), "an unknown key is refused: {e}");
+        let f = file("[guideline.thresholds]\nembolization_max_ecog = 9\n");
+        let e = Settings::load(Some(&f.0), &env(&[])).unwrap_err();
+        assert_eq!(e.setting, "guideline.thresholds.embolization_max_ecog");
+    }
+
+    #[test]
+    fn the_clock_takes_an_instant_or_a_date() {
+        let s = Settings::load(None, &env(&[("ISLET_CLOCK", "2025-06-01")])).unwrap();
+        assert_eq!(s.clock, Some(time::macros::datetime!(2025-06-01 0:00 UTC)));
+        assert!(Settings::load(None, &env(&[("ISLET_CLOCK", "June")])).is_err());
+    }
+
+    /// The example a deployment starts from parses, and says the defaults.
+    #[test]
+    fn the_deploy_example_is_valid_and_states_the_defaults() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/islet.example.toml");
+        let s = Settings::load(Some(&example), &env(&[])).unwrap();
+        assert_eq!(s, Settings::default());
+        let text = std::fs::read_to_string(&example).unwrap();
+        for (var, _) in ENVIRONMENT {
+            assert!(text.contains(var), "the example lists {var}");
+        }
+    }
+
+    #[test]
+    fn every_environment_variable_sets_a_known_setting() {
+        let mut s = Settings::default();
+        for (var, setting) in ENVIRONMENT {
+            let sample = match *setting {
+                "guideline.profile" => "nccn",
+                "clock" => "2025-01-01",
+                "database.url" | "ingest.mapping" => "x",
+                _ => "5",
+            };
+            s.set(setting, sample).unwrap_or_else(|e| panic!("{var}: {e}"));
+        }
+    }
+}

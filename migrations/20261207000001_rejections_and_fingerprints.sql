@@ -1,0 +1,26 @@
+-- Messages (or Bundle entries) that could not be used: kept with their
+-- source coordinates, reason and original bytes, in the same transaction as
+-- the position that consumed them, so a crash neither loses nor doubles one.
+-- Also the outbox of the dead-letter topic (published_at).
+CREATE TABLE rejection (
+    seq          bigserial PRIMARY KEY,
+    source       text NOT NULL,                   -- 'file:/path', a Kafka topic, 'http'
+    partition    integer NOT NULL,
+    "offset"     bigint NOT NULL,                 -- line number for files, Kafka offset
+    entry        integer,                         -- Bundle entry index, when one entry was rejected
+    resource     text,                            -- 'Type/id' when known
+    code         text NOT NULL,                   -- stable reason code
+    reason       text NOT NULL,                   -- names elements and codes, never patient data
+    message      bytea,                           -- the message exactly as received
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+);
+-- A message re-read (a load without --resume, a redelivered batch) is not rejected twice.
+CREATE UNIQUE INDEX rejection_once ON rejection (source, partition, "offset", coalesce(entry, -1), code);
+CREATE INDEX rejection_unpublished ON rejection (seq) WHERE published_at IS NULL;
+
+-- A file source's identity at its position: the bytes consumed and their
+-- SHA-256, so a resume refuses a file that was replaced or rewritten.
+ALTER TABLE source_position
+    ADD COLUMN consumed_bytes  bigint,
+    ADD COLUMN consumed_sha256 bytea;
