@@ -285,7 +285,7 @@ mod tests {
         // The content is what the hash sees: the value and the retraction.
         let raw = format!(r#"{{"id":"{id}","ki67":{ki67},"retracted":{retracted}}}"#);
         ResourceVersion {
-            resource_type: "Observation".into(),
+            resource_type: islet_fhir::ResourceType::Observation,
             id: id.into(),
             patient: "Patient/p1".into(),
             version_id: version.map(String::from),

@@ -2,7 +2,7 @@
 //! wake-ups, and the order/duplicate properties.
 
 use islet_engine::{AlertChange, Batch, ChangeKind, Engine, Item, MemStore, Origin, Source, Stats};
-use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
+use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant};
 use proptest::prelude::*;
@@ -24,7 +24,7 @@ fn resource(
     // What the content hash sees: everything that differs between versions.
     let raw = format!("{patient}|{reference}|{version}|{at}|{kinds:?}|{retracted}");
     Change::Upsert(ResourceVersion {
-        resource_type: rt.into(),
+        resource_type: ResourceType::parse(rt).unwrap(),
         id: id.into(),
         patient: format!("Patient/{patient}"),
         version_id: Some(version.to_string()),
@@ -142,13 +142,14 @@ fn delete_by_reference_finds_the_patient() {
     let now = datetime!(2024-02-01 00:00 UTC);
     let items: Vec<Item> = small_tumour("p1").into_iter().enumerate().map(|(i, c)| item(i as u64, c)).collect();
     process(&engine, &mut store, &items, now);
-    let delete = Change::Delete { resource_type: "Condition".into(), id: "dx".into(), patient: None, version_id: None };
+    let delete =
+        Change::Delete { resource_type: ResourceType::Condition, id: "dx".into(), patient: None, version_id: None };
     let (_, stats) = process(&engine, &mut store, &[item(20, delete)], now);
     assert_eq!(stats.stored, 1);
     // Without the diagnosis, no pNET alerts remain.
     assert!(store.alerts().is_empty());
     let orphan =
-        Change::Delete { resource_type: "Condition".into(), id: "nobody".into(), patient: None, version_id: None };
+        Change::Delete { resource_type: ResourceType::Condition, id: "nobody".into(), patient: None, version_id: None };
     let (_, stats) = process(&engine, &mut store, &[item(21, orphan)], now);
     assert_eq!(stats.orphan_deletes, 1);
 }

@@ -5,12 +5,10 @@
 //! site, ICD-O-3 topography `C25.x`, ATC `A02BC*`). Every coding Islet reads
 //! goes through [`Terminology::lookup`], which applies the site mapping first.
 
+use crate::systems;
 use islet_guideline::facts::{Hereditary, MetastasisSite, ResectionOutcome, Syndrome, TherapyClass};
 use std::collections::HashMap;
 use std::sync::LazyLock;
-
-/// Islet's own code system.
-pub const ISLET_SYSTEM: &str = "https://islet.dev/fhir/CodeSystem/pnet";
 
 /// The code systems Islet interprets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,26 +26,17 @@ impl System {
         [System::Islet, System::Loinc, System::Sct, System::Icd10Cm, System::IcdO3, System::Atc];
 
     pub(crate) fn from_uri(uri: &str) -> Option<System> {
-        Some(match uri {
-            ISLET_SYSTEM => System::Islet,
-            "http://loinc.org" => System::Loinc,
-            "http://snomed.info/sct" => System::Sct,
-            "http://hl7.org/fhir/sid/icd-10-cm" => System::Icd10Cm,
-            "http://terminology.hl7.org/CodeSystem/icd-o-3" => System::IcdO3,
-            "http://www.whocc.no/atc" => System::Atc,
-            _ => return None,
-        })
+        System::ALL.into_iter().find(|sys| sys.uri() == uri)
     }
 
-    #[cfg(test)]
     pub(crate) fn uri(self) -> &'static str {
         match self {
-            System::Islet => ISLET_SYSTEM,
-            System::Loinc => "http://loinc.org",
-            System::Sct => "http://snomed.info/sct",
-            System::Icd10Cm => "http://hl7.org/fhir/sid/icd-10-cm",
-            System::IcdO3 => "http://terminology.hl7.org/CodeSystem/icd-o-3",
-            System::Atc => "http://www.whocc.no/atc",
+            System::Islet => systems::ISLET,
+            System::Loinc => systems::LOINC,
+            System::Sct => systems::SNOMED,
+            System::Icd10Cm => systems::ICD10CM,
+            System::IcdO3 => systems::ICDO3,
+            System::Atc => systems::ATC,
         }
     }
 

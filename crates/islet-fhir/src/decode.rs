@@ -1,19 +1,30 @@
 //! Message framing: plain resource, Bundle (entries in order, DELETE entries,
 //! `urn:uuid:` resolution) and HAPI FHIR `ResourceDeliveryMessage` envelopes.
 
+use crate::bundle_index::BundleIndex;
 use crate::codes::Terminology;
-use crate::json::{Entry, Obj, ParseError, Payload, F};
+use crate::json::{parse_object, Entry, Obj, Payload, F};
 use crate::reject::{echo, RejectReason};
 use crate::resources;
-use crate::types::is_resource_type;
-use crate::{Change, Decoded, Rejection, SUPPORTED_TYPES};
-use std::borrow::Cow;
-use std::collections::HashMap;
+use crate::storable;
+use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
+use crate::{Change, Decoded, Rejection};
+use islet_guideline::Instant;
+
+/// How a message is read: the terminology with the site mapping, and when
+/// the message was received (to tell an implausible future time), if known.
+pub(crate) struct Reading<'t> {
+    pub(crate) term: &'t Terminology,
+    pub(crate) received_at: Option<Instant>,
+}
 
 /// Decode one message into `out`.
-pub(crate) fn message(term: &Terminology, bytes: &[u8], out: &mut Decoded) {
+pub(crate) fn message(reading: &Reading<'_>, bytes: &[u8], out: &mut Decoded) {
+    if let Err(r) = storable::check_depth(bytes) {
+        return reject(out, None, None, r);
+    }
     match std::str::from_utf8(bytes) {
-        Ok(text) => top(term, text, out),
+        Ok(text) => top(reading, text, out),
         Err(e) => reject(
             out,
             None,
@@ -27,52 +38,24 @@ fn reject(out: &mut Decoded, entry: Option<usize>, resource: Option<String>, rea
     out.rejections.push(Rejection { entry, resource, reason });
 }
 
-/// Parse a JSON object, with a precise reason when it is not one.
-pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
-    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first();
-    let found = match first {
-        Some(b'{') => None,
-        None => Some("nothing"),
-        Some(b'[') => Some("an array"),
-        Some(b'"') => Some("a string"),
-        Some(b'<') => Some("XML"),
-        Some(b't' | b'f') => Some("a boolean"),
-        Some(b'n') => Some("null"),
-        Some(b'-' | b'0'..=b'9') => Some("a number"),
-        Some(_) => Some("text that is not JSON"),
-    };
-    if let Some(found) = found {
-        return Err(RejectReason::NotAnObject { found });
-    }
-    Obj::parse(text).map_err(|e| match e {
-        ParseError::Element(b) => RejectReason::MalformedField { field: b.field, problem: b.problem },
-        ParseError::Json(e) => RejectReason::InvalidJson {
-            detail: match e.classify() {
-                serde_json::error::Category::Data => crate::json::shape_of(&e),
-                _ => e.to_string(),
-            },
-        },
-    })
-}
-
-fn top(term: &Terminology, text: &str, out: &mut Decoded) {
+fn top(reading: &Reading<'_>, text: &str, out: &mut Decoded) {
     let obj = match parse_object(text) {
         Ok(o) => o,
         Err(r) => return reject(out, None, None, r),
     };
     if obj.resource_type.is_some() {
-        resource_or_bundle(term, &obj, text, out);
+        resource_or_bundle(reading, &obj, text, out);
     } else if obj.is_envelope() {
-        envelope(term, &obj, text, out);
+        envelope(reading, &obj, text, out);
     } else {
         reject(out, None, None, RejectReason::NoResourceType);
     }
 }
 
-fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+fn resource_or_bundle(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     match resource_type(obj) {
-        Ok("Bundle") => bundle(term, obj, out),
-        Ok(rt) => single(term, rt, obj, text, None, None, out),
+        Ok("Bundle") => bundle(reading, obj, out),
+        Ok(rt) => single(reading, rt, obj, text, None, None, out),
         Err(r) => reject(out, None, None, r),
     }
 }
@@ -80,7 +63,7 @@ fn resource_or_bundle(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut D
 /// `resourceType`, checked against the FHIR R4 list.
 fn resource_type<'o>(obj: &'o Obj<'_>) -> Result<&'o str, RejectReason> {
     let rt: &str = obj.resource_type.as_deref().ok_or(RejectReason::NoResourceType)?;
-    if SUPPORTED_TYPES.contains(&rt) || is_resource_type(rt) {
+    if is_resource_type(rt) {
         Ok(rt)
     } else {
         Err(RejectReason::UnknownResourceType { found: echo(rt) })
@@ -94,7 +77,7 @@ fn reference_of(obj: &Obj<'_>) -> Option<String> {
 
 /// One resource (top level, Bundle entry or envelope payload) of a known type.
 fn single(
-    term: &Terminology,
+    reading: &Reading<'_>,
     rt: &str,
     obj: &Obj<'_>,
     raw: &str,
@@ -105,12 +88,12 @@ fn single(
     if rt == "Bundle" {
         return reject(out, entry, reference_of(obj), RejectReason::NestedBundle);
     }
-    if !SUPPORTED_TYPES.contains(&rt) {
+    let Some(supported) = ResourceType::parse(rt) else {
         let id = obj.id.as_deref().map(str::to_owned);
         out.changes.push(Change::Skipped { resource_type: rt.to_owned(), id });
         return;
-    }
-    match resources::decode(term, rt, obj, raw, bundle) {
+    };
+    match resources::decode(reading.term, reading.received_at, supported, obj, raw, bundle) {
         Ok(version) => out.changes.push(Change::Upsert(version)),
         Err((id, reason)) => {
             let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
@@ -121,36 +104,7 @@ fn single(
 
 const BUNDLE_TYPES: [&str; 6] = ["transaction", "batch", "collection", "history", "message", "searchset"];
 
-/// The entries of one Bundle, for resolving references between them.
-pub(crate) struct BundleIndex<'a> {
-    objs: Vec<Option<Obj<'a>>>,
-    /// `fullUrl` and `Type/id` → entry index.
-    by_url: HashMap<Cow<'a, str>, usize>,
-}
-
-impl<'a> BundleIndex<'a> {
-    /// The entry a reference points at: by `fullUrl`, or by `Type/id`.
-    pub(crate) fn resolve(&self, reference: &str) -> Option<&Obj<'a>> {
-        let i = match self.by_url.get(reference) {
-            Some(i) => *i,
-            None => *self.by_url.get(type_and_id_suffix(reference)?)?,
-        };
-        self.objs[i].as_ref()
-    }
-}
-
-/// `…/Type/id` → `Type/id` (the last two path segments; `_history` dropped).
-pub(crate) fn type_and_id_suffix(reference: &str) -> Option<&str> {
-    let r = match reference.find("/_history/") {
-        Some(i) => &reference[..i],
-        None => reference,
-    };
-    let slash = r.rfind('/')?;
-    let start = r[..slash].rfind('/').map_or(0, |i| i + 1);
-    Some(&r[start..])
-}
-
-fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
+fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, out: &mut Decoded) {
     let bundle_type = match obj.str(F::Type) {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -167,34 +121,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
         return reject(out, None, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
     }
     let entries: &[Entry<'_>] = obj.entry.as_deref().unwrap_or(&[]);
-    // Read every entry's resource once, then index them for reference resolution.
-    let mut objs = Vec::with_capacity(entries.len());
-    let mut parse_errors = Vec::with_capacity(entries.len());
-    let mut by_url = HashMap::with_capacity(entries.len() * 2);
-    for (i, e) in entries.iter().enumerate() {
-        let obj = match e.resource.map(|r| parse_object(r.get())) {
-            Some(Ok(o)) => {
-                if let (Some(rt), Some(id)) = (&o.resource_type, &o.id) {
-                    by_url.entry(Cow::Owned(format!("{}/{}", &**rt, &**id))).or_insert(i);
-                }
-                parse_errors.push(None);
-                Some(o)
-            }
-            Some(Err(r)) => {
-                parse_errors.push(Some(r));
-                None
-            }
-            None => {
-                parse_errors.push(None);
-                None
-            }
-        };
-        if let Some(url) = &e.full_url {
-            by_url.entry(url.0.clone()).or_insert(i);
-        }
-        objs.push(obj);
-    }
-    let index = BundleIndex { objs, by_url };
+    let (index, parse_errors) = BundleIndex::read(entries);
     for (i, (e, parse_error)) in entries.iter().zip(parse_errors).enumerate() {
         if let Some(r) = parse_error {
             reject(out, Some(i), None, r);
@@ -215,7 +142,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
                 continue;
             }
         }
-        let (Some(obj), Some(raw)) = (&index.objs[i], e.resource) else {
+        let (Some(obj), Some(raw)) = (index.entry(i), e.resource) else {
             reject(out, Some(i), None, RejectReason::EmptyEntry);
             continue;
         };
@@ -239,7 +166,7 @@ fn bundle(term: &Terminology, obj: &Obj<'_>, out: &mut Decoded) {
                 continue;
             }
         }
-        single(term, rt, obj, raw.get(), Some(&index), Some(i), out);
+        single(reading, rt, obj, raw.get(), Some(&index), Some(i), out);
     }
 }
 
@@ -267,17 +194,16 @@ fn parse_target(url: &str, field: &'static str) -> Result<Target, RejectReason> 
     if !is_resource_type(rt) {
         return Err(RejectReason::UnknownResourceType { found: echo(rt) });
     }
-    if !resources::is_valid_id(id) || version.is_some_and(|v| !resources::is_valid_id(v)) {
+    if !is_valid_id(id) || version.is_some_and(|v| !is_valid_id(v)) {
         return Err(RejectReason::BadRequestUrl { field });
     }
     Ok(Target { resource_type: rt.to_owned(), id: id.to_owned(), version: version.map(str::to_owned) })
 }
 
 fn delete_change(t: Target, patient: Option<String>) -> Change {
-    if SUPPORTED_TYPES.contains(&t.resource_type.as_str()) {
-        Change::Delete { resource_type: t.resource_type, id: t.id, patient, version_id: t.version }
-    } else {
-        Change::Skipped { resource_type: t.resource_type, id: Some(t.id) }
+    match ResourceType::parse(&t.resource_type) {
+        Some(resource_type) => Change::Delete { resource_type, id: t.id, patient, version_id: t.version },
+        None => Change::Skipped { resource_type: t.resource_type, id: Some(t.id) },
     }
 }
 
@@ -292,7 +218,7 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
         // A history Bundle gives the deleted version in response.etag (W/"3").
         target.version = e.response.as_ref().and_then(|r| r.etag.as_deref()).and_then(|etag| {
             let v = etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"');
-            resources::is_valid_id(v).then(|| v.to_owned())
+            is_valid_id(v).then(|| v.to_owned())
         });
     }
     Ok(delete_change(target, None))
@@ -300,15 +226,15 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
 
 /// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage`, bare or wrapped in
 /// `{"headers": …, "payload": {…}}`.
-fn envelope(term: &Terminology, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+fn envelope(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     if obj.operation_type.is_none() {
         if let Some(Payload::Object(inner)) = &obj.payload {
             if inner.operation_type.is_some() {
-                return delivery(term, inner, text, true, out);
+                return delivery(reading, inner, text, true, out);
             }
         }
     }
-    delivery(term, obj, text, false, out)
+    delivery(reading, obj, text, false, out)
 }
 
 /// The raw text of an inline resource payload (`"payload": {resource}` instead
@@ -326,7 +252,7 @@ fn inline_payload(text: &str, wrapped: bool) -> Option<&str> {
     Some(raw)
 }
 
-fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
+fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
     let Some(op) = msg.operation_type.as_deref() else {
         return reject(out, None, None, RejectReason::UnknownOperation { found: "(missing)".into() });
     };
@@ -345,6 +271,12 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
         }
     };
     let payload = payload.filter(|p| !p.trim().is_empty());
+    if let (Some(p), Some(Payload::Text(_))) = (payload, &msg.payload) {
+        // A payload string is a JSON text of its own, unseen by the message's depth check.
+        if let Err(r) = storable::check_depth(p.as_bytes()) {
+            return reject(out, None, None, r);
+        }
+    }
     let target = match msg.payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
         Some(Ok(t)) => Some(t),
         Some(Err(r)) => return reject(out, None, None, r),
@@ -356,7 +288,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
                 let obj = parse_object(p).ok()?;
                 let rt = obj.resource_type.as_deref()?;
                 let id = obj.id.as_deref()?;
-                let patient = resources::patient_of(rt, &obj);
+                let patient = ResourceType::parse(rt).and_then(|supported| resources::patient_of(supported, &obj));
                 let version = obj.meta.as_ref().and_then(|m| m.version_id.as_deref()).map(str::to_owned);
                 Some((rt.to_owned(), id.to_owned(), version, patient))
             });
@@ -365,6 +297,13 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
                 (None, Some((rt, id, version, patient))) => {
                     if !is_resource_type(&rt) {
                         return reject(out, None, None, RejectReason::UnknownResourceType { found: echo(&rt) });
+                    }
+                    // The id and version become keys of the store: FHIR ids only.
+                    for (field, value) in [("id", Some(&id)), ("meta.versionId", version.as_ref())] {
+                        if value.is_some_and(|v| !is_valid_id(v)) {
+                            let reason = RejectReason::MalformedField { field: field.into(), problem: ID_SHAPE.into() };
+                            return reject(out, None, None, reason);
+                        }
                     }
                     (Target { resource_type: rt, id, version }, patient)
                 }
@@ -407,7 +346,7 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
                     return reject(out, None, None, reason);
                 }
             }
-            resource_or_bundle(term, &obj, payload, out);
+            resource_or_bundle(reading, &obj, payload, out);
         }
         other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
     }
@@ -416,14 +355,6 @@ fn delivery(term: &Terminology, msg: &Obj<'_>, text: &str, wrapped: bool, out: &
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn suffixes() {
-        assert_eq!(type_and_id_suffix("Patient/1"), Some("Patient/1"));
-        assert_eq!(type_and_id_suffix("http://x/fhir/Patient/1"), Some("Patient/1"));
-        assert_eq!(type_and_id_suffix("Patient/1/_history/2"), Some("Patient/1"));
-        assert_eq!(type_and_id_suffix("urn:uuid:abc"), None);
-    }
 
     #[test]
     fn targets() {

@@ -6,6 +6,7 @@
 //! Nothing here echoes input values in error texts: serde messages are
 //! reduced to their shape ("invalid type: string, expected a number").
 
+use crate::reject::RejectReason;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -500,6 +501,35 @@ impl<'a> Obj<'a> {
     pub(crate) fn is_envelope(&self) -> bool {
         self.operation_type.is_some() || self.payload.is_some() || self.payload_id.is_some()
     }
+}
+
+/// Parse a JSON object (a message, a Bundle entry's resource, a payload),
+/// with a precise reason when it is not one.
+pub(crate) fn parse_object(text: &str) -> Result<Obj<'_>, RejectReason> {
+    let first = text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first();
+    let found = match first {
+        Some(b'{') => None,
+        None => Some("nothing"),
+        Some(b'[') => Some("an array"),
+        Some(b'"') => Some("a string"),
+        Some(b'<') => Some("XML"),
+        Some(b't' | b'f') => Some("a boolean"),
+        Some(b'n') => Some("null"),
+        Some(b'-' | b'0'..=b'9') => Some("a number"),
+        Some(_) => Some("text that is not JSON"),
+    };
+    if let Some(found) = found {
+        return Err(RejectReason::NotAnObject { found });
+    }
+    Obj::parse(text).map_err(|e| match e {
+        ParseError::Element(b) => RejectReason::MalformedField { field: b.field, problem: b.problem },
+        ParseError::Json(e) => RejectReason::InvalidJson {
+            detail: match e.classify() {
+                serde_json::error::Category::Data => shape_of(&e),
+                _ => e.to_string(),
+            },
+        },
+    })
 }
 
 /// Parse a raw element as `T`, naming `field` in the error.

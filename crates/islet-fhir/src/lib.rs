@@ -31,21 +31,34 @@
 //!
 //! **Invariants.**
 //! - No I/O except [`SiteMapping::load`], no clock, no global state: the same
-//!   bytes and mapping always decode to the same result.
-//! - `decode` never panics (property-tested on arbitrary bytes and JSON).
+//!   bytes, mapping (and receipt time, for [`Decoder::decode_received`])
+//!   always decode to the same result.
+//! - `decode` never panics (property-tested on arbitrary bytes and JSON,
+//!   deep nesting and control characters), and nothing in it recurses on
+//!   the input's depth before the depth is checked.
 //! - A part that cannot be read is *rejected with a reason*, never dropped
 //!   silently: a malformed `value[x]`, a `modifierExtension` anywhere, an
 //!   unknown or mismatched `resourceType`, an unknown status, a time without
 //!   a zone. A Bundle's bad entry rejects that entry only.
+//! - What decodes can be stored (`storable.rs`): a message nested more than
+//!   64 levels is rejected first (`too-deep`); a resource with an escaped
+//!   control character in any string or element name is rejected
+//!   (`control-character`); every id, `meta.versionId` and patient id is a
+//!   FHIR id. So `islet check`, in-memory replay and PostgreSQL agree.
 //! - A well-formed value Islet cannot use (unknown unit, value outside its
 //!   physical range, coded answer it does not know) is not a rejection but a
 //!   [`FactKind::Problem`](islet_guideline::FactKind::Problem) fact, so the
-//!   clinician sees it (`data.unknown-unit`, `data.implausible-value`).
+//!   clinician sees it (`data.unknown-unit`, `data.implausible-value`). With
+//!   [`Decoder::decode_received`], so is a time of something that has
+//!   happened lying more than a day after receipt (`ImplausibleTime`, dated
+//!   at receipt); that version then has no clinical time.
 //! - A retraction (`entered-in-error`, `refuted`) is honoured even when the
-//!   rest of the body is broken.
-//! - Rejection texts name elements and codes, never patient names or values.
+//!   rest of the body is broken, unless it cannot be stored (above).
+//! - Rejection texts name elements and codes, never patient names or values,
+//!   and carry no control characters.
 //! - Every [`Fact`] carries its source reference and
 //!   clinical time; all instants are UTC.
+//! - Every code-system URI the decoder knows is defined once, in [`systems`].
 //!
 //! **How.** No FHIR model crate: each JSON object is read once into a
 //! borrowed view (`json.rs`) that types the header elements (resourceType,
@@ -58,7 +71,12 @@
 //! 4.2 µs (3.0 µs more after a 4.0 µs `serde_json::Value` parse) against
 //! 1.3 µs for a borrowed struct; and its release build took 17 CPU-minutes.
 //! Cost per message and where it goes: `benches/decode.rs`.
+//!
+//! Modules depend one way: `decode` (message framing: Bundles, envelopes)
+//! → `resources` (one file per resource family) → `bundle_index`, `json`,
+//! `codes`, `types`, `storable`.
 
+mod bundle_index;
 pub mod canonical;
 mod codes;
 mod datetime;
@@ -67,18 +85,20 @@ mod json;
 mod mapping;
 mod reject;
 mod resources;
+mod storable;
+pub mod systems;
 mod types;
 mod units;
+mod walk;
 
-pub use codes::ISLET_SYSTEM;
 pub use mapping::{MappingError, SiteMapping};
 pub use reject::RejectReason;
+pub use types::ResourceType;
+
+/// Islet's own code system: [`systems::ISLET`] under its older name.
+pub use systems::ISLET as ISLET_SYSTEM;
 
 use islet_guideline::{Fact, Instant};
-
-/// The resource types Islet reads facts from.
-pub const SUPPORTED_TYPES: [&str; 7] =
-    ["Observation", "Condition", "Patient", "Procedure", "MedicationStatement", "MedicationRequest", "ServiceRequest"];
 
 /// Decodes messages with one site's code mapping. Cheap to share (`&self`).
 #[derive(Debug, Clone, Default)]
@@ -93,15 +113,30 @@ impl Decoder {
 
     /// One message: a resource, a Bundle or a delivery envelope.
     pub fn decode(&self, bytes: &[u8]) -> Decoded {
-        let mut out = Decoded::default();
-        decode::message(&self.mapping.terminology, bytes, &mut out);
-        out
+        self.read(bytes, None)
     }
 
-    /// [`Decoder::decode`] for a message received at `received_at`.
+    /// One message received at `received_at`: as [`decode`](Self::decode),
+    /// and a clinical time of something that has happened — Observation
+    /// `effective[x]` / `issued`, Condition onset / `recordedDate`, a
+    /// completed or in-progress Procedure, an active, completed or stopped
+    /// MedicationStatement, MedicationRequest `authoredOn`, Patient
+    /// `birthDate` / `deceasedDateTime`, and `meta.lastUpdated` where it
+    /// stands in for them — that lies more than a day after `received_at` is
+    /// implausible. The facts resting on it are replaced by one
+    /// [`ProblemKind::ImplausibleTime`](islet_guideline::facts::ProblemKind::ImplausibleTime)
+    /// fact dated `received_at`, and the version's `clinical_time` is `None`.
+    /// Planned times (a ServiceRequest occurrence, an intended medication, a
+    /// Procedure in preparation) may lie in the future.
     pub fn decode_received(&self, bytes: &[u8], received_at: Instant) -> Decoded {
-        let _ = received_at;
-        self.decode(bytes)
+        self.read(bytes, Some(received_at))
+    }
+
+    fn read(&self, bytes: &[u8], received_at: Option<Instant>) -> Decoded {
+        let mut out = Decoded::default();
+        let reading = decode::Reading { term: &self.mapping.terminology, received_at };
+        decode::message(&reading, bytes, &mut out);
+        out
     }
 }
 
@@ -118,7 +153,7 @@ pub enum Change {
     /// MedicationStatement, MedicationRequest, ServiceRequest), with its facts.
     Upsert(ResourceVersion),
     /// Bundle entry DELETE (request.url = Type/id) or envelope operationType DELETE.
-    Delete { resource_type: String, id: String, patient: Option<String>, version_id: Option<String> },
+    Delete { resource_type: ResourceType, id: String, patient: Option<String>, version_id: Option<String> },
     /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
     Skipped { resource_type: String, id: Option<String> },
 }
@@ -126,8 +161,7 @@ pub enum Change {
 /// One version of a supported resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceVersion {
-    /// `"Observation"`.
-    pub resource_type: String,
+    pub resource_type: ResourceType,
     pub id: String,
     /// `"Patient/123"` (the Patient itself for Patient resources).
     pub patient: String,

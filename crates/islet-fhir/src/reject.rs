@@ -59,6 +59,10 @@ pub enum RejectReason {
     UnsupportedPayloadEncoding,
     #[error("the envelope `payloadId` names {payload_id} but the payload is {resource}")]
     IdMismatch { payload_id: String, resource: String },
+    #[error("`{path}` contains a control character (U+0000–U+001F other than tab, line feed and carriage return): FHIR forbids them in strings and PostgreSQL cannot store U+0000")]
+    ControlCharacter { path: String },
+    #[error("the message nests elements more than {limit} levels deep")]
+    TooDeep { limit: usize },
 }
 
 impl RejectReason {
@@ -91,18 +95,34 @@ impl RejectReason {
             RejectReason::NoPayload { .. } => "no-payload",
             RejectReason::UnsupportedPayloadEncoding => "unsupported-payload-encoding",
             RejectReason::IdMismatch { .. } => "id-mismatch",
+            RejectReason::ControlCharacter { .. } => "control-character",
+            RejectReason::TooDeep { .. } => "too-deep",
         }
     }
 }
 
-/// Cap a text taken from the input (a code, a type name) before it goes into a reason.
+/// A text taken from the input (a code, a type name) made fit for a reason:
+/// capped in length, control characters replaced by U+FFFD (a reason ends up
+/// in logs, Kafka headers and PostgreSQL, which cannot store U+0000).
 pub(crate) fn echo(s: &str) -> String {
     const MAX: usize = 64;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(MAX).collect();
+    let mut t: String =
+        s.chars().take(MAX).map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }).collect();
+    if s.chars().nth(MAX).is_some() {
         t.push('…');
-        t
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::echo;
+
+    #[test]
+    fn echo_caps_and_removes_control_characters() {
+        assert_eq!(echo("final"), "final");
+        assert_eq!(echo("fin\0al\u{1b}\u{85}"), "fin\u{fffd}al\u{fffd}\u{fffd}");
+        assert_eq!(echo(&"é".repeat(64)), "é".repeat(64));
+        assert_eq!(echo(&"é".repeat(65)), format!("{}…", "é".repeat(64)));
     }
 }

@@ -101,10 +101,10 @@ fn observation_rows() {
         ((ISLET, "krenning-score"), int(3), FactKind::KrenningScore(3)),
         ((ISLET, "octreotide-test"), cc(ISLET, "positive"), FactKind::OctreotideTest { positive: true }),
         ((ISLET, "octreotide-test"), cc(ISLET, "negative"), FactKind::OctreotideTest { positive: false }),
-        ((LOINC, "97509-4"), cc(SCT, "268910001"), FactKind::DiseaseStatus(DiseaseStatus::Improved)),
-        ((LOINC, "97509-4"), cc(SCT, "359746009"), FactKind::DiseaseStatus(DiseaseStatus::Stable)),
-        ((LOINC, "97509-4"), cc(SCT, "271299001"), FactKind::DiseaseStatus(DiseaseStatus::Worsened)),
-        ((LOINC, "97509-4"), cc(SCT, "709137006"), FactKind::DiseaseStatus(DiseaseStatus::Undetermined)),
+        ((LOINC, "97509-4"), cc(SNOMED, "268910001"), FactKind::DiseaseStatus(DiseaseStatus::Improved)),
+        ((LOINC, "97509-4"), cc(SNOMED, "359746009"), FactKind::DiseaseStatus(DiseaseStatus::Stable)),
+        ((LOINC, "97509-4"), cc(SNOMED, "271299001"), FactKind::DiseaseStatus(DiseaseStatus::Worsened)),
+        ((LOINC, "97509-4"), cc(SNOMED, "709137006"), FactKind::DiseaseStatus(DiseaseStatus::Undetermined)),
         ((ISLET, "recist-response"), cc(ISLET, "CR"), FactKind::Recist(Recist::CompleteResponse)),
         ((ISLET, "recist-response"), cc(ISLET, "PR"), FactKind::Recist(Recist::PartialResponse)),
         ((ISLET, "recist-response"), cc(ISLET, "SD"), FactKind::Recist(Recist::StableDisease)),
@@ -174,34 +174,34 @@ fn tumour_size_panel_and_sites() {
     let primary = size(TumourSite::Primary);
     let liver = size(TumourSite::Liver);
     assert!(approx(&panel(None, None, None), &primary[0]));
-    assert!(approx(&panel(Some(coding(SCT, "15776009")), None, None), &primary[0]));
-    assert!(approx(&panel(Some(coding(SCT, "10200004")), None, None), &liver[0]));
+    assert!(approx(&panel(Some(coding(SNOMED, "15776009")), None, None), &primary[0]));
+    assert!(approx(&panel(Some(coding(SNOMED, "10200004")), None, None), &liver[0]));
     // Focus on a contained BodyStructure with a location.
-    let body = json!([{"resourceType": "BodyStructure", "id": "les1", "location": coding(SCT, "10200004"), "patient": {"reference": "Patient/p1"}}]);
+    let body = json!([{"resourceType": "BodyStructure", "id": "les1", "location": coding(SNOMED, "10200004"), "patient": {"reference": "Patient/p1"}}]);
     assert!(approx(&panel(None, Some(json!([{"reference": "#les1"}])), Some(body)), &liver[0]));
     // Focus given by display only.
     assert!(approx(&panel(None, Some(json!([{"display": "Liver lesion segment VII"}])), None), &liver[0]));
     assert!(approx(&panel(None, Some(json!([{"display": "pancreatic head mass"}])), None), &primary[0]));
     // A site Islet does not track (a lymph node): no size fact.
-    assert!(panel(Some(coding(SCT, "59441001")), None, None).is_empty());
+    assert!(panel(Some(coding(SNOMED, "59441001")), None, None).is_empty());
 }
 
 #[test]
 fn condition_rows() {
     use FactKind::*;
-    let pancreas = json!([{"coding": [{"system": SCT, "code": "15776009"}]}]);
-    let liver = json!([{"coding": [{"system": SCT, "code": "10200004"}]}]);
+    let pancreas = json!([{"coding": [{"system": SNOMED, "code": "15776009"}]}]);
+    let liver = json!([{"coding": [{"system": SNOMED, "code": "10200004"}]}]);
     let rows: Vec<(&str, &str, Option<&Value>, Vec<FactKind>)> = vec![
-        (SCT, "735735001", None, vec![PnetDiagnosis]),
-        (SCT, "254611009", None, vec![PnetDiagnosis]),
-        (SCT, "187794005", None, vec![PnetDiagnosis]),
-        (SCT, "254612002", None, vec![PnetDiagnosis]),
-        (SCT, "93843007", None, vec![PnetDiagnosis]),
-        (ICD10, "C25.4", None, vec![PnetDiagnosis]),
-        (ICD10, "C7A.8", Some(&pancreas), vec![PnetDiagnosis]),
-        (ICD10, "C7A.8", None, vec![]),
-        (ICD10, "C7A.1", Some(&pancreas), vec![NecDiagnosis, PnetDiagnosis]),
-        (ICD10, "C7A.1", None, vec![NecDiagnosis]),
+        (SNOMED, "735735001", None, vec![PnetDiagnosis]),
+        (SNOMED, "254611009", None, vec![PnetDiagnosis]),
+        (SNOMED, "187794005", None, vec![PnetDiagnosis]),
+        (SNOMED, "254612002", None, vec![PnetDiagnosis]),
+        (SNOMED, "93843007", None, vec![PnetDiagnosis]),
+        (ICD10CM, "C25.4", None, vec![PnetDiagnosis]),
+        (ICD10CM, "C7A.8", Some(&pancreas), vec![PnetDiagnosis]),
+        (ICD10CM, "C7A.8", None, vec![]),
+        (ICD10CM, "C7A.1", Some(&pancreas), vec![NecDiagnosis, PnetDiagnosis]),
+        (ICD10CM, "C7A.1", None, vec![NecDiagnosis]),
         (ICDO3, "8150/3", Some(&pancreas), vec![PnetDiagnosis]),
         (ICDO3, "8154/3", Some(&pancreas), vec![PnetDiagnosis]),
         (ICDO3, "8240/3", Some(&pancreas), vec![PnetDiagnosis]),
@@ -211,51 +211,51 @@ fn condition_rows() {
         (ICDO3, "8246/3", None, vec![NecDiagnosis]),
         (ICDO3, "8013/3", None, vec![NecDiagnosis]),
         (ICDO3, "8041/3", None, vec![NecDiagnosis]),
-        (SCT, "253000007", None, vec![NecDiagnosis]),
-        (SCT, "713189001", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
-        (ICD10, "E16.1", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
+        (SNOMED, "253000007", None, vec![NecDiagnosis]),
+        (SNOMED, "713189001", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
+        (ICD10CM, "E16.1", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
         (ICDO3, "8151/3", Some(&pancreas), vec![PnetDiagnosis, Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
-        (ICD10, "E16.4", None, vec![Syndrome(islet_guideline::facts::Syndrome::Gastrinoma)]),
+        (ICD10CM, "E16.4", None, vec![Syndrome(islet_guideline::facts::Syndrome::Gastrinoma)]),
         (ICDO3, "8153/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Gastrinoma)]),
-        (ICD10, "E16.3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Glucagonoma)]),
+        (ICD10CM, "E16.3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Glucagonoma)]),
         (ICDO3, "8152/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Glucagonoma)]),
         (ICDO3, "8155/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Vipoma)]),
         (ISLET, "vipoma", None, vec![Syndrome(islet_guideline::facts::Syndrome::Vipoma)]),
-        (ICD10, "E16.8", None, vec![]),
+        (ICD10CM, "E16.8", None, vec![]),
         (ICDO3, "8156/3", None, vec![Syndrome(islet_guideline::facts::Syndrome::Somatostatinoma)]),
         (ISLET, "somatostatinoma", None, vec![Syndrome(islet_guideline::facts::Syndrome::Somatostatinoma)]),
-        (SCT, "703816006", None, vec![Syndrome(islet_guideline::facts::Syndrome::NonFunctioning)]),
+        (SNOMED, "703816006", None, vec![Syndrome(islet_guideline::facts::Syndrome::NonFunctioning)]),
         (ISLET, "non-functioning", None, vec![Syndrome(islet_guideline::facts::Syndrome::NonFunctioning)]),
-        (ICD10, "E31.21", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
-        (ICD10, "Q85.83", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
-        (ICD10, "Q85.1", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
-        (SCT, "30664006", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
-        (SCT, "46659004", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
-        (SCT, "7199000", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
-        (SCT, "94381002", None, vec![Metastasis(MetastasisSite::Liver)]),
-        (ICD10, "C78.7", None, vec![Metastasis(MetastasisSite::Liver)]),
-        (ICD10, "C7B.02", None, vec![Metastasis(MetastasisSite::Liver)]),
-        (SCT, "128462008", Some(&liver), vec![Metastasis(MetastasisSite::Liver)]),
-        (SCT, "128462008", None, vec![]),
-        (SCT, "94222008", None, vec![Metastasis(MetastasisSite::Bone)]),
-        (ICD10, "C79.51", None, vec![Metastasis(MetastasisSite::Bone)]),
-        (ICD10, "C7B.03", None, vec![Metastasis(MetastasisSite::Bone)]),
-        (SCT, "94391008", None, vec![Metastasis(MetastasisSite::Lung)]),
-        (ICD10, "C78.00", None, vec![Metastasis(MetastasisSite::Lung)]),
-        (ICD10, "C78.01", None, vec![Metastasis(MetastasisSite::Lung)]),
-        (ICD10, "C78.02", None, vec![Metastasis(MetastasisSite::Lung)]),
-        (ICD10, "C78.1", None, vec![]),
-        (SCT, "94392001", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
-        (SCT, "94347008", None, vec![Metastasis(MetastasisSite::Other)]),
-        (ICD10, "C77.2", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
-        (ICD10, "C77.9", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
-        (ICD10, "C7B.01", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
-        (ICD10, "C7B.8", None, vec![Metastasis(MetastasisSite::Other)]),
-        (SCT, "17920008", None, vec![PortalVeinOcclusion]),
-        (ICD10, "I81", None, vec![PortalVeinOcclusion]),
-        (SCT, "59927004", None, vec![LiverFailure]),
-        (ICD10, "K72.00", None, vec![LiverFailure]),
-        (ICD10, "K72.91", None, vec![LiverFailure]),
+        (ICD10CM, "E31.21", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
+        (ICD10CM, "Q85.83", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
+        (ICD10CM, "Q85.1", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
+        (SNOMED, "30664006", None, vec![Hereditary(islet_guideline::facts::Hereditary::Men1)]),
+        (SNOMED, "46659004", None, vec![Hereditary(islet_guideline::facts::Hereditary::VonHippelLindau)]),
+        (SNOMED, "7199000", None, vec![Hereditary(islet_guideline::facts::Hereditary::TuberousSclerosis)]),
+        (SNOMED, "94381002", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (ICD10CM, "C78.7", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (ICD10CM, "C7B.02", None, vec![Metastasis(MetastasisSite::Liver)]),
+        (SNOMED, "128462008", Some(&liver), vec![Metastasis(MetastasisSite::Liver)]),
+        (SNOMED, "128462008", None, vec![]),
+        (SNOMED, "94222008", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (ICD10CM, "C79.51", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (ICD10CM, "C7B.03", None, vec![Metastasis(MetastasisSite::Bone)]),
+        (SNOMED, "94391008", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10CM, "C78.00", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10CM, "C78.01", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10CM, "C78.02", None, vec![Metastasis(MetastasisSite::Lung)]),
+        (ICD10CM, "C78.1", None, vec![]),
+        (SNOMED, "94392001", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (SNOMED, "94347008", None, vec![Metastasis(MetastasisSite::Other)]),
+        (ICD10CM, "C77.2", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10CM, "C77.9", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10CM, "C7B.01", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10CM, "C7B.8", None, vec![Metastasis(MetastasisSite::Other)]),
+        (SNOMED, "17920008", None, vec![PortalVeinOcclusion]),
+        (ICD10CM, "I81", None, vec![PortalVeinOcclusion]),
+        (SNOMED, "59927004", None, vec![LiverFailure]),
+        (ICD10CM, "K72.00", None, vec![LiverFailure]),
+        (ICD10CM, "K72.91", None, vec![LiverFailure]),
         (ISLET, "biliary-reconstruction", None, vec![BiliaryReconstruction]),
     ];
     for (system, code, site, expected) in rows {
@@ -273,9 +273,9 @@ fn icdo3_morphology_with_icdo3_topography_and_mcode_extension() {
     cond["bodySite"] = json!([{"coding": [{"system": ICDO3, "code": "C25.2"}]}]);
     assert_eq!(kinds(&cond), [FactKind::PnetDiagnosis]);
     // Morphology in the mCODE histology extension, site by ICD-10-CM C25.x in the code.
-    let mut cond = condition(json!([{"system": ICD10, "code": "C25.0"}]));
+    let mut cond = condition(json!([{"system": ICD10CM, "code": "C25.0"}]));
     cond["extension"] = json!([{
-        "url": "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior",
+        "url": MCODE_HISTOLOGY_MORPHOLOGY_BEHAVIOR,
         "valueCodeableConcept": coding(ICDO3, "8246/3")
     }]);
     assert_eq!(kinds(&cond), [FactKind::PnetDiagnosis, FactKind::NecDiagnosis]);
@@ -316,7 +316,7 @@ fn therapy_rows() {
         (ISLET, "tae", Tae),
         (ISLET, "tace", Tace),
         (ISLET, "sirt", Sirt),
-        (SCT, "18027006", LiverTransplant),
+        (SNOMED, "18027006", LiverTransplant),
         (ISLET, "liver-transplant", LiverTransplant),
         (ATC, "A02BC01", ProtonPumpInhibitor),
         (ATC, "A02BC05", ProtonPumpInhibitor),
@@ -485,4 +485,29 @@ fn the_example_site_mapping_yields_facts_for_local_codes() {
             outcome: None
         })]
     );
+}
+
+#[test]
+fn the_system_uris_are_the_ones_the_contract_and_fhir_name() {
+    // Written out once more here, from contract.md and the FHIR / mCODE
+    // specifications, so a typo in `systems` cannot pass unnoticed.
+    use islet_fhir::systems;
+    for (constant, uri) in [
+        (systems::ISLET, "https://islet.dev/fhir/CodeSystem/pnet"),
+        (systems::LOINC, "http://loinc.org"),
+        (systems::SNOMED, "http://snomed.info/sct"),
+        (systems::ICD10CM, "http://hl7.org/fhir/sid/icd-10-cm"),
+        (systems::ICDO3, "http://terminology.hl7.org/CodeSystem/icd-o-3"),
+        (systems::ATC, "http://www.whocc.no/atc"),
+        (systems::UCUM, "http://unitsofmeasure.org"),
+        (systems::CONDITION_CLINICAL, "http://terminology.hl7.org/CodeSystem/condition-clinical"),
+        (systems::CONDITION_VER_STATUS, "http://terminology.hl7.org/CodeSystem/condition-ver-status"),
+        (
+            systems::MCODE_HISTOLOGY_MORPHOLOGY_BEHAVIOR,
+            "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior",
+        ),
+    ] {
+        assert_eq!(constant, uri);
+    }
+    assert_eq!(islet_fhir::ISLET_SYSTEM, systems::ISLET);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use islet_fhir::Change;
+use islet_fhir::{Change, ResourceType};
 use islet_guideline::FactKind;
 use serde_json::{json, Value};
 
@@ -26,7 +26,7 @@ fn a_bad_entry_does_not_spoil_the_good_ones() {
     let mut bad = ki67(4.5);
     bad["id"] = json!("bad");
     bad["valueQuantity"]["value"] = json!("4.5");
-    let mut good2 = condition(json!([{"system": SCT, "code": "735735001"}]));
+    let mut good2 = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     good2["id"] = json!("c9");
     let b = bundle(
         "collection",
@@ -76,9 +76,14 @@ fn delete_entries() {
     assert_eq!(
         d.changes,
         [
-            Change::Delete { resource_type: "Observation".into(), id: "o1".into(), patient: None, version_id: None },
             Change::Delete {
-                resource_type: "Condition".into(),
+                resource_type: ResourceType::Observation,
+                id: "o1".into(),
+                patient: None,
+                version_id: None
+            },
+            Change::Delete {
+                resource_type: ResourceType::Condition,
                 id: "c1".into(),
                 patient: None,
                 version_id: Some("4".into())
@@ -111,7 +116,7 @@ fn urn_uuid_subjects_resolve_to_the_patient_entry() {
     let patient_url = "urn:uuid:8f6b3c1e-4a4c-4a9e-9b1e-7f0d2c0b9a11";
     let mut o = ki67(4.5);
     o["subject"] = json!({"reference": patient_url});
-    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     c["subject"] = json!({"reference": "urn:uuid:00000000-0000-4000-8000-000000000099"});
     let mut enc = ki67(3.0);
     enc["id"] = json!("o2");
@@ -236,7 +241,7 @@ fn envelopes_bare_and_wrapped() {
         assert_eq!(
             d.changes,
             [Change::Delete {
-                resource_type: "Observation".into(),
+                resource_type: ResourceType::Observation,
                 id: "o1".into(),
                 patient: Some("Patient/p1".into()),
                 version_id: Some("3".into())
@@ -246,7 +251,7 @@ fn envelopes_bare_and_wrapped() {
     let d = decode(&wrapped(delivery("DELETE", None, Some("Condition/c1"))));
     assert_eq!(
         d.changes,
-        [Change::Delete { resource_type: "Condition".into(), id: "c1".into(), patient: None, version_id: None }]
+        [Change::Delete { resource_type: ResourceType::Condition, id: "c1".into(), patient: None, version_id: None }]
     );
     // DELETE without payloadId: identity from the payload.
     let d = decode(&delivery("DELETE", Some(&o), None));

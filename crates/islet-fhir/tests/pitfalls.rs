@@ -88,7 +88,7 @@ fn resource_type_is_checked() {
     o.as_object_mut().unwrap().remove("resourceType");
     assert_eq!(rejected(&o).0, "no-resource-type");
     // A Condition body labelled as an Observation is read as an Observation: it has no status.
-    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     c["resourceType"] = json!("Observation");
     assert_eq!(rejected(&c).0, "missing-status");
 }
@@ -170,8 +170,8 @@ fn unknown_status_and_missing_code_have_specific_reasons() {
     let mut o = ki67(4.5);
     o.as_object_mut().unwrap().remove("code");
     assert_eq!(rejected(&o).0, "missing-code");
-    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
-    c["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "actve");
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    c["clinicalStatus"] = coding(CONDITION_CLINICAL, "actve");
     assert_eq!(rejected(&c).0, "unknown-status");
     let ms = med_statement("taking", ATC, "H01CB02");
     assert_eq!(rejected(&ms).0, "unknown-status");

@@ -42,14 +42,12 @@ fn a_retraction_needs_no_clinical_time() {
 
 #[test]
 fn condition_statuses() {
-    const CLIN: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
-    const VER: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
-    let pnet = json!([{"system": SCT, "code": "735735001"}]);
+    let pnet = json!([{"system": SNOMED, "code": "735735001"}]);
     for (clinical, facts) in
         [("active", 1), ("recurrence", 1), ("relapse", 1), ("inactive", 0), ("remission", 0), ("resolved", 0)]
     {
         let mut c = condition(pnet.clone());
-        c["clinicalStatus"] = coding(CLIN, clinical);
+        c["clinicalStatus"] = coding(CONDITION_CLINICAL, clinical);
         let d = decode(&c);
         let v = upsert(&d);
         assert_eq!(v.facts.len(), facts, "{clinical}");
@@ -64,7 +62,7 @@ fn condition_statuses() {
         ("entered-in-error", true, false),
     ] {
         let mut c = condition(pnet.clone());
-        c["verificationStatus"] = coding(VER, verification);
+        c["verificationStatus"] = coding(CONDITION_VER_STATUS, verification);
         let d = decode(&c);
         let v = upsert(&d);
         assert_eq!(v.retracted, retracted, "{verification}");
@@ -215,7 +213,7 @@ fn clinical_time_sources() {
     assert!(upsert(&decode(&hb)).facts.is_empty());
 
     // Condition: onset, then recordedDate, then meta.lastUpdated.
-    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     assert_eq!(upsert(&decode(&c)).clinical_time, Some(datetime!(2023-11-05 0:00 UTC)));
     c.as_object_mut().unwrap().remove("onsetDateTime");
     c["recordedDate"] = json!("2023-11-07");
@@ -395,10 +393,10 @@ fn a_retraction_is_honoured_even_with_a_broken_body() {
     o["status"] = json!("entered-in-error");
     let d = decode(&o);
     assert!(upsert(&d).retracted);
-    let mut c = condition(json!([{"system": SCT, "code": "735735001"}]));
-    c["verificationStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted");
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    c["verificationStatus"] = coding(CONDITION_VER_STATUS, "refuted");
     c["onsetDateTime"] = json!("2023-13");
-    c["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "gone");
+    c["clinicalStatus"] = coding(CONDITION_CLINICAL, "gone");
     let d = decode(&c);
     assert!(upsert(&d).retracted);
     let mut ms = med_statement("entered-in-error", ATC, "H01CB02");

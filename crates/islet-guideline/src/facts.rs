@@ -309,6 +309,9 @@ pub enum ProblemKind {
     ImplausibleValue,
     /// `data.unknown-unit`
     UnknownUnit,
+    /// `data.implausible-value`: a date of something that has happened lies
+    /// after the message reporting it was received.
+    ImplausibleTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use islet::drivers::clock::ManualClock;
 use islet::drivers::scheduler::Scheduler;
 use islet_engine::{Batch, ChangeKind, Engine, Item, Origin, Source};
-use islet_fhir::{Change, Decoded, ResourceVersion, SiteMapping};
+use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
 use islet_guideline::facts::*;
 use islet_guideline::{Config, Instant, State};
 use islet_store::test_support::TestDb;
@@ -18,7 +18,7 @@ fn engine() -> Engine {
 fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactKind>) -> Change {
     let (rt, id) = reference.split_once('/').unwrap();
     Change::Upsert(ResourceVersion {
-        resource_type: rt.into(),
+        resource_type: ResourceType::parse(rt).unwrap(),
         id: id.into(),
         patient: format!("Patient/{patient}"),
         version_id: Some(v.to_string()),

@@ -1,17 +1,14 @@
 //! Builders for test messages.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use islet_fhir::{Change, Decoded, Decoder, ResourceVersion, SiteMapping};
 use islet_guideline::FactKind;
 use serde_json::{json, Value};
 
-pub const LOINC: &str = "http://loinc.org";
-pub const SCT: &str = "http://snomed.info/sct";
-pub const ICD10: &str = "http://hl7.org/fhir/sid/icd-10-cm";
-pub const ICDO3: &str = "http://terminology.hl7.org/CodeSystem/icd-o-3";
-pub const ATC: &str = "http://www.whocc.no/atc";
-pub const ISLET: &str = "https://islet.dev/fhir/CodeSystem/pnet";
-pub const UCUM: &str = "http://unitsofmeasure.org";
+pub use islet_fhir::systems::{
+    ATC, CONDITION_CLINICAL, CONDITION_VER_STATUS, ICD10CM, ICDO3, ISLET, LOINC, MCODE_HISTOLOGY_MORPHOLOGY_BEHAVIOR,
+    SNOMED, UCUM,
+};
 
 pub fn decode(v: &Value) -> Decoded {
     Decoder::new(SiteMapping::empty()).decode(v.to_string().as_bytes())
@@ -80,8 +77,8 @@ pub fn condition(codings: Value) -> Value {
         "resourceType": "Condition",
         "id": "c1",
         "meta": {"lastUpdated": "2024-02-01T00:00:00Z"},
-        "clinicalStatus": coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active"),
-        "verificationStatus": coding("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"),
+        "clinicalStatus": coding(CONDITION_CLINICAL, "active"),
+        "verificationStatus": coding(CONDITION_VER_STATUS, "confirmed"),
         "code": {"coding": codings},
         "subject": {"reference": "Patient/p1"},
         "onsetDateTime": "2023-11-05",

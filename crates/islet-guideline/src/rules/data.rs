@@ -22,7 +22,8 @@ pub const IMPLAUSIBLE_VALUE: RuleSpec = RuleSpec {
     severity: Severity::Warning,
     summary: "A value outside its physical range was recorded and is not used",
     detail: "A result lies outside its physical range (Ki-67 outside 0–100 %, a negative size or \
-             concentration). Islet ignores it; correct the source record.",
+             concentration), or a date of something that has happened lies in the future (after the \
+             record reached Islet). Islet ignores it; correct the source record.",
     citation: "Islet data-quality check (no paper reference)",
 };
 
@@ -41,8 +42,8 @@ pub const RULES: &[&RuleSpec] = &[&GRADE_DISCORDANT, &IMPLAUSIBLE_VALUE, &UNKNOW
 
 pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(grade_discordant(p));
-    out.extend(problems(p, ProblemKind::ImplausibleValue, &IMPLAUSIBLE_VALUE));
-    out.extend(problems(p, ProblemKind::UnknownUnit, &UNKNOWN_UNIT));
+    out.extend(problems(p, &[ProblemKind::ImplausibleValue, ProblemKind::ImplausibleTime], &IMPLAUSIBLE_VALUE));
+    out.extend(problems(p, &[ProblemKind::UnknownUnit], &UNKNOWN_UNIT));
 }
 
 /// "When the two measures disagree, the higher grade wins and a
@@ -58,11 +59,11 @@ pub fn grade_discordant(p: &Picture) -> Option<Finding> {
     Some(f)
 }
 
-/// One alert for all problems of a kind; each problem is its own evidence.
-fn problems(p: &Picture, kind: ProblemKind, spec: &'static RuleSpec) -> Option<Finding> {
+/// One alert for all problems of these kinds; each problem is its own evidence.
+fn problems(p: &Picture, kinds: &[ProblemKind], spec: &'static RuleSpec) -> Option<Finding> {
     let mut found = None;
     for (fact, k, _) in p.problems() {
-        if k == kind {
+        if kinds.contains(&k) {
             found = Some(found.unwrap_or_else(|| Finding::new(spec)).fact(fact));
         }
     }
@@ -100,5 +101,19 @@ mod tests {
         );
         assert!(p.fires("2024-02-01", "data.unknown-unit"));
         assert!(!p.fires("2024-02-01", "data.implausible-value"));
+    }
+
+    #[test]
+    fn a_date_in_the_future_is_an_implausible_value() {
+        let future = |detail: &str| FactKind::Problem { kind: ProblemKind::ImplausibleTime, detail: detail.into() };
+        let p = Patient::pnet()
+            .on("2024-01-05", future("effectiveDateTime 9999-01-01 lies after the message was received"))
+            .on("2024-01-06", FactKind::Problem { kind: ProblemKind::ImplausibleValue, detail: "Ki-67 150".into() });
+        let a = p.alerts("2024-02-01", "data.implausible-value");
+        assert_eq!(a.len(), 1, "one alert for both kinds");
+        assert_eq!(a[0].evidence.len(), 2);
+        assert!(a[0].evidence[0].fact.contains("9999-01-01"), "{:?}", a[0].evidence);
+        assert!(a[0].detail.contains("in the future"), "{}", a[0].detail);
+        assert!(!p.fires("2024-02-01", "data.unknown-unit"));
     }
 }
