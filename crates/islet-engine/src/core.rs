@@ -155,6 +155,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                     let t = touched.get_mut(&v.patient).expect("patient is locked");
                     let o = t.state.record.apply_version(v);
                     if matches!(o, Applied::Stored | Applied::Conflict { replaced: true }) {
+                        t.state.record.date_receipt_problems(&reference, now);
                         t.written.push(Written::Version(v));
                         holders.entry(reference.clone()).or_default().insert(v.patient.clone());
                     }

@@ -18,7 +18,8 @@
 //! is the only answer that does not depend on the order.
 
 use islet_fhir::ResourceVersion;
-use islet_guideline::{Fact, Instant};
+use islet_guideline::facts::ProblemKind;
+use islet_guideline::{Fact, FactKind, Instant};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -261,6 +262,18 @@ impl PatientRecord {
         }
     }
 
+    /// A problem found at receipt (a clinical time in the future) is dated
+    /// when the decoder saw it; it is known from the instant it is processed
+    /// (replay processes at its replay instant, earlier than the wall clock).
+    pub fn date_receipt_problems(&mut self, reference: &str, processed_at: Instant) {
+        let Some(r) = self.resources.get_mut(reference) else { return };
+        for f in &mut r.facts {
+            if matches!(f.kind, FactKind::Problem { kind: ProblemKind::ImplausibleTime, .. }) && f.at > processed_at {
+                f.at = processed_at;
+            }
+        }
+    }
+
     /// Every fact of every current, non-retracted resource.
     pub fn facts(&self) -> impl Iterator<Item = &Fact> {
         self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
@@ -270,7 +283,7 @@ impl PatientRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use islet_guideline::facts::{FactKind, Ki67Percent};
+    use islet_guideline::facts::Ki67Percent;
     use islet_guideline::SourceRef;
 
     fn version(

@@ -350,7 +350,7 @@ fn a_future_date_does_not_move_the_replay_instant() {
     let dir = TempDir::new("future");
     let mut lines = valid_lines();
     lines.push(ki67("far-future", "sc-workup-a", "").replace("2024-02-01", "9999-01-01"));
-    lines.push(r#"{"resourceType":"Patient","id":"sc-workup-b","birthDate":"2999-05-01"}"#.to_string());
+    lines.push(r#"{"resourceType":"Patient","id":"sc-born-later","birthDate":"2999-05-01"}"#.to_string());
     let file = dir.write("future.ndjson", (lines.join("\n") + "\n").as_bytes());
     let out = run(islet().args(["replay", "--stats"]).arg(&file));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -367,5 +367,9 @@ fn a_future_date_does_not_move_the_replay_instant() {
         .map(|e| e["reference"].as_str().unwrap())
         .collect();
     assert!(evidence.contains(&"Observation/far-future"), "{implausible:?}");
-    assert!(evidence.contains(&"Patient/sc-workup-b"), "{implausible:?}");
+    assert!(evidence.contains(&"Patient/sc-born-later"), "{implausible:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("effectiveDateTime 9999-01-01 lies in the future"), "{text}");
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert!(!text.contains(&today), "replay output must not depend on the day it runs");
 }

@@ -145,14 +145,11 @@ fn problem(kind: ProblemKind, detail: String) -> FactKind {
 }
 
 /// The problem that replaces facts dated after the message was received
-/// (the detail is for clinicians: it names the element and the dates).
-fn implausible_time(t: &ClinicalTime, received: Instant) -> FactKind {
-    let detail = format!(
-        "{} {} lies after the message was received ({}); the data it dates is not used",
-        t.element,
-        t.at.date(),
-        received.date()
-    );
+/// (the detail is for clinicians: it names the element and the date). The
+/// receipt time is not in the text: replay output must not depend on the
+/// day it runs. The evidence line adds "on <date>", the day it was noted.
+fn implausible_time(t: &ClinicalTime, _received: Instant) -> FactKind {
+    let detail = format!("{} {} lies in the future, so the data it dates is not used; noted", t.element, t.at.date());
     problem(ProblemKind::ImplausibleTime, detail)
 }
 
