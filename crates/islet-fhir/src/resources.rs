@@ -831,6 +831,8 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 tense,
                 escalated: class == TherapyClass::Ssa && escalated,
                 outcome: outcome.filter(|_| class == TherapyClass::PrimaryResection),
+                // The period end (v2 "running therapy") is not read yet.
+                until: None,
             }));
         }
         Ok(said)
