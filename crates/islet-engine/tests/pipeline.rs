@@ -193,6 +193,7 @@ fn history() -> Vec<Change> {
                 tense: Tense::Running,
                 escalated: false,
                 outcome: None,
+                until: None,
             })],
             false,
         ),

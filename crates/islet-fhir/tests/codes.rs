@@ -323,7 +323,8 @@ fn therapy_rows() {
         (ATC, "V03AH01", Diazoxide),
     ];
     for (system, code, class) in rows {
-        let expected = |tense| vec![FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None })];
+        let expected =
+            |tense| vec![FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None, until: None })];
         // Both a medication and a procedure resource carry any therapy code.
         assert_eq!(kinds(&med_statement("active", system, code)), expected(Tense::Running), "{code}");
         assert_eq!(kinds(&procedure("completed", system, code)), expected(Tense::Done), "{code}");
@@ -341,7 +342,8 @@ fn resection_outcome_and_biliary_reconstruction_procedure() {
             class: TherapyClass::PrimaryResection,
             tense: Tense::Done,
             escalated: false,
-            outcome: Some(ResectionOutcome::Curative)
+            outcome: Some(ResectionOutcome::Curative),
+            until: None
         })]
     );
     p["outcome"] = coding(ISLET, "debulking");
@@ -482,7 +484,8 @@ fn the_example_site_mapping_yields_facts_for_local_codes() {
             class: TherapyClass::Ssa,
             tense: Tense::Running,
             escalated: false,
-            outcome: None
+            outcome: None,
+            until: None
         })]
     );
 }

@@ -338,7 +338,13 @@ fn unsupported_types_are_skipped() {
 fn ssa_escalation() {
     let mut ms = med_statement("active", ATC, "H01CB02");
     let ssa = |escalated| {
-        FactKind::Therapy(Therapy { class: TherapyClass::Ssa, tense: Tense::Running, escalated, outcome: None })
+        FactKind::Therapy(Therapy {
+            class: TherapyClass::Ssa,
+            tense: Tense::Running,
+            escalated,
+            outcome: None,
+            until: None,
+        })
     };
     assert_eq!(kinds(&ms), [ssa(false)]);
     for (period, unit, frequency, escalated) in [
@@ -376,7 +382,8 @@ fn medication_by_reference() {
             class: TherapyClass::Everolimus,
             tense: Tense::Done,
             escalated: false,
-            outcome: None
+            outcome: None,
+            until: None
         })]
     );
     ms["medicationReference"] = json!({"reference": "Medication/elsewhere"});

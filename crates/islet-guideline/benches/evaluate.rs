@@ -41,6 +41,7 @@ fn busy_record() -> Vec<Fact> {
                 tense: Tense::Done,
                 escalated: false,
                 outcome: None,
+                until: None,
             }),
         ),
         fact(
@@ -51,6 +52,7 @@ fn busy_record() -> Vec<Fact> {
                 tense: Tense::Done,
                 escalated: false,
                 outcome: None,
+                until: None,
             }),
         ),
         fact(
@@ -61,6 +63,7 @@ fn busy_record() -> Vec<Fact> {
                 tense: Tense::Running,
                 escalated: false,
                 outcome: None,
+                until: None,
             }),
         ),
         fact(
@@ -71,6 +74,7 @@ fn busy_record() -> Vec<Fact> {
                 tense: Tense::Planned,
                 escalated: false,
                 outcome: None,
+                until: None,
             }),
         ),
     ];

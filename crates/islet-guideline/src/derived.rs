@@ -26,6 +26,7 @@ pub struct Picture<'a> {
     /// Computed on first use: many rules ask.
     metastases: OnceCell<Vec<(&'a Fact, MetastasisSite)>>,
     course: OnceCell<Vec<(&'a Fact, Course)>>,
+    therapies: OnceCell<Vec<(&'a Fact, Therapy)>>,
 }
 
 /// WHO 2010 grade with the facts it rests on.
@@ -67,18 +68,21 @@ pub fn grade_from_mitoses(m: MitoticCount) -> Grade {
 
 impl<'a> Picture<'a> {
     pub fn new(all: impl IntoIterator<Item = &'a Fact>, now: Instant, config: &'a Config) -> Self {
-        let mut facts: Vec<&Fact> = Vec::new();
+        // Each fact keyed by its instant as a plain number: comparing two
+        // offset times converts both on every comparison.
+        let mut keyed: Vec<(i128, &'a Fact)> = Vec::new();
         let mut next_future_fact: Option<Instant> = None;
         for f in all {
             if f.at <= now {
-                facts.push(f);
+                keyed.push((f.at.unix_timestamp_nanos(), f));
             } else {
                 next_future_fact = Some(next_future_fact.map_or(f.at, |t| t.min(f.at)));
             }
         }
         // Clinical time, then source: never arrival order. Within one source
         // the decoder's order is deterministic, and the sort is stable.
-        facts.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.source.cmp(&b.source)));
+        keyed.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.source.cmp(&b.source)));
+        let facts = keyed.into_iter().map(|(_, f)| f).collect();
         let mut p = Picture {
             now,
             config,
@@ -91,6 +95,7 @@ impl<'a> Picture<'a> {
             birth_date: None,
             metastases: OnceCell::new(),
             course: OnceCell::new(),
+            therapies: OnceCell::new(),
         };
         p.pnet = p.earliest(|k| matches!(k, FactKind::PnetDiagnosis));
         p.nec = p.earliest(|k| matches!(k, FactKind::NecDiagnosis));
@@ -183,9 +188,10 @@ impl<'a> Picture<'a> {
         matches!(self.grade(), Some(Grade::G1 | Grade::G2))
     }
 
-    /// Metastasis facts: secondary-malignancy Conditions, plus liver lesions
-    /// seen on imaging (a liver lesion size, a lesion count ≥ 1, or liver
-    /// involvement > 0 % all mean the liver holds tumour).
+    /// Metastasis facts: secondary-malignancy Conditions with or without a
+    /// site (the decoder gives a Condition without a site the site `other`),
+    /// plus liver lesions seen on imaging (a liver lesion size, a lesion count
+    /// ≥ 1, or liver involvement > 0 % all mean the liver holds tumour).
     ///
     /// Imaging counts by its latest result only: a later count of 0 or
     /// involvement of 0 % means the liver is no longer known to hold tumour.
@@ -224,14 +230,15 @@ impl<'a> Picture<'a> {
         self.metastasis_at(MetastasisSite::Liver)
     }
 
-    /// Bone or any other metastasis outside the abdomen.
+    /// Extra-abdominal metastases: bone, lung or distant lymph nodes (not
+    /// the liver, regional nodes or other sites).
     pub fn extra_abdominal_metastasis(&self) -> Option<(&'a Fact, MetastasisSite)> {
         self.metastases().iter().find(|(_, s)| s.is_extra_abdominal()).copied()
     }
 
     /// Extrahepatic metastases (Milan criteria): any site other than the liver.
     pub fn extrahepatic_metastasis(&self) -> Option<&'a Fact> {
-        self.extra_abdominal_metastasis().map(|(f, _)| f)
+        self.metastases().iter().find(|(_, s)| s.is_extrahepatic()).map(|(f, _)| *f)
     }
 
     pub fn resectability(&self) -> Option<(&'a Fact, Resectability)> {
@@ -254,13 +261,13 @@ impl<'a> Picture<'a> {
         self.liver_resectable().and_then(|(f, r)| (!r).then_some(f))
     }
 
-    /// Resectability `lt-90`, `unresectable-vascular` or `unresectable`, or
-    /// liver metastases assessed as unresectable.
+    /// Unresectable (v2): the latest resectability assessment is `lt-90` or
+    /// `unresectable`, or liver metastases are assessed as unresectable.
+    /// `unresectable-vascular` is not unresectable: it means "explore
+    /// surgically first" (`surgery.vascular-exploration`).
     pub fn unresectable(&self) -> Option<&'a Fact> {
         match self.resectability() {
-            Some((f, Resectability::Below90 | Resectability::UnresectableVascular | Resectability::Unresectable)) => {
-                Some(f)
-            }
+            Some((f, Resectability::Below90 | Resectability::Unresectable)) => Some(f),
             _ => self.liver_unresectable(),
         }
     }
@@ -301,7 +308,9 @@ impl<'a> Picture<'a> {
             .collect()
     }
 
-    /// The latest disease-status or RECIST observation says progression.
+    /// Progression (v2): the latest disease-status or RECIST observation that
+    /// is not `undetermined` says worsening / progressive disease. An
+    /// `undetermined` result neither makes nor ends progression.
     pub fn progression(&self) -> Option<&'a Fact> {
         match self.course().last() {
             Some((f, Course::Progression)) => Some(f),
@@ -309,29 +318,36 @@ impl<'a> Picture<'a> {
         }
     }
 
-    /// Every progression observation, oldest first.
-    pub fn progressions(&self) -> Vec<&'a Fact> {
-        self.course().iter().filter(|(_, c)| *c == Course::Progression).map(|(f, _)| *f).collect()
+    /// The last progression observation, whatever came after it.
+    pub fn last_progression(&self) -> Option<&'a Fact> {
+        self.course().iter().rev().find(|(_, c)| *c == Course::Progression).map(|(f, _)| *f)
     }
 
-    /// How long the disease has been documented without progression: from the
-    /// first to the last observation of the current run of stable (or
-    /// responding) assessments. Documented span, not time since the last
-    /// visit: stability nobody observed is not assumed.
-    pub fn stable_span(&self) -> Option<(&'a Fact, &'a Fact, f64)> {
+    /// The current run of non-progressing assessments (v2): when the latest
+    /// determined assessment is stable or a response, the first and the last
+    /// assessment of the run of such assessments since the last progression.
+    /// `undetermined` results neither break nor extend it.
+    pub fn stable_run(&self) -> Option<(&'a Fact, &'a Fact)> {
         let course = self.course();
         let (last, last_course) = *course.last()?;
         if last_course == Course::Progression {
             return None;
         }
-        let start = course.iter().rev().take_while(|(_, c)| *c != Course::Progression).last()?.0;
-        Some((start, last, months_between(start.at.date(), last.at.date())))
+        let first = course.iter().rev().take_while(|(_, c)| *c != Course::Progression).last()?.0;
+        Some((first, last))
     }
 
-    /// Stable (no progression) for at least `months` calendar months.
+    /// Stable for at least `months` calendar months (v2): the current stable
+    /// run, counted from its first assessment to now. Returns the run.
     pub fn stable_for(&self, months: u32) -> Option<(&'a Fact, &'a Fact)> {
-        let (start, last, _) = self.stable_span()?;
-        (add_months(start.at.date(), months) <= last.at.date()).then_some((start, last))
+        let (first, last) = self.stable_run()?;
+        (add_months(first.at.date(), months) <= self.now.date()).then_some((first, last))
+    }
+
+    /// When the current stable run reaches `months` months, if that is still ahead.
+    pub fn stable_for_from(&self, months: u32) -> Option<time::Date> {
+        let (first, _) = self.stable_run()?;
+        Some(add_months(first.at.date(), months)).filter(|d| *d > self.now.date())
     }
 
     /// Primary-tumour largest diameters, oldest first.
@@ -352,18 +368,33 @@ impl<'a> Picture<'a> {
         sizes.into_iter().filter(|(f, _)| f.at.date() == last.at.date()).max_by(|a, b| a.1.get().total_cmp(&b.1.get()))
     }
 
-    /// Growth of the primary's largest diameter in mm per year, between the
-    /// latest result and the latest earlier one at least
-    /// `growth_min_interval_months` before it *(project default: 6)*.
+    /// Growth of the primary's largest diameter in mm per year (v2): for the
+    /// latest size result, the largest growth to it from any earlier result
+    /// at least `growth_min_interval_months` *(project default: 6)* before
+    /// it, each scaled to 12 months. So 10 → 16 mm in 6 months → 17 mm at 12
+    /// months is 7 mm/year (from the first result), not 2 (from the middle
+    /// one). "Largest" compares the scaled rates: a fast recent rise is not
+    /// diluted by a long quiet stretch before it. Unknown with no earlier
+    /// result far enough back.
     pub fn growth_per_year(&self) -> Option<Growth<'a>> {
-        let sizes = self.primary_sizes();
         let (latest, latest_mm) = self.primary_size()?;
         let min = self.config.thresholds.growth_min_interval_months;
-        let (earlier, earlier_mm) =
-            sizes.into_iter().rev().find(|(f, _)| add_months(f.at.date(), min) <= latest.at.date())?;
-        let months = months_between(earlier.at.date(), latest.at.date());
-        let mm_per_year = (latest_mm.get() - earlier_mm.get()) * 12.0 / months;
-        Some(Growth { earlier, latest, mm_per_year })
+        let mut fastest: Option<Growth<'a>> = None;
+        for f in &self.facts {
+            let FactKind::TumourSize { site: TumourSite::Primary, largest: earlier_mm } = &f.kind else {
+                continue;
+            };
+            if add_months(f.at.date(), min) > latest.at.date() {
+                // Sorted by time: every later result is closer still.
+                break;
+            }
+            let months = months_between(f.at.date(), latest.at.date());
+            let mm_per_year = (latest_mm.get() - earlier_mm.get()) * 12.0 / months;
+            if fastest.is_none_or(|g| mm_per_year > g.mm_per_year) {
+                fastest = Some(Growth { earlier: f, latest, mm_per_year });
+            }
+        }
+        fastest
     }
 
     /// The largest liver lesion on the latest imaging that measured liver lesions.
@@ -441,7 +472,7 @@ impl<'a> Picture<'a> {
     }
 
     pub fn syndrome(&self, which: Syndrome) -> Option<&'a Fact> {
-        self.latest(|k| *k == FactKind::Syndrome(which))
+        self.latest(|k| matches!(k, FactKind::Syndrome(s) if *s == which))
     }
 
     /// Non-functioning: recorded as such, or no syndrome recorded at all.
@@ -450,7 +481,7 @@ impl<'a> Picture<'a> {
     }
 
     pub fn hereditary(&self, which: Hereditary) -> Option<&'a Fact> {
-        self.latest(|k| *k == FactKind::Hereditary(which))
+        self.latest(|k| matches!(k, FactKind::Hereditary(h) if *h == which))
     }
 
     pub fn portal_vein_occlusion(&self) -> Option<&'a Fact> {
@@ -465,11 +496,22 @@ impl<'a> Picture<'a> {
         self.latest(|k| matches!(k, FactKind::BiliaryReconstruction))
     }
 
-    /// Therapy facts, oldest first.
+    /// Therapy facts, oldest first, each with its tense at `now` (v2): a done
+    /// course whose recorded period contains now (`at ≤ now < until`) is
+    /// running.
     pub fn therapies(&self) -> impl Iterator<Item = (&'a Fact, Therapy)> + '_ {
-        self.facts.iter().filter_map(|f| match &f.kind {
-            FactKind::Therapy(t) => Some((*f, *t)),
-            _ => None,
+        self.therapy_records().iter().copied()
+    }
+
+    fn therapy_records(&self) -> &[(&'a Fact, Therapy)] {
+        self.therapies.get_or_init(|| {
+            self.facts
+                .iter()
+                .filter_map(|f| match &f.kind {
+                    FactKind::Therapy(t) => Some((*f, Therapy { tense: tense_at(t, self.now), ..*t })),
+                    _ => None,
+                })
+                .collect()
         })
     }
 
@@ -478,15 +520,16 @@ impl<'a> Picture<'a> {
     /// moves the course on (planned → running → done). So an old "active"
     /// statement does not keep a therapy running once a later record says it
     /// was completed or stopped, and a plan is no longer "planned" once the
-    /// therapy started.
+    /// therapy started. Tenses are those at `now` (see [`Picture::therapies`]).
     pub fn therapy(&self, class: impl Fn(TherapyClass) -> bool, tenses: &[Tense]) -> Option<(&'a Fact, Therapy)> {
-        let of_class: Vec<(&'a Fact, Therapy)> = self.therapies().filter(|(_, t)| class(t.class)).collect();
-        of_class
+        let records = self.therapy_records();
+        records
             .iter()
             .rev()
             .find(|(f, t)| {
-                tenses.contains(&t.tense)
-                    && !of_class
+                class(t.class)
+                    && tenses.contains(&t.tense)
+                    && !records
                         .iter()
                         .any(|(g, u)| u.class == t.class && g.at > f.at && superseded_by(t.tense, u.tense))
             })
@@ -515,11 +558,27 @@ impl<'a> Picture<'a> {
         self.therapy(class, &[Tense::Running, Tense::Done])
     }
 
+    /// The start of the current course of a running class (v2): the
+    /// earliest of its running records that follow the class's last done
+    /// record (at the same time or later: a record at the same instant does
+    /// not supersede, see [`Picture::therapy`]). `None` when the class does
+    /// not run now.
+    pub fn course_start(&self, class: TherapyClass) -> Option<&'a Fact> {
+        self.running(class)?;
+        let records = self.therapy_records().iter().filter(|(_, t)| t.class == class);
+        let last_done = records.clone().filter(|(_, t)| t.tense == Tense::Done).map(|(f, _)| f.at).max();
+        records
+            .filter(|(f, t)| t.tense == Tense::Running && last_done.is_none_or(|done| f.at >= done))
+            .map(|(f, _)| *f)
+            .next()
+    }
+
     /// Prior therapy failure: a course of a matching class (running or done)
-    /// that started before a later progression. Returns (therapy, progression).
+    /// that started before a later progression. Returns (the newest such
+    /// course record, the last progression). The classes that failed are the
+    /// spec's "failed classes": a recommendation for one is not raised again.
     pub fn failed(&self, class: impl Fn(TherapyClass) -> bool) -> Option<(&'a Fact, &'a Fact)> {
-        let progressions = self.progressions();
-        let last_progression = *progressions.last()?;
+        let last_progression = self.last_progression()?;
         self.therapies()
             .filter(|(f, t)| {
                 class(t.class) && matches!(t.tense, Tense::Running | Tense::Done) && f.at < last_progression.at
@@ -528,7 +587,10 @@ impl<'a> Picture<'a> {
             .map(|(f, _)| (f, last_progression))
     }
 
-    /// A completed curative resection of the primary.
+    /// Curatively resected (v2): a completed resection of the primary with
+    /// outcome curative, dated at or before now. Debulking, an unknown
+    /// outcome or a planned resection do not count (nor one whose recorded
+    /// period has not ended yet: it is still running).
     pub fn curative_resection(&self) -> Option<&'a Fact> {
         self.therapies()
             .filter(|(_, t)| {
@@ -538,6 +600,23 @@ impl<'a> Picture<'a> {
             })
             .map(|(f, _)| f)
             .last()
+    }
+
+    /// Transplanted (v2): a completed liver transplantation dated at or before now.
+    pub fn transplanted(&self) -> Option<&'a Fact> {
+        self.therapies()
+            .filter(|(_, t)| t.class == TherapyClass::LiverTransplant && t.tense == Tense::Done)
+            .map(|(f, _)| f)
+            .last()
+    }
+
+    /// The ends of the done courses that run at `now` because their period
+    /// contains it: each turns "done" at that instant.
+    pub fn course_ends(&self) -> impl Iterator<Item = Instant> + use<'_, 'a> {
+        self.facts.iter().filter_map(|f| match &f.kind {
+            FactKind::Therapy(t) if tense_at(t, self.now) != t.tense => t.until,
+            _ => None,
+        })
     }
 
     /// Age in whole years at `now`.
@@ -550,6 +629,16 @@ impl<'a> Picture<'a> {
             FactKind::Problem { kind, detail } => Some((*f, *kind, detail.as_str())),
             _ => None,
         })
+    }
+}
+
+/// The tense of a therapy record at `now`: a done course whose recorded
+/// period contains now (`until` after now; its start, the fact's time, is at
+/// or before now, or the fact would not be known yet) is still running.
+fn tense_at(t: &Therapy, now: Instant) -> Tense {
+    match (t.tense, t.until) {
+        (Tense::Done, Some(until)) if now < until => Tense::Running,
+        (tense, _) => tense,
     }
 }
 

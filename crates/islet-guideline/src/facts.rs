@@ -11,7 +11,14 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::OffsetDateTime;
 
-/// An instant on the clinical time line (always UTC inside Islet).
+/// An instant on the clinical time line.
+///
+/// A clinical time keeps the UTC offset it was written with in the resource
+/// (a time without an offset is taken as UTC). Instants compare by the
+/// moment they denote, whatever their offsets, so ordering never depends on
+/// them; calendar dates (due dates, windows, ages, the dates in evidence) are
+/// taken with `at.date()`, in that own offset, never after converting to UTC
+/// (`2024-01-31T20:00-05:00` is 31 January). See [`crate::calendar`].
 pub type Instant = OffsetDateTime;
 
 /// A FHIR reference to the resource a fact came from: `Type/id`.
@@ -148,19 +155,31 @@ pub enum Hereditary {
     TuberousSclerosis,
 }
 
+/// Where a metastasis sits (spec "metastasis sites").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum MetastasisSite {
     Liver,
+    /// Intra-abdominal (regional) lymph nodes, ICD-10-CM C77.2.
+    RegionalNodes,
     Bone,
     Lung,
+    /// Every other lymph-node station (C77.x but C77.2, C7B.01).
     DistantNodes,
+    /// Any other site (peritoneum, C7B.8, SCT 94347008), and a
+    /// secondary-malignancy Condition with no site recorded.
     Other,
 }
 
 impl MetastasisSite {
-    /// Outside the abdomen: bone, lung, distant nodes, other distant sites.
+    /// Extra-abdominal disease: bone, lung, distant lymph nodes. Liver,
+    /// regional nodes and other (incl. unknown) sites are not.
     pub fn is_extra_abdominal(self) -> bool {
-        !matches!(self, MetastasisSite::Liver)
+        matches!(self, MetastasisSite::Bone | MetastasisSite::Lung | MetastasisSite::DistantNodes)
+    }
+
+    /// Extrahepatic disease (Milan criteria): any site but the liver.
+    pub fn is_extrahepatic(self) -> bool {
+        self != MetastasisSite::Liver
     }
 }
 
@@ -295,11 +314,21 @@ pub enum ResectionOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Therapy {
     pub class: TherapyClass,
+    /// The tense the resource status gives. A done course whose period
+    /// contains "now" counts as running at that instant (see `until`).
     pub tense: Tense,
     /// High-dose or shortened-interval (≤ 21 days) SSA.
     pub escalated: bool,
     /// Procedure.outcome of a resection, when recorded.
     pub outcome: Option<ResectionOutcome>,
+    /// The end of the recorded period (`effectivePeriod.end`,
+    /// `performedPeriod.end`) when the resource gives both a start (the
+    /// fact's clinical time) and an end. The course runs up to this instant,
+    /// exclusive: a date-only end includes that whole day (FHIR), so it is
+    /// the start of the following day. A done course with `at ≤ now < until`
+    /// is running at `now`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub until: Option<Instant>,
 }
 
 /// A problem in the data itself, found while decoding; the value is not used.
@@ -312,6 +341,13 @@ pub enum ProblemKind {
     /// `data.implausible-value`: a date of something that has happened lies
     /// after the message reporting it was received.
     ImplausibleTime,
+    /// `data.unusable-value`: a value Islet cannot interpret (an unknown coded
+    /// answer, text or a range where a number belongs, a quantity without a
+    /// value).
+    UnusableValue,
+    /// `data.version-conflict`: two different contents arrived with the same
+    /// version key; the engine adds this fact to the resource it kept.
+    VersionConflict,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -396,5 +432,53 @@ mod tests {
         let birth = Fact { kind: FactKind::BirthDate(time::macros::date!(1960 - 02 - 29)), ..fact };
         let json = serde_json::to_string(&birth).unwrap();
         assert_eq!(serde_json::from_str::<Fact>(&json).unwrap(), birth);
+    }
+
+    /// Stored records hold facts as JSON: facts written before v2 still read.
+    #[test]
+    fn facts_stored_before_v2_still_read() {
+        let v1 = r#"{"source":"MedicationStatement/m1","at":"2024-01-10T00:00:00Z","preliminary":false,
+            "kind":{"Therapy":{"class":"Ssa","tense":"Done","escalated":false,"outcome":null}}}"#;
+        let fact: Fact = serde_json::from_str(v1).unwrap();
+        let FactKind::Therapy(t) = fact.kind else { panic!("{fact:?}") };
+        assert_eq!(t.until, None);
+
+        let until = time::macros::datetime!(2024-07-01 00:00 -05:00);
+        let new = Fact {
+            source: SourceRef::new("MedicationStatement", "m2"),
+            at: time::macros::datetime!(2024-01-31 20:00 -05:00),
+            preliminary: false,
+            kind: FactKind::Therapy(Therapy { until: Some(until), ..t }),
+        };
+        let json = serde_json::to_string(&new).unwrap();
+        // The clinical time keeps its own offset through storage.
+        assert!(json.contains(r#""at":"2024-01-31T20:00:00-05:00""#), "{json}");
+        let back: Fact = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, new);
+        assert_eq!(back.at.offset(), new.at.offset());
+        for kind in [
+            FactKind::Metastasis(MetastasisSite::RegionalNodes),
+            FactKind::Problem { kind: ProblemKind::UnusableValue, detail: "d".into() },
+            FactKind::Problem { kind: ProblemKind::VersionConflict, detail: "d".into() },
+            FactKind::Problem { kind: ProblemKind::ImplausibleTime, detail: "d".into() },
+        ] {
+            let f = Fact { kind, ..new.clone() };
+            assert_eq!(serde_json::from_str::<Fact>(&serde_json::to_string(&f).unwrap()).unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn extra_abdominal_and_extrahepatic_sites() {
+        use MetastasisSite::*;
+        let extra_abdominal: Vec<_> = [Liver, RegionalNodes, Bone, Lung, DistantNodes, Other]
+            .into_iter()
+            .filter(|s| s.is_extra_abdominal())
+            .collect();
+        assert_eq!(extra_abdominal, [Bone, Lung, DistantNodes]);
+        let extrahepatic: Vec<_> = [Liver, RegionalNodes, Bone, Lung, DistantNodes, Other]
+            .into_iter()
+            .filter(|s| s.is_extrahepatic())
+            .collect();
+        assert_eq!(extrahepatic, [RegionalNodes, Bone, Lung, DistantNodes, Other]);
     }
 }

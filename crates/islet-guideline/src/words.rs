@@ -2,7 +2,12 @@
 
 use crate::facts::*;
 
+/// At most two decimals, without trailing zeros ("12.5", "30").
 fn trim(v: f64) -> String {
+    // Most clinical values are whole numbers: skip float formatting then.
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{}", v as i64);
+    }
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
@@ -24,16 +29,15 @@ pub fn fact_in_words(k: &FactKind) -> String {
             Hereditary::VonHippelLindau => "von Hippel-Lindau disease".into(),
             Hereditary::TuberousSclerosis => "tuberous sclerosis".into(),
         },
-        FactKind::Metastasis(site) => format!(
-            "{} metastases",
-            match site {
-                MetastasisSite::Liver => "liver",
-                MetastasisSite::Bone => "bone",
-                MetastasisSite::Lung => "lung",
-                MetastasisSite::DistantNodes => "distant lymph-node",
-                MetastasisSite::Other => "distant",
-            }
-        ),
+        FactKind::Metastasis(site) => match site {
+            MetastasisSite::Liver => "liver metastases",
+            MetastasisSite::RegionalNodes => "regional (intra-abdominal) lymph-node metastases",
+            MetastasisSite::Bone => "bone metastases",
+            MetastasisSite::Lung => "lung metastases",
+            MetastasisSite::DistantNodes => "distant lymph-node metastases",
+            MetastasisSite::Other => "metastases at another site or with no site recorded",
+        }
+        .into(),
         FactKind::PortalVeinOcclusion => "portal vein occlusion".into(),
         FactKind::LiverFailure => "liver failure".into(),
         FactKind::BiliaryReconstruction => "biliary reconstruction".into(),
@@ -137,10 +141,29 @@ pub fn fact_in_words(k: &FactKind) -> String {
                 Some(ResectionOutcome::Debulking) => s.push_str(", debulking"),
                 None => {}
             }
+            if let Some(until) = t.until {
+                // Its own calendar date, as every date in the evidence.
+                s.push_str(&format!(", recorded period until {}", until.date()));
+            }
             s
         }
         FactKind::BirthDate(d) => format!("born {d}"),
         FactKind::Deceased => "deceased".into(),
         FactKind::Problem { detail, .. } => detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim;
+
+    #[test]
+    fn trim_keeps_two_decimals_at_most() {
+        assert_eq!(trim(30.0), "30");
+        assert_eq!(trim(-3.0), "-3");
+        assert_eq!(trim(12.5), "12.5");
+        assert_eq!(trim(2.004), "2");
+        assert_eq!(trim(0.25), "0.25");
+        assert_eq!(trim(1e20), "100000000000000000000");
     }
 }

@@ -3,11 +3,12 @@
 use islet_guideline::rules::catalogue;
 use std::collections::BTreeSet;
 
-/// Copied from `spec/guideline.md`, in its order.
+/// Copied from `spec/guideline.md` (v2: 51 rules), in its order.
 const SPEC_IDS: &[&str] = &[
     "workup.grading-missing",
     "workup.ssr-imaging-missing",
     "workup.cga-missing",
+    "workup.performance-status-missing",
     "surgery.resection-indicated",
     "surgery.vascular-exploration",
     "surgery.debulking-not-advised",
@@ -20,6 +21,7 @@ const SPEC_IDS: &[&str] = &[
     "ssa.g2-limited-evidence",
     "ssa.not-in-g3",
     "ssa.needs-receptor-status",
+    "ssa.receptor-negative",
     "ssa.syndrome-control",
     "syndrome.gastrinoma-ppi",
     "syndrome.insulinoma-glucose",
@@ -31,6 +33,7 @@ const SPEC_IDS: &[&str] = &[
     "targeted.after-chemo",
     "targeted.first-line",
     "targeted.first-line-selected",
+    "targeted.not-in-g3",
     "prrt.candidate",
     "prrt.needs-uptake",
     "liver.ablation",
@@ -38,6 +41,7 @@ const SPEC_IDS: &[&str] = &[
     "liver.embolization",
     "liver.embolization-contraindicated",
     "liver.sirt",
+    "liver.sirt-contraindicated",
     "olt.candidate",
     "olt.not-eligible",
     "monitoring.ssa",
@@ -50,6 +54,8 @@ const SPEC_IDS: &[&str] = &[
     "data.grade-discordant",
     "data.implausible-value",
     "data.unknown-unit",
+    "data.unusable-value",
+    "data.version-conflict",
 ];
 
 #[test]
@@ -58,6 +64,9 @@ fn catalogue_is_exactly_the_spec() {
     let unique: BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(unique.len(), ids.len(), "a rule id appears twice");
     assert_eq!(unique, SPEC_IDS.iter().copied().collect::<BTreeSet<_>>());
+    // Also in the spec's order, so the catalogue reads like the spec.
+    assert_eq!(ids, SPEC_IDS);
+    assert_eq!(ids.len(), 51);
 }
 
 #[test]

@@ -101,6 +101,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 tense,
                 escalated: class == TherapyClass::Ssa && escalated,
                 outcome: outcome.filter(|_| class == TherapyClass::PrimaryResection),
+                until: None,
             }));
         }
         Ok(said)

@@ -12,15 +12,16 @@
 //! metastatic pNETs" and "somatostatin receptor scintigraphy is required
 //! prior to start the therapy".
 //!
-//! Recommendations here keep holding while the recommended therapy runs: the
-//! spec is silent on suppressing them, and that is a policy for every family
-//! at once, not for this one alone.
+//! v2: a recommendation is silent while the therapy it recommends runs (also
+//! a done course whose period contains now) and once that class has failed
+//! (spec "failed classes"); the alert that takes over names the failed course
+//! in its evidence ([`Finding::failed_course`]).
 
-use super::{with_grade, Finding};
+use super::{with_grade, Finding, Wording};
 use crate::alert::{Kind, RuleSpec, Severity};
 use crate::config::Profile;
 use crate::derived::Picture;
-use crate::facts::{Fact, FactKind, Grade, HormonalSymptoms, Therapy, TherapyClass};
+use crate::facts::{Fact, Grade, HormonalSymptoms, TherapyClass};
 
 /// PRRT needs tumour uptake at least as high as normal liver: Krenning ≥ 2. [5]
 pub const PRRT_MIN_KRENNING: u8 = 2;
@@ -66,10 +67,11 @@ pub const TARGETED_FIRST_LINE: RuleSpec = RuleSpec {
     id: "targeted.first-line",
     kind: Kind::Recommendation,
     severity: Severity::Info,
-    summary: "Unresectable well-differentiated pNET, no prior chemotherapy: everolimus or sunitinib first line (NCCN)",
+    summary: "Progressing unresectable well-differentiated pNET, no prior chemotherapy: everolimus or sunitinib first line (NCCN)",
     detail: "According to the NCCN guidelines and a recent review of metastatic pNET treatment, \
              everolimus and sunitinib are a possible first-line treatment for unresectable \
-             well-differentiated pNETs. (ENETS reserves first-line use for selected cases.)",
+             well-differentiated pNETs; both were approved for progressive disease. (ENETS reserves \
+             first-line use for selected cases.)",
     citation: "Rossi et al. 2014, refs 27, 59",
 };
 
@@ -82,6 +84,34 @@ pub const TARGETED_FIRST_LINE_SELECTED: RuleSpec = RuleSpec {
              failure of chemotherapy; as first-line therapy they should be considered only in selected \
              cases. Document why this patient is such a case.",
     citation: "Rossi et al. 2014, ref 12",
+};
+
+/// `targeted.after-chemo` when everolimus already failed: only sunitinib is named.
+pub const AFTER_CHEMO_SUNITINIB_ONLY: Wording = Wording {
+    summary: "Progression after chemotherapy and after everolimus: sunitinib is the remaining targeted option",
+    detail: "After failure of systemic chemotherapy, sunitinib (37.5 mg/day; median PFS 11.1 vs 5.5 \
+             months on placebo) is a therapeutic option in advanced, unresectable well-differentiated \
+             pNETs. Everolimus has already failed (see the evidence).",
+};
+
+/// `targeted.after-chemo` when sunitinib already failed: only everolimus is named.
+pub const AFTER_CHEMO_EVEROLIMUS_ONLY: Wording = Wording {
+    summary: "Progression after chemotherapy and after sunitinib: everolimus is the remaining targeted option",
+    detail: "After failure of systemic chemotherapy, everolimus (10 mg/day; RADIANT-3 median PFS 11.0 \
+             vs 4.6 months on placebo) is a therapeutic option in advanced, unresectable \
+             well-differentiated pNETs. Sunitinib has already failed (see the evidence).",
+};
+
+pub const TARGETED_NOT_IN_G3: RuleSpec = RuleSpec {
+    id: "targeted.not-in-g3",
+    kind: Kind::Safety,
+    severity: Severity::Warning,
+    summary:
+        "Everolimus or sunitinib planned or running in a G3 tumour: studied and approved in well-differentiated pNETs",
+    detail: "Everolimus and sunitinib were studied (RADIANT-3, the sunitinib phase III trial) and \
+             approved for advanced well-differentiated pNETs. Poorly differentiated carcinomas (NEC G3) \
+             are treated with platinum-based chemotherapy (cisplatin or carboplatin with etoposide).",
+    citation: "Rossi et al. 2014, refs 12, 15, 16, 52",
 };
 
 pub const PRRT_CANDIDATE: RuleSpec = RuleSpec {
@@ -113,6 +143,7 @@ pub const RULES: &[&RuleSpec] = &[
     &TARGETED_AFTER_CHEMO,
     &TARGETED_FIRST_LINE,
     &TARGETED_FIRST_LINE_SELECTED,
+    &TARGETED_NOT_IN_G3,
     &PRRT_CANDIDATE,
     &PRRT_NEEDS_UPTAKE,
 ];
@@ -123,12 +154,14 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(targeted_after_chemo(p));
     out.extend(targeted_first_line(p));
     out.extend(targeted_first_line_selected(p));
+    out.extend(targeted_not_in_g3(p));
     out.extend(prrt_candidate(p));
     out.extend(prrt_needs_uptake(p));
 }
 
-/// Spec: "G1/G2, advanced and unresectable, and one of: failure of
-/// SSA/interferon/targeted therapy, progression, uncontrolled hormonal
+/// Spec (v2): "G1/G2, advanced and unresectable, no chemotherapy running,
+/// chemotherapy not failed (then `targeted.after-chemo`), and one of: failure
+/// of SSA/interferon/targeted therapy, progression, uncontrolled hormonal
 /// symptoms" [12,46,49–51]. Paper: "recommended for advanced inoperable
 /// well-differentiated (G1, G2) pNETs in case of failure of other treatments
 /// (i.e., biotherapy or targeted therapy), rapid tumor growth, poorly
@@ -136,30 +169,34 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
 ///
 /// Resolutions: "inoperable" needs an unresectability assessment (overall
 /// resectability `lt-90` / unresectable, or liver metastases judged
-/// unresectable); metastases alone do not make a tumour inoperable. "Rapid
-/// tumour growth" is read as the latest assessment showing progression.
-/// "Uncontrolled" hormonal symptoms include a carcinoid crisis. "Poor
-/// prognosis" has no computable definition in the spec and is not used.
-/// Every indication that holds is named in its own note.
+/// unresectable; v2: not `unresectable-vascular`); metastases alone do not
+/// make a tumour inoperable. "Rapid tumour growth" is read as the latest
+/// determined assessment showing progression. "Uncontrolled" hormonal
+/// symptoms include a carcinoid crisis. "Poor prognosis" has no computable
+/// definition in the spec and is not used. This rule takes over from a
+/// failed SSA, interferon or targeted agent: each failed class's course is
+/// named (evidence and a note), as is every other indication that holds.
 pub fn chemo_well_differentiated(p: &Picture) -> Option<Finding> {
     if !p.well_differentiated() {
         return None;
     }
     let unresectable = p.unresectable()?;
-    let failure = p.failed(|c| matches!(c, TherapyClass::Ssa | TherapyClass::Interferon) || c.is_targeted());
+    if p.running(TherapyClass::Chemotherapy).is_some() || p.failed(|c| c == TherapyClass::Chemotherapy).is_some() {
+        return None;
+    }
+    let failures: Vec<(&Fact, &Fact)> =
+        [TherapyClass::Ssa, TherapyClass::Interferon, TherapyClass::Everolimus, TherapyClass::Sunitinib]
+            .into_iter()
+            .filter_map(|class| p.failed(|c| c == class))
+            .collect();
     let progression = p.progression();
     let symptoms = uncontrolled_symptoms(p);
-    if failure.is_none() && progression.is_none() && symptoms.is_none() {
+    if failures.is_empty() && progression.is_none() && symptoms.is_none() {
         return None;
     }
     let mut f = with_grade(Finding::new(&WELL_DIFFERENTIATED), p).maybe(p.advanced()).fact(unresectable);
-    if let Some((therapy, prog)) = failure {
-        f = f.fact(therapy).fact(prog).note(format!(
-            "Failure of prior therapy: {} started {}, progression on {}.",
-            therapy_label(therapy),
-            therapy.at.date(),
-            prog.at.date()
-        ));
+    for (course, prog) in failures {
+        f = f.failed_course(course, prog);
     }
     if let Some(prog) = progression {
         f = f.fact(prog).note(format!("Progression on the latest assessment ({}).", prog.at.date()));
@@ -179,62 +216,94 @@ pub fn chemo_nec_platinum(p: &Picture) -> Option<Finding> {
     (p.grade() == Some(Grade::G3)).then(|| with_grade(Finding::new(&NEC_PLATINUM), p))
 }
 
-/// Spec: "well-differentiated, advanced or unresectable, progression after
-/// chemotherapy" [12,15,16]. Paper: everolimus and sunitinib are "a novel
-/// therapeutic option in patients with advanced unresectable pNETs after
-/// failure of chemotherapy".
+/// Spec (v2): "well-differentiated, advanced, progression after
+/// chemotherapy, no targeted agent running, and not both agents failed; when
+/// one agent failed, the alert names the other one only" [12,15,16]. Paper:
+/// everolimus and sunitinib are "a novel therapeutic option in patients with
+/// advanced unresectable pNETs after failure of chemotherapy".
 ///
 /// "Progression after chemotherapy" is prior therapy failure of the class
 /// chemotherapy: a course (running or done) that started before a later
 /// progression. It stays true once established, since it describes the line
-/// of treatment reached, not the latest scan.
+/// of treatment reached, not the latest scan. When one agent failed, the
+/// summary and detail name the other agent only, and the failed agent's
+/// course is evidence.
 pub fn targeted_after_chemo(p: &Picture) -> Option<Finding> {
     if !p.well_differentiated() {
         return None;
     }
     let advanced = p.advanced()?;
     let (chemo, prog) = p.failed(|c| c == TherapyClass::Chemotherapy)?;
-    Some(with_grade(Finding::new(&TARGETED_AFTER_CHEMO), p).fact(advanced).fact(chemo).fact(prog).note(format!(
+    if p.running(TherapyClass::Everolimus).is_some() || p.running(TherapyClass::Sunitinib).is_some() {
+        return None;
+    }
+    let everolimus_failed = p.failed(|c| c == TherapyClass::Everolimus);
+    let sunitinib_failed = p.failed(|c| c == TherapyClass::Sunitinib);
+    let mut f = with_grade(Finding::new(&TARGETED_AFTER_CHEMO), p).fact(advanced).fact(chemo).fact(prog).note(format!(
         "Progression on {} after chemotherapy started {}.",
         prog.at.date(),
         chemo.at.date()
-    )))
+    ));
+    match (everolimus_failed, sunitinib_failed) {
+        (Some(_), Some(_)) => return None,
+        (Some((course, later)), None) => {
+            f = f.failed_course(course, later);
+            f.wording = Some(AFTER_CHEMO_SUNITINIB_ONLY);
+        }
+        (None, Some((course, later))) => {
+            f = f.failed_course(course, later);
+            f.wording = Some(AFTER_CHEMO_EVEROLIMUS_ONLY);
+        }
+        (None, None) => {}
+    }
+    Some(f)
 }
 
-/// Spec: "profile `nccn` only: well-differentiated, unresectable, no prior
-/// chemotherapy" [27,59]. Paper: "according to the National Comprehensive
-/// Cancer Network (NCCN) guidelines (59) and a recent review (27), everolimus
-/// and sunitinib are suggested as a possible first-line treatment for
-/// unresectable well-differentiated pNETs".
+/// Spec (v2): "profile `nccn` only: well-differentiated, unresectable,
+/// progression, no prior chemotherapy, no targeted agent running or failed"
+/// [27,59]. Paper: "according to the National Comprehensive Cancer Network
+/// (NCCN) guidelines (59) and a recent review (27), everolimus and sunitinib
+/// are suggested as a possible first-line treatment for unresectable
+/// well-differentiated pNETs"; they were approved "for the treatment of
+/// advanced and progressive well-differentiated pNETs".
 ///
 /// "Unresectable" is the derived fact (resectability `lt-90` / unresectable
-/// or unresectable liver metastases); metastases without an assessment do not
-/// count. "No prior chemotherapy": no chemotherapy running or done; a planned
-/// course is not prior chemotherapy.
+/// or unresectable liver metastases; not `unresectable-vascular`);
+/// metastases without an assessment do not count. Progression is the latest
+/// determined assessment. "No prior chemotherapy": no chemotherapy running or
+/// done; a planned course is not prior chemotherapy. A failed targeted agent
+/// hands over to `chemo.well-differentiated`, which names it.
 pub fn targeted_first_line(p: &Picture) -> Option<Finding> {
     if p.config.profile != Profile::Nccn || !p.well_differentiated() {
         return None;
     }
     let unresectable = p.unresectable()?;
-    if p.received(|c| c == TherapyClass::Chemotherapy).is_some() {
+    let progression = p.progression()?;
+    if p.received(|c| c == TherapyClass::Chemotherapy).is_some()
+        || p.running(TherapyClass::Everolimus).is_some()
+        || p.running(TherapyClass::Sunitinib).is_some()
+        || p.failed(TherapyClass::is_targeted).is_some()
+    {
         return None;
     }
     Some(
         with_grade(Finding::new(&TARGETED_FIRST_LINE), p)
             .fact(unresectable)
+            .fact(progression)
             .note("No chemotherapy recorded (running or done). Profile: NCCN."),
     )
 }
 
-/// Spec: "profile `enets` (default): everolimus or sunitinib planned or
-/// running with no prior chemotherapy" [12]. Paper: ENETS 2012 — both "should
-/// be considered as first-line therapy only in selected cases".
+/// Spec (v2): "profile `enets` (default): well-differentiated, everolimus or
+/// sunitinib planned or running with no prior chemotherapy" [12]. Paper:
+/// ENETS 2012 — both "should be considered as first-line therapy only in
+/// selected cases".
 ///
 /// "No prior chemotherapy": no chemotherapy running or done. A warning, not a
 /// contraindication: ENETS allows selected cases. Each targeted drug planned
-/// or running is cited.
+/// or running is cited. In G3, `targeted.not-in-g3` speaks instead.
 pub fn targeted_first_line_selected(p: &Picture) -> Option<Finding> {
-    if p.config.profile != Profile::Enets {
+    if p.config.profile != Profile::Enets || !p.well_differentiated() {
         return None;
     }
     let everolimus = p.planned_or_running(TherapyClass::Everolimus);
@@ -253,12 +322,48 @@ pub fn targeted_first_line_selected(p: &Picture) -> Option<Finding> {
     )
 }
 
-/// Spec: "unresectable or metastatic, SSTR uptake ≥ normal liver (Krenning ≥
-/// 2)" [5,64–66]. Paper: radiolabeled SSAs are "a promising treatment option
-/// for unresectable or metastatic pNETs", "suitable only for patients with
-/// evidence of strong radiotracer uptake on SRS (at least as high as normal
-/// liver tissue)". The latest Krenning score decides.
+/// Spec (new in v2): "G3, everolimus or sunitinib planned or running"
+/// [12,15,16,52]. Paper: the FDA approved them "in patients with progressive
+/// well- or moderately differentiated, unresectable localized pNETs (15,16)";
+/// sunitinib "for the treatment of advanced and progressive
+/// well-differentiated pNETs (12)"; "As regards high grade, poorly
+/// differentiated tumors (NEC G3) ... chemotherapy is almost exclusively
+/// based on platinum regimen (52)".
+///
+/// A warning, not critical: the paper does not advise against them in G3,
+/// it only gives them no evidence there, and a well-differentiated NET G3
+/// cannot be told from an NEC (the scope note every G3 alert carries). Both
+/// profiles; each agent planned or running is named.
+pub fn targeted_not_in_g3(p: &Picture) -> Option<Finding> {
+    if p.grade() != Some(Grade::G3) {
+        return None;
+    }
+    let everolimus = p.planned_or_running(TherapyClass::Everolimus);
+    let sunitinib = p.planned_or_running(TherapyClass::Sunitinib);
+    if everolimus.is_none() && sunitinib.is_none() {
+        return None;
+    }
+    Some(
+        with_grade(Finding::new(&TARGETED_NOT_IN_G3), p)
+            .maybe(everolimus.map(|(f, _)| f))
+            .maybe(sunitinib.map(|(f, _)| f)),
+    )
+}
+
+/// Spec (v2): "not G3, unresectable or metastatic, SSTR uptake ≥ normal
+/// liver (Krenning ≥ 2), no PRRT running or done" [5,64–66]. Paper:
+/// radiolabeled SSAs are "a promising treatment option for unresectable or
+/// metastatic pNETs", "suitable only for patients with evidence of strong
+/// radiotracer uptake on SRS (at least as high as normal liver tissue)".
+///
+/// The latest Krenning score decides. An unknown grade is allowed
+/// (`workup.grading-missing` asks for it); "unresectable" is the v2 derived
+/// fact (not `unresectable-vascular`). Once PRRT runs or was given, the
+/// advice is followed (`monitoring.prrt` takes over).
 pub fn prrt_candidate(p: &Picture) -> Option<Finding> {
+    if p.grade() == Some(Grade::G3) || p.received(|c| c == TherapyClass::Prrt).is_some() {
+        return None;
+    }
     let advanced = p.advanced()?;
     let (krenning, score) = p.krenning()?;
     (score >= PRRT_MIN_KRENNING).then(|| {
@@ -308,13 +413,6 @@ fn uncontrolled_symptoms<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
     }
 }
 
-fn therapy_label(f: &Fact) -> &'static str {
-    match &f.kind {
-        FactKind::Therapy(Therapy { class, .. }) => class.label(),
-        _ => "therapy",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::config::Profile;
@@ -329,6 +427,10 @@ mod tests {
 
     fn unresectable() -> FactKind {
         FactKind::Resectability(Resectability::Unresectable)
+    }
+
+    fn refs(p: &Patient, rule: &str) -> Vec<String> {
+        p.alerts(NOW, rule)[0].evidence.iter().map(|e| e.reference.as_str().to_string()).collect()
     }
 
     /// Liver metastases judged unresectable, grade from `k` (Ki-67 %).
@@ -350,6 +452,7 @@ mod tests {
                 "targeted.after-chemo",
                 "targeted.first-line",
                 "targeted.first-line-selected",
+                "targeted.not-in-g3",
                 "prrt.candidate",
                 "prrt.needs-uptake",
             ]
@@ -493,6 +596,80 @@ mod tests {
     }
 
     #[test]
+    fn chemo_silent_while_chemotherapy_runs_or_after_it_failed() {
+        const RULE: &str = "chemo.well-differentiated";
+        let p = progressing(8.0);
+        assert!(p.fires(NOW, RULE));
+        let chemo = |tense| therapy(TherapyClass::Chemotherapy, tense);
+        assert!(!p.clone().on("2024-02-01", chemo(Tense::Running)).fires(NOW, RULE));
+        assert!(p.clone().on("2024-02-01", chemo(Tense::Planned)).fires(NOW, RULE));
+        // Chemotherapy failed: `targeted.after-chemo` takes over and names the course.
+        let failed = p.on("2024-02-01", chemo(Tense::Done)).on("2024-04-01", status(DiseaseStatus::Worsened));
+        assert!(!failed.fires(NOW, RULE));
+        assert!(refs(&failed, "targeted.after-chemo").contains(&"Procedure/f6".to_string()));
+    }
+
+    #[test]
+    fn chemo_names_every_failed_class() {
+        const RULE: &str = "chemo.well-differentiated";
+        let p = advanced(8.0)
+            .on("2024-01-20", therapy(TherapyClass::Ssa, Tense::Done))
+            .on("2024-02-01", therapy(TherapyClass::Interferon, Tense::Running))
+            .on("2024-02-05", therapy(TherapyClass::Everolimus, Tense::Done))
+            .on("2024-03-01", status(DiseaseStatus::Worsened))
+            .on("2024-04-01", status(DiseaseStatus::Stable));
+        let a = &p.alerts(NOW, RULE)[0];
+        for class in ["somatostatin analogue", "α-interferon", "everolimus"] {
+            assert!(a.detail.contains(&format!("Failure of prior therapy: {class} started")), "{class}: {}", a.detail);
+        }
+        assert!(!a.detail.contains("sunitinib started"), "{}", a.detail);
+        let r = refs(&p, RULE);
+        for course in ["Procedure/f5", "Procedure/f6", "Procedure/f7", "Observation/f8"] {
+            assert!(r.contains(&course.to_string()), "{course} in {r:?}");
+        }
+    }
+
+    #[test]
+    fn targeted_after_chemo_names_the_remaining_agent() {
+        const RULE: &str = "targeted.after-chemo";
+        let after_chemo = advanced(8.0)
+            .on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done))
+            .on("2024-03-01", status(DiseaseStatus::Worsened));
+        let both = &after_chemo.alerts(NOW, RULE)[0];
+        assert!(both.summary.ends_with("everolimus or sunitinib"), "{}", both.summary);
+        // An agent running: the advice is followed.
+        for class in [TherapyClass::Everolimus, TherapyClass::Sunitinib] {
+            assert!(!after_chemo.clone().on("2024-04-01", therapy(class, Tense::Running)).fires(NOW, RULE));
+        }
+        // Everolimus failed too: only sunitinib, and the everolimus course is named.
+        let everolimus_failed = after_chemo
+            .clone()
+            .on("2024-03-15", therapy(TherapyClass::Everolimus, Tense::Done))
+            .on("2024-05-01", status(DiseaseStatus::Worsened));
+        let a = &everolimus_failed.alerts(NOW, RULE)[0];
+        assert_eq!(a.summary, super::AFTER_CHEMO_SUNITINIB_ONLY.summary);
+        assert!(a.detail.starts_with(super::AFTER_CHEMO_SUNITINIB_ONLY.detail));
+        assert!(!a.detail.contains("10 mg/day"), "everolimus is not offered: {}", a.detail);
+        assert!(a.detail.contains("Failure of prior therapy: everolimus started 2024-03-15"), "{}", a.detail);
+        assert!(refs(&everolimus_failed, RULE).contains(&"Procedure/f7".to_string()));
+        // Sunitinib failed: only everolimus.
+        let sunitinib_failed = after_chemo
+            .clone()
+            .on("2024-03-15", therapy(TherapyClass::Sunitinib, Tense::Done))
+            .on("2024-05-01", status(DiseaseStatus::Worsened));
+        let a = &sunitinib_failed.alerts(NOW, RULE)[0];
+        assert_eq!(a.summary, super::AFTER_CHEMO_EVEROLIMUS_ONLY.summary);
+        assert!(!a.detail.contains("37.5 mg/day"), "{}", a.detail);
+        // Both failed: not raised again.
+        let both_failed = everolimus_failed.on("2024-04-01", therapy(TherapyClass::Sunitinib, Tense::Done));
+        assert!(!both_failed.fires(NOW, RULE));
+        // The narrowed wordings stay one line under 140 characters.
+        for w in [super::AFTER_CHEMO_SUNITINIB_ONLY, super::AFTER_CHEMO_EVEROLIMUS_ONLY] {
+            assert!(w.summary.chars().count() < 140, "{}", w.summary);
+        }
+    }
+
+    #[test]
     fn targeted_after_chemo_grade_boundaries() {
         for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
             let p = advanced(k)
@@ -504,10 +681,15 @@ mod tests {
 
     // --- targeted.first-line (NCCN) / first-line-selected (ENETS) ----------
 
+    /// `advanced(k)` with progression on 2024-01-20.
+    fn progressing(k: f64) -> Patient {
+        advanced(k).on("2024-01-20", status(DiseaseStatus::Worsened))
+    }
+
     #[test]
     fn targeted_first_line_only_under_nccn() {
         const RULE: &str = "targeted.first-line";
-        let p = advanced(8.0);
+        let p = progressing(8.0);
         assert!(p.clone().profile(Profile::Nccn).fires(NOW, RULE));
         assert!(!p.clone().profile(Profile::Enets).fires(NOW, RULE));
         assert!(!p.fires(NOW, RULE), "ENETS is the default profile");
@@ -517,17 +699,36 @@ mod tests {
     fn targeted_first_line_conditions() {
         const RULE: &str = "targeted.first-line";
         for (k, fires) in [(2.0, true), (2.5, true), (3.0, true), (20.0, true), (20.1, false)] {
-            assert_eq!(advanced(k).profile(Profile::Nccn).fires(NOW, RULE), fires, "Ki-67 {k}");
+            assert_eq!(progressing(k).profile(Profile::Nccn).fires(NOW, RULE), fires, "Ki-67 {k}");
         }
-        let p = advanced(8.0).profile(Profile::Nccn);
+        // v2: progression is required, on the latest determined assessment.
+        assert!(!advanced(8.0).profile(Profile::Nccn).fires(NOW, RULE));
+        let p = progressing(8.0).profile(Profile::Nccn);
+        assert!(!p.clone().on("2024-03-01", status(DiseaseStatus::Stable)).fires(NOW, RULE));
+        assert!(p.clone().on("2024-03-01", status(DiseaseStatus::Undetermined)).fires(NOW, RULE));
+        assert!(refs(&p, RULE).contains(&"Observation/f5".to_string()), "progression named");
         // Prior chemotherapy, running or done, excludes first line; planned does not.
         assert!(!p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Done)).fires(NOW, RULE));
         assert!(!p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Running)).fires(NOW, RULE));
         assert!(p.clone().on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Planned)).fires(NOW, RULE));
+        // v2: a targeted agent running, or one that failed, ends it.
+        for class in [TherapyClass::Everolimus, TherapyClass::Sunitinib] {
+            assert!(!p.clone().on("2024-02-01", therapy(class, Tense::Running)).fires(NOW, RULE), "{class:?}");
+            let failed = p
+                .clone()
+                .on("2024-02-01", therapy(class, Tense::Done))
+                .on("2024-04-01", status(DiseaseStatus::Worsened));
+            assert!(!failed.fires(NOW, RULE), "{class:?} failed");
+            // It hands over to chemotherapy, which names the failed course.
+            let a = &failed.alerts(NOW, "chemo.well-differentiated")[0];
+            assert!(a.detail.contains(&format!("Failure of prior therapy: {}", class.label())), "{}", a.detail);
+            assert!(p.clone().on("2024-02-01", therapy(class, Tense::Planned)).fires(NOW, RULE), "{class:?} planned");
+        }
         // Metastatic without an unresectability assessment is not "unresectable".
         let no_assessment = Patient::pnet()
             .on("2024-01-05", ki67(8.0))
             .on("2024-01-10", metastasis(MetastasisSite::Liver))
+            .on("2024-01-20", status(DiseaseStatus::Worsened))
             .profile(Profile::Nccn);
         assert!(!no_assessment.fires(NOW, RULE));
     }
@@ -557,6 +758,49 @@ mod tests {
         assert!(!advanced(8.0).on("2024-02-01", therapy(TherapyClass::Ssa, Tense::Planned)).fires(NOW, RULE));
     }
 
+    #[test]
+    fn targeted_first_line_selected_needs_well_differentiated() {
+        const RULE: &str = "targeted.first-line-selected";
+        let plan = therapy(TherapyClass::Everolimus, Tense::Planned);
+        assert!(advanced(20.0).on("2024-02-01", plan.clone()).fires(NOW, RULE));
+        // G3: `targeted.not-in-g3` speaks instead.
+        assert!(!advanced(20.1).on("2024-02-01", plan.clone()).fires(NOW, RULE));
+        // Grade unknown: not well-differentiated.
+        let ungraded = Patient::pnet().on("2024-01-10", metastasis(MetastasisSite::Liver)).on("2024-02-01", plan);
+        assert!(!ungraded.fires(NOW, RULE));
+    }
+
+    #[test]
+    fn targeted_not_in_g3() {
+        const RULE: &str = "targeted.not-in-g3";
+        for class in [TherapyClass::Everolimus, TherapyClass::Sunitinib] {
+            for tense in [Tense::Planned, Tense::Running] {
+                for (k, fires) in [(20.0, false), (20.1, true)] {
+                    let p = advanced(k).on("2024-02-01", therapy(class, tense));
+                    assert_eq!(p.fires(NOW, RULE), fires, "{class:?} {tense:?} Ki-67 {k}");
+                    // Both profiles.
+                    assert_eq!(p.clone().profile(Profile::Nccn).fires(NOW, RULE), fires);
+                }
+            }
+            assert!(!advanced(40.0).on("2024-02-01", therapy(class, Tense::Done)).fires(NOW, RULE));
+        }
+        let p = advanced(40.0)
+            .on("2024-02-01", therapy(TherapyClass::Everolimus, Tense::Running))
+            .on("2024-02-02", therapy(TherapyClass::Sunitinib, Tense::Planned));
+        let a = &p.alerts(NOW, RULE)[0];
+        assert_eq!((a.kind, a.severity), (crate::Kind::Safety, Severity::Warning));
+        assert_eq!(refs(&p, RULE), ["Observation/f2", "Procedure/f5", "Procedure/f6"]);
+        assert!(a.detail.contains("platinum-based"), "{}", a.detail);
+        // No agent planned: nothing to warn about; other drugs do not trigger it.
+        assert!(!advanced(40.0).fires(NOW, RULE));
+        assert!(!advanced(40.0).on("2024-02-01", therapy(TherapyClass::Chemotherapy, Tense::Planned)).fires(NOW, RULE));
+        // A carcinoma diagnosis without measures is G3.
+        let nec = Patient::pnet()
+            .on("2024-01-02", FactKind::NecDiagnosis)
+            .on("2024-02-01", therapy(TherapyClass::Sunitinib, Tense::Planned));
+        assert!(nec.fires(NOW, RULE));
+    }
+
     // --- PRRT --------------------------------------------------------------
 
     #[test]
@@ -584,7 +828,27 @@ mod tests {
         let local = Patient::pnet().on("2024-01-05", ki67(8.0)).on("2024-02-01", FactKind::KrenningScore(3));
         assert!(!local.fires(NOW, RULE));
         assert!(local.clone().on("2024-02-02", metastasis(MetastasisSite::Bone)).fires(NOW, RULE));
-        assert!(local.on("2024-02-02", FactKind::Resectability(Resectability::UnresectableVascular)).fires(NOW, RULE));
+        assert!(local.clone().on("2024-02-02", FactKind::Resectability(Resectability::Unresectable)).fires(NOW, RULE));
+        // v2: unresectable only because of vessels is not unresectable.
+        assert!(!local.on("2024-02-02", FactKind::Resectability(Resectability::UnresectableVascular)).fires(NOW, RULE));
+    }
+
+    #[test]
+    fn prrt_candidate_not_in_g3_nor_once_given() {
+        const RULE: &str = "prrt.candidate";
+        let p = |k: f64| advanced(k).on("2024-02-01", FactKind::KrenningScore(3));
+        for (k, fires) in [(2.0, true), (20.0, true), (20.1, false)] {
+            assert_eq!(p(k).fires(NOW, RULE), fires, "Ki-67 {k}");
+        }
+        // Grade unknown: allowed.
+        let ungraded = Patient::pnet()
+            .on("2024-01-10", metastasis(MetastasisSite::Liver))
+            .on("2024-02-01", FactKind::KrenningScore(3));
+        assert!(ungraded.fires(NOW, RULE));
+        // Running or done PRRT: the advice is followed; planned PRRT is not.
+        assert!(!p(8.0).on("2024-03-01", therapy(TherapyClass::Prrt, Tense::Running)).fires(NOW, RULE));
+        assert!(!p(8.0).on("2024-03-01", therapy(TherapyClass::Prrt, Tense::Done)).fires(NOW, RULE));
+        assert!(p(8.0).on("2024-03-01", therapy(TherapyClass::Prrt, Tense::Planned)).fires(NOW, RULE));
     }
 
     #[test]

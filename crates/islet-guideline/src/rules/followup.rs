@@ -7,11 +7,11 @@
 
 use super::Finding;
 use crate::alert::{Kind, RuleSpec, ScheduleItem, Severity, State};
-use crate::calendar::{add_months, days, start_of};
+use crate::calendar::{add_months, days, start_of_in};
 use crate::config::Config;
 use crate::derived::Picture;
 use crate::facts::{Fact, FactKind, Instant, TumourSite};
-use time::Date;
+use time::{Date, UtcOffset};
 
 pub const SURVEILLANCE_IMAGING: RuleSpec = RuleSpec {
     id: "followup.surveillance-imaging",
@@ -48,9 +48,11 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(next_item(p, baseline, &CGA_SURVEILLANCE, |k| matches!(k, FactKind::ChromograninA { .. })));
 }
 
-/// "The first imaging result that established the tumour < 20 mm."
+/// "The first imaging result that established the tumour ≤ 20 mm" (v2:
+/// exactly 20 mm is small). Its calendar date, in its own UTC offset, anchors
+/// the due dates.
 pub fn baseline<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
-    p.primary_sizes().into_iter().find(|(_, mm)| mm.get() < super::surgery::SMALL_PRIMARY_MM).map(|(f, _)| f)
+    p.primary_sizes().into_iter().find(|(_, mm)| mm.get() <= super::surgery::SMALL_PRIMARY_MM).map(|(f, _)| f)
 }
 
 /// The earliest unsatisfied item of the schedule, or `None` once the 36-month
@@ -102,9 +104,14 @@ pub fn state_on(today: Date, due: Date, config: &Config) -> State {
     }
 }
 
-/// The instants at which an item changes state without new data.
-pub fn transitions(item: &ScheduleItem, config: &Config) -> [Instant; 2] {
-    [start_of(item.due - days(config.thresholds.followup_due_window_days)), start_of(item.due + days(1))]
+/// The instants at which an item changes state without new data: the
+/// starts of the days it turns due and overdue, for a clock in `offset`
+/// ([`state_on`] takes today's date in the offset of "now").
+pub fn transitions(item: &ScheduleItem, config: &Config, offset: UtcOffset) -> [Instant; 2] {
+    [
+        start_of_in(item.due - days(config.thresholds.followup_due_window_days), offset),
+        start_of_in(item.due + days(1), offset),
+    ]
 }
 
 #[cfg(test)]
@@ -189,6 +196,52 @@ mod tests {
         assert_eq!(cga_alert.due.unwrap().to_string(), "2024-04-10");
         let p = p.on("2024-04-02", cga(70.0));
         assert_eq!(p.alerts("2024-04-05", "followup.cga-surveillance")[0].schedule_item, Some(6));
+    }
+
+    #[test]
+    fn a_baseline_of_exactly_20_mm_starts_the_schedule() {
+        let p = Patient::pnet()
+            .on("2024-01-10", primary_mm(20.0))
+            .on("2024-01-10", FactKind::DiscoveryMode(DiscoveryMode::Incidental));
+        assert_eq!(item(&p, "2024-02-01"), Some((3, "2024-04-10".into(), State::Scheduled)));
+    }
+
+    /// Calendar dates are taken in the resource's own UTC offset: a scan at
+    /// 20:00 in New York on 31 January is dated 31 January (in UTC it is
+    /// already 1 February), so the 3-month item is due on 30 April, not 1 May.
+    #[test]
+    fn due_dates_from_a_result_in_its_own_offset() {
+        let p = Patient::pnet()
+            .on("2024-01-31T20:00:00-05:00", primary_mm(14.0))
+            .on("2024-01-31T20:00:00-05:00", FactKind::DiscoveryMode(DiscoveryMode::Incidental));
+        let a = &p.alerts("2024-02-15", IMAGING)[0];
+        assert_eq!(a.due.unwrap().to_string(), "2024-04-30");
+        assert!(a.evidence[0].fact.ends_with("(2024-01-31)"), "{:?}", a.evidence);
+        assert!(a.detail.contains("due 2024-04-30"), "{}", a.detail);
+        // `since` is the instant, shown in UTC.
+        assert_eq!(a.since, instant("2024-02-01T01:00:00Z"));
+        assert_eq!(a.since.offset(), time::UtcOffset::UTC);
+        // The satisfaction window opens 30 days before the due date, on the
+        // scan's own calendar date: 31 March 21:00 in New York is 31 March.
+        let early_evening = p.clone().on("2024-03-31T21:00:00-04:00", primary_mm(14.0));
+        assert_eq!(item(&early_evening, "2024-04-15").unwrap().0, 6);
+        // 30 March 23:00 in Tokyo is 30 March 14:00 UTC: too early either way.
+        let too_early = p.clone().on("2024-03-30T23:00:00+09:00", primary_mm(14.0));
+        assert_eq!(item(&too_early, "2024-04-15").unwrap().0, 3);
+        // 31 March 07:00 in Tokyo is 30 March 22:00 UTC: dated 31 March, inside the window.
+        let tokyo_morning = p.on("2024-03-31T07:00:00+09:00", primary_mm(14.0));
+        assert_eq!(item(&tokyo_morning, "2024-04-15").unwrap().0, 6);
+    }
+
+    /// Today's date and the wake times are taken where the clock ("now") is.
+    #[test]
+    fn state_and_wake_time_in_the_offset_of_now() {
+        let p = small();
+        // Due on 2024-04-10: overdue from 11 April in the clock's own offset.
+        assert_eq!(item(&p, "2024-04-10T23:30:00-05:00").unwrap().2, State::Due);
+        assert_eq!(item(&p, "2024-04-11T00:30:00+02:00").unwrap().2, State::Overdue);
+        let a = p.eval("2024-04-10T12:00:00-05:00");
+        assert_eq!(a.wake_at, Some(instant("2024-04-11T00:00:00-05:00")));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 use super::{with_grade, Finding};
 use crate::alert::{Kind, RuleSpec, Severity};
+use crate::calendar::whole_months_between;
 use crate::derived::Picture;
 use crate::facts::{Fact, Grade, HormonalSymptoms, ResectionOutcome, Tense, TherapyClass};
 
@@ -96,6 +97,19 @@ pub const SIRT: RuleSpec = RuleSpec {
     citation: "Rossi et al. 2014, refs 5, 74, 75",
 };
 
+pub const SIRT_CONTRAINDICATED: RuleSpec = RuleSpec {
+    id: "liver.sirt-contraindicated",
+    kind: Kind::Safety,
+    severity: Severity::Critical,
+    summary: "SIRT planned despite portal vein occlusion or inadequate liver reserve: contraindicated",
+    detail: "Contraindications to selective internal radiation therapy include inadequate liver \
+             reserve and a compromised portal vein. Aberrant vessels with excess shunting to the \
+             gastrointestinal tract or the lung, or an arterial tree that cannot be isolated from the \
+             gastric and small-bowel branches, contraindicate it too: exclude them on the celiac \
+             angiogram.",
+    citation: "Rossi et al. 2014, ref 75",
+};
+
 pub const OLT_CANDIDATE: RuleSpec = RuleSpec {
     id: "olt.candidate",
     kind: Kind::Recommendation,
@@ -130,6 +144,7 @@ pub const RULES: &[&RuleSpec] = &[
     &EMBOLIZATION,
     &EMBOLIZATION_CONTRAINDICATED,
     &SIRT,
+    &SIRT_CONTRAINDICATED,
     &OLT_CANDIDATE,
     &OLT_NOT_ELIGIBLE,
 ];
@@ -140,12 +155,13 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(liver_embolization(p));
     out.extend(liver_embolization_contraindicated(p));
     out.extend(liver_sirt(p));
+    out.extend(liver_sirt_contraindicated(p));
     out.extend(olt_candidate(p));
     out.extend(olt_not_eligible(p));
 }
 
-/// Spec: "liver metastases judged unresectable, largest ≤ 50 mm, at most 5
-/// lesions (project default)" [12,17,67,68]. Paper: "Ablation methods are
+/// Spec (v2): "not G3, liver metastases judged unresectable, largest ≤ 50
+/// mm, at most 5 lesions (project default)" [12,17,67,68]. Paper: "Ablation methods are
 /// generally reserved for unresectable metastases measuring less than 5-7 cm
 /// in diameter (17)"; "tumors >5 cm in diameter are not suitable for RFA ...
 /// and the number of tumor lesions should be limited (12)".
@@ -153,10 +169,14 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
 /// "Judged unresectable" is the latest liver-resectability assessment. The
 /// largest lesion is the largest on the latest imaging that measured liver
 /// lesions; 50 mm itself is allowed (the spec's ≤). Size and lesion count
-/// must both be documented (count ≤ `ablation_max_lesions`, default 5). The
-/// paper's caveat on G3 (liver-directed therapies "almost never applicable")
-/// is added as a note, since the spec does not exclude G3 here.
+/// must both be documented (count ≤ `ablation_max_lesions`, default 5). Not
+/// in G3: "in case of poorly differentiated tumors, surgery as well as other
+/// liver-directed therapies such as embolization are almost never
+/// applicable"; an unknown grade is allowed (`workup.grading-missing`).
 pub fn liver_ablation(p: &Picture) -> Option<Finding> {
+    if p.grade() == Some(Grade::G3) {
+        return None;
+    }
     let unresectable = p.liver_unresectable()?;
     let (size, mm) = p.largest_liver_lesion()?;
     if mm.get() > ABLATION_MAX_DIAMETER_MM {
@@ -167,11 +187,12 @@ pub fn liver_ablation(p: &Picture) -> Option<Finding> {
     if n > max {
         return None;
     }
-    let f = Finding::new(&ABLATION)
-        .fact(unresectable)
-        .derived(size, format!("largest liver lesion {} mm (≤ {ABLATION_MAX_DIAMETER_MM} mm)", mm.get()))
-        .derived(count, format!("{n} liver lesion(s) (at most {max})"));
-    Some(g3_caveat(f, p))
+    Some(
+        Finding::new(&ABLATION)
+            .fact(unresectable)
+            .derived(size, format!("largest liver lesion {} mm (≤ {ABLATION_MAX_DIAMETER_MM} mm)", mm.get()))
+            .derived(count, format!("{n} liver lesion(s) (at most {max})")),
+    )
 }
 
 /// Spec: "ablation planned, largest liver lesion > 50 mm" [12]; also on
@@ -190,7 +211,8 @@ pub fn liver_ablation_too_large(p: &Picture) -> Option<Finding> {
     })
 }
 
-/// Spec: "liver metastases, G1/G2, unresectable, liver involvement < 50 %, no
+/// Spec (v2): "liver metastases, G1/G2, unresectable, hepatic-predominant (no
+/// bone, lung or distant-node metastases), liver involvement < 50 %, no
 /// portal vein occlusion, no liver failure, no biliary reconstruction, ECOG ≤
 /// 2 (project default for 'poor performance status')" [12,18,68–71]. Paper:
 /// TAE or TACE "can be applied in the treatment of liver metastases from all
@@ -201,12 +223,16 @@ pub fn liver_ablation_too_large(p: &Picture) -> Option<Finding> {
 /// hepatic-predominant pNETs that are not surgically resectable".
 ///
 /// "Unresectable" is the derived fact (overall resectability `lt-90` /
-/// unresectable, or liver metastases judged unresectable). Involvement and
-/// ECOG must be documented; 49 % passes, 50 % does not; ECOG up to
-/// `embolization_max_ecog` (default 2) passes.
+/// unresectable, or liver metastases judged unresectable; v2: not
+/// `unresectable-vascular`). Hepatic-predominant: no extra-abdominal
+/// disease (bone, lung, distant nodes); regional nodes and other sites do
+/// not take the predominance from the liver. Involvement and ECOG must be
+/// documented (`workup.performance-status-missing` asks for ECOG); 49 %
+/// passes, 50 % does not; ECOG up to `embolization_max_ecog` (default 2)
+/// passes.
 pub fn liver_embolization(p: &Picture) -> Option<Finding> {
     let liver = p.liver_metastases()?;
-    if !p.well_differentiated() {
+    if !p.well_differentiated() || p.extra_abdominal_metastasis().is_some() {
         return None;
     }
     let unresectable = p.unresectable()?;
@@ -228,6 +254,7 @@ pub fn liver_embolization(p: &Picture) -> Option<Finding> {
             .fact(unresectable)
             .derived(inv, format!("liver involvement {} % (< {EMBOLIZATION_MAX_INVOLVEMENT_PERCENT} %)", pct.get()))
             .derived(ecog, format!("ECOG {score} (≤ {max})"))
+            .note("Hepatic-predominant: no bone, lung or distant lymph-node metastases recorded.")
             .note("No portal vein occlusion, liver failure or biliary reconstruction recorded."),
     )
 }
@@ -289,8 +316,8 @@ pub fn liver_embolization_contraindicated(p: &Picture) -> Option<Finding> {
     (reasons > 0).then_some(f)
 }
 
-/// Spec: "unresectable liver metastases, no portal vein occlusion, no liver
-/// failure" [5,74,75]. Paper: SIRT "can be used even with extensive tumor
+/// Spec (v2): "not G3, unresectable liver metastases, no portal vein
+/// occlusion, no liver failure" [5,74,75]. Paper: SIRT "can be used even with extensive tumor
 /// replacement of normal liver and/or heavy pre-treatment"; "Contraindications
 /// to the use of SIRT include inadequate liver reserve, the presence of
 /// aberrant vessels and consequent excess shunting ..., and the presence of a
@@ -299,23 +326,58 @@ pub fn liver_embolization_contraindicated(p: &Picture) -> Option<Finding> {
 /// "Unresectable liver metastases" is the latest liver-resectability
 /// assessment. Liver failure stands for "inadequate liver reserve"; shunting
 /// is not in the data and stays in the detail as the angiogram to do first.
-/// As for ablation, a G3 tumour gets the paper's caveat as a note.
+/// Not in G3, as for ablation; an unknown grade is allowed.
 pub fn liver_sirt(p: &Picture) -> Option<Finding> {
+    if p.grade() == Some(Grade::G3) {
+        return None;
+    }
     let unresectable = p.liver_unresectable()?;
     if p.portal_vein_occlusion().is_some() || p.liver_failure().is_some() {
         return None;
     }
-    let f = Finding::new(&SIRT)
-        .maybe(p.liver_metastases())
-        .fact(unresectable)
-        .note("No portal vein occlusion or liver failure recorded.");
-    Some(g3_caveat(f, p))
+    Some(
+        Finding::new(&SIRT)
+            .maybe(p.liver_metastases())
+            .fact(unresectable)
+            .note("No portal vein occlusion or liver failure recorded."),
+    )
 }
 
-/// Spec: "all Milan-NET criteria: age < 55, Ki-67 < 10 % and not G3,
-/// pancreatic primary removed by curative resection, liver involvement < 50 %,
-/// stable ≥ 6 months, no extrahepatic metastases; and refractory hormonal
-/// symptoms or non-functioning disease refractory to other therapy" [12,76].
+/// Spec (new in v2): "SIRT planned or running with portal vein occlusion or
+/// liver failure (inadequate liver reserve)" — "contraindicated; name the
+/// reason (also exclude aberrant vessels / shunting on the celiac
+/// angiogram)" [75]. Paper: "Contraindications to the use of SIRT include
+/// inadequate liver reserve, the presence of aberrant vessels and consequent
+/// excess shunting to the gastrointestinal tract or to the lung, the
+/// inability to isolate the liver arterial tree from the gastric and small
+/// bowel branches, and the presence of a compromised portal vein (75)".
+///
+/// Critical: the paper says "contraindications". Liver failure stands for
+/// inadequate liver reserve, portal vein occlusion for a compromised portal
+/// vein. Each reason found is named in its own note; shunting is not in the
+/// data and stays in the detail.
+pub fn liver_sirt_contraindicated(p: &Picture) -> Option<Finding> {
+    let (sirt, _) = p.planned_or_running(TherapyClass::Sirt)?;
+    let pvo = p.portal_vein_occlusion();
+    let failure = p.liver_failure();
+    if pvo.is_none() && failure.is_none() {
+        return None;
+    }
+    let mut f = Finding::new(&SIRT_CONTRAINDICATED).fact(sirt);
+    if let Some(pvo) = pvo {
+        f = f.fact(pvo).note("Reason: portal vein occlusion (compromised portal vein).");
+    }
+    if let Some(failure) = failure {
+        f = f.fact(failure).note("Reason: liver failure (inadequate liver reserve).");
+    }
+    Some(f)
+}
+
+/// Spec (v2): "not transplanted, and all Milan-NET criteria: age < 55, Ki-67
+/// < 10 % and not G3, pancreatic primary removed by curative resection,
+/// liver involvement < 50 %, stable ≥ 6 months, no extrahepatic metastases;
+/// and refractory hormonal symptoms or non-functioning disease refractory to
+/// other therapy" [12,76].
 /// Paper (Table 2, ref 76): "(I) Patients <55 years old (II) Histological
 /// diagnosis of low-grade neuroendocrine tumor (with low expression of Ki-67,
 /// usually <10%) (III) Primary tumor tributary of the portal vein, already
@@ -327,20 +389,21 @@ pub fn liver_sirt(p: &Picture) -> Option<Finding> {
 /// hormonal disturbances or with non-functioning pNETs and diffuse liver
 /// metastases refractory to all other treatments".
 ///
-/// Resolutions: liver metastases must be present (transplantation treats
-/// them). Every criterion must be documented (see [`milan`]). "Refractory
+/// Resolutions: a completed transplantation makes the advice moot (v2).
+/// Liver metastases must be present (transplantation treats them). Every
+/// criterion must be documented (see [`milan`]). "Refractory
 /// hormonal symptoms": the latest hormonal-symptom observation is uncontrolled
 /// (or crisis) and some therapy had been started by then. "Non-functioning
 /// refractory to other therapy": no functioning syndrome recorded and a prior
 /// failure of an SSA, interferon, chemotherapy, targeted therapy, PRRT or a
 /// liver-directed therapy.
 pub fn olt_candidate(p: &Picture) -> Option<Finding> {
-    let liver = p.liver_metastases()?;
-    let criteria = milan(p);
-    if criteria.iter().any(|c| c.verdict != Verdict::Met) {
+    if p.transplanted().is_some() {
         return None;
     }
+    let liver = p.liver_metastases()?;
     let mut f = Finding::new(&OLT_CANDIDATE).fact(liver);
+    // The indication first: it is cheap, and without it the criteria do not matter.
     f = if let Some((symptoms, therapy)) = refractory_symptoms(p) {
         f.fact(symptoms)
             .fact(therapy)
@@ -353,6 +416,10 @@ pub fn olt_candidate(p: &Picture) -> Option<Finding> {
     } else {
         return None;
     };
+    let criteria = milan(p);
+    if criteria.iter().any(|c| c.verdict != Verdict::Met) {
+        return None;
+    }
     let mut met = Vec::new();
     for c in criteria {
         met.push(format!("{} ({})", c.label, c.found));
@@ -440,11 +507,13 @@ impl<'a> Criterion<'a> {
 ///   curative. A debulking resection fails; a resection without a recorded
 ///   outcome, or none, is not documented.
 /// - Liver involvement: the latest value, < 50 %.
-/// - Stable ≥ 6 months: the documented span of the current run of
-///   non-progressing assessments (`Picture::stable_for`). Progression on the
-///   latest assessment or a shorter span fails; no assessment is not
-///   documented.
-/// - No extrahepatic metastases: none recorded.
+/// - Stable ≥ 6 months (v2): the current run of non-progressing assessments,
+///   from its first assessment to now (`Picture::stable_for`; an
+///   `undetermined` result neither breaks nor extends it). Progression on
+///   the latest determined assessment or a shorter run fails; no assessment
+///   is not documented.
+/// - No extrahepatic metastases: none recorded at any site but the liver
+///   (regional nodes and unknown sites included).
 fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     use Verdict::*;
     let mut out = Vec::new();
@@ -507,18 +576,22 @@ fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     });
 
     const STABLE: &str = "V. stable disease for at least 6 months";
-    out.push(if let Some((start, last)) = p.stable_for(MILAN_MIN_STABLE_MONTHS) {
-        let words = format!("stable from {} to {}", start.at.date(), last.at.date());
+    out.push(if let Some((first, last)) = p.stable_for(MILAN_MIN_STABLE_MONTHS) {
+        let words = format!("stable since {} (latest assessment {})", first.at.date(), last.at.date());
         Criterion::new(STABLE, Met, words.clone())
-            .with(start, format!("Milan: {words}"))
+            .with(first, format!("Milan: {words}"))
             .with(last, format!("Milan: {words}"))
     } else if let Some(prog) = p.progression() {
         Criterion::new(STABLE, Failed, format!("progression on {}", prog.at.date())).with(prog, "Milan: progression")
-    } else if let Some((start, last, months)) = p.stable_span() {
-        let words =
-            format!("stable only from {} to {} ({:.1} months documented)", start.at.date(), last.at.date(), months);
+    } else if let Some((first, last)) = p.stable_run() {
+        let words = format!(
+            "stable only since {} ({} full months by {})",
+            first.at.date(),
+            whole_months_between(first.at.date(), p.now.date()),
+            p.now.date()
+        );
         Criterion::new(STABLE, Failed, words.clone())
-            .with(start, format!("Milan: {words}"))
+            .with(first, format!("Milan: {words}"))
             .with(last, format!("Milan: {words}"))
     } else {
         Criterion::new(STABLE, NotDocumented, "no disease-status assessment recorded")
@@ -567,19 +640,6 @@ fn refractory_non_functioning<'a>(p: &Picture<'a>) -> Option<(&'a Fact, &'a Fact
     })
 }
 
-/// The paper's caveat for poorly differentiated tumours, on liver-directed
-/// recommendations whose spec row does not exclude G3.
-fn g3_caveat(f: Finding, p: &Picture) -> Finding {
-    if p.grade() == Some(Grade::G3) {
-        with_grade(f, p).note(
-            "Caution: in poorly differentiated tumours (G3) liver-directed therapies are almost never \
-             applicable; these patients are mainly managed with chemotherapy.",
-        )
-    } else {
-        f
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::facts::{
@@ -619,6 +679,7 @@ mod tests {
                 "liver.embolization",
                 "liver.embolization-contraindicated",
                 "liver.sirt",
+                "liver.sirt-contraindicated",
                 "olt.candidate",
                 "olt.not-eligible",
             ]
@@ -669,10 +730,20 @@ mod tests {
         assert!(!no_size.fires(NOW, RULE));
         // Evidence: assessment, lesion size, lesion count.
         assert_eq!(refs(&liver(8.0), RULE), ["Observation/f7", "Observation/f6", "Observation/f5"]);
-        // G3 gets the paper's caveat.
-        let a = &liver(30.0).alerts(NOW, RULE)[0];
-        assert!(a.detail.contains("almost never"), "{}", a.detail);
-        assert!(!liver(8.0).alerts(NOW, RULE)[0].detail.contains("almost never"));
+    }
+
+    #[test]
+    fn ablation_and_sirt_not_in_g3() {
+        for rule in ["liver.ablation", "liver.sirt"] {
+            for (k, fires) in [(2.0, true), (20.0, true), (20.1, false)] {
+                assert_eq!(liver(k).fires(NOW, rule), fires, "{rule} Ki-67 {k}");
+            }
+            // Grade unknown: allowed.
+            let ungraded = without(liver(8.0), |f| matches!(f.kind, FactKind::Ki67(_)));
+            assert!(ungraded.fires(NOW, rule), "{rule}");
+            // G3 from a carcinoma diagnosis.
+            assert!(!ungraded.on("2024-01-02", FactKind::NecDiagnosis).fires(NOW, rule), "{rule}");
+        }
     }
 
     #[test]
@@ -739,6 +810,31 @@ mod tests {
         assert!(!undocumented.fires(NOW, RULE));
         assert!(!undocumented.clone().on("2024-01-15", FactKind::Ecog(1)).fires(NOW, RULE));
         assert!(undocumented.on("2024-01-15", FactKind::Ecog(1)).on("2024-01-15", involvement(20.0)).fires(NOW, RULE));
+    }
+
+    #[test]
+    fn embolization_needs_hepatic_predominant_disease() {
+        const RULE: &str = "liver.embolization";
+        for site in [MetastasisSite::Bone, MetastasisSite::Lung, MetastasisSite::DistantNodes] {
+            assert!(!liver(8.0).on("2024-02-01", metastasis(site)).fires(NOW, RULE), "{site:?}");
+        }
+        for site in [MetastasisSite::RegionalNodes, MetastasisSite::Other] {
+            assert!(liver(8.0).on("2024-02-01", metastasis(site)).fires(NOW, RULE), "{site:?}");
+        }
+        assert!(liver(8.0).alerts(NOW, RULE)[0].detail.contains("Hepatic-predominant"));
+        // Involvement boundary with nodal disease beside the liver.
+        let nodes = liver(8.0).on("2024-02-01", metastasis(MetastasisSite::RegionalNodes));
+        assert!(nodes.clone().on("2024-02-02", involvement(49.0)).fires(NOW, RULE));
+        assert!(!nodes.on("2024-02-02", involvement(50.0)).fires(NOW, RULE));
+        // v2: unresectable only because of vessels is not unresectable.
+        let vascular = Patient::pnet()
+            .on("2024-01-05", ki67(8.0))
+            .on("2024-01-10", metastasis(MetastasisSite::Liver))
+            .on("2024-01-10", involvement(30.0))
+            .on("2024-01-11", FactKind::Resectability(Resectability::UnresectableVascular))
+            .on("2024-01-15", FactKind::Ecog(1));
+        assert!(!vascular.fires(NOW, RULE));
+        assert!(vascular.on("2024-01-12", FactKind::LiverResectable(false)).fires(NOW, RULE));
     }
 
     #[test]
@@ -843,14 +939,47 @@ mod tests {
         assert_eq!(refs(&liver(8.0), RULE), ["Condition/f3", "Observation/f7"]);
     }
 
+    #[test]
+    fn sirt_contraindicated_names_each_reason() {
+        const RULE: &str = "liver.sirt-contraindicated";
+        for tense in [Tense::Planned, Tense::Running] {
+            let p = liver(8.0).on("2024-03-01", therapy(TherapyClass::Sirt, tense));
+            assert!(!p.fires(NOW, RULE), "no contraindication, {tense:?}");
+            // Extensive replacement and poor performance do not contraindicate SIRT.
+            assert!(!p
+                .clone()
+                .on("2024-02-01", involvement(80.0))
+                .on("2024-02-01", FactKind::Ecog(3))
+                .fires(NOW, RULE));
+            let pvo = p.clone().on("2024-02-01", FactKind::PortalVeinOcclusion);
+            let a = &pvo.alerts(NOW, RULE)[0];
+            assert_eq!((a.kind, a.severity), (crate::Kind::Safety, Severity::Critical));
+            assert_eq!(a.detail.matches("Reason:").count(), 1, "{}", a.detail);
+            assert!(a.detail.contains("Reason: portal vein occlusion"), "{}", a.detail);
+            assert!(a.detail.contains("celiac angiogram"), "{}", a.detail);
+            let both = pvo.on("2024-02-02", FactKind::LiverFailure);
+            let a = &both.alerts(NOW, RULE)[0];
+            assert!(a.detail.contains("Reason: liver failure (inadequate liver reserve)"), "{}", a.detail);
+            assert_eq!(refs(&both, RULE), ["Procedure/f9", "Condition/f10", "Condition/f11"]);
+            // The recommendation is silent then.
+            assert!(!both.fires(NOW, "liver.sirt"));
+        }
+        // Done SIRT, or none: nothing to warn about; TACE is another rule.
+        let failing = liver(8.0).on("2024-02-01", FactKind::LiverFailure);
+        assert!(!failing.clone().fires(NOW, RULE));
+        assert!(!failing.clone().on("2024-03-01", therapy(TherapyClass::Sirt, Tense::Done)).fires(NOW, RULE));
+        assert!(!failing.on("2024-03-01", therapy(TherapyClass::Tace, Tense::Planned)).fires(NOW, RULE));
+    }
+
     // --- Milan-NET: olt.candidate / olt.not-eligible ---------------------------
 
-    /// Meets every Milan-NET criterion at NOW: born 1975-03-01 (49), Ki-67 5 %,
+    /// Meets every Milan-NET criterion at NOW: pNET since 2023-01-01, born 1975-03-01 (49), Ki-67 5 %,
     /// curative resection, 30 % liver involvement, no extrahepatic disease,
     /// stable 2023-07-01 → 2024-01-01 (6 months) after progressing on an SSA;
     /// no functioning syndrome.
     fn milan() -> Patient {
-        Patient::pnet()
+        Patient::empty()
+            .on("2023-01-01", FactKind::PnetDiagnosis)
             .on("1975-03-01", FactKind::BirthDate(date("1975-03-01")))
             .on("2023-01-05", ki67(5.0))
             .on("2023-02-01", resection(ResectionOutcome::Curative))
@@ -934,20 +1063,44 @@ mod tests {
 
     #[test]
     fn milan_stability_boundary() {
-        // Stable 2023-07-01 → 2023-12-01 is 5 months; → 2024-01-01 is 6.
-        let five = without(milan(), |f| matches!(f.kind, FactKind::DiseaseStatus(_)) && f.at == instant("2024-01-01"))
-            .on("2023-12-01", status(DiseaseStatus::Stable));
-        assert!(!five.fires(NOW, CANDIDATE));
-        assert!(five.clone().on("2024-01-01", status(DiseaseStatus::Stable)).fires(NOW, CANDIDATE));
-        let a = &planned_olt(five.clone()).alerts(NOW, NOT_ELIGIBLE)[0];
-        let expected = "V. stable disease for at least 6 months: stable only from 2023-07-01 to 2023-12-01";
+        // v2: stable since 2023-07-01, counted to now: 6 months on 2024-01-01,
+        // even without an assessment on that day (v1 needed one 6 months after
+        // the first).
+        let july = without(milan(), |f| matches!(f.kind, FactKind::DiseaseStatus(_)) && f.at == instant("2024-01-01"));
+        assert!(!july.fires("2023-12-31", CANDIDATE));
+        assert!(july.fires("2024-01-01", CANDIDATE));
+        // The answer changes that day with no new data: wake then.
+        assert_eq!(july.eval("2023-12-31").wake_at, Some(instant("2024-01-01")));
+        let planned = july.clone().on("2023-12-15", therapy(TherapyClass::LiverTransplant, Tense::Planned));
+        let a = &planned.alerts("2023-12-31", NOT_ELIGIBLE)[0];
+        let expected =
+            "V. stable disease for at least 6 months: stable only since 2023-07-01 (5 full months by 2023-12-31)";
         assert!(a.detail.contains(expected), "{}", a.detail);
-        assert!(!planned_olt(five.on("2024-01-01", status(DiseaseStatus::Stable))).fires(NOW, NOT_ELIGIBLE));
-        // A new progression breaks the run.
+        assert!(!planned.fires("2024-01-01", NOT_ELIGIBLE));
+        let a = &july.alerts("2024-01-01", CANDIDATE)[0];
+        assert!(a.detail.contains("stable since 2023-07-01 (latest assessment 2023-07-01)"), "{}", a.detail);
+        // An undetermined result neither breaks nor extends the run.
+        let undetermined = july.clone().on("2023-10-01", status(DiseaseStatus::Undetermined));
+        assert!(undetermined.fires("2024-01-01", CANDIDATE));
+        assert!(!undetermined.fires("2023-12-31", CANDIDATE));
+        // A new progression breaks the run; an undetermined result after it does not end it.
         let progressed = milan().on("2024-03-01", status(DiseaseStatus::Worsened));
         assert!(!progressed.fires(NOW, CANDIDATE));
-        let a = &planned_olt(progressed).alerts(NOW, NOT_ELIGIBLE)[0];
+        let a = &planned_olt(progressed.clone()).alerts(NOW, NOT_ELIGIBLE)[0];
         assert!(a.detail.contains("progression on 2024-03-01"), "{}", a.detail);
+        let still = planned_olt(progressed.on("2024-04-01", status(DiseaseStatus::Undetermined)));
+        assert!(still.alerts(NOW, NOT_ELIGIBLE)[0].detail.contains("progression on 2024-03-01"));
+    }
+
+    #[test]
+    fn a_transplant_ends_the_candidate_advice() {
+        assert!(milan().fires(NOW, CANDIDATE));
+        let done = milan().on("2024-05-01", therapy(TherapyClass::LiverTransplant, Tense::Done));
+        assert!(!done.fires(NOW, CANDIDATE));
+        // Planned or running is not transplanted (and a planned one is judged).
+        assert!(milan().on("2024-05-01", therapy(TherapyClass::LiverTransplant, Tense::Planned)).fires(NOW, CANDIDATE));
+        // A transplant dated after now has not happened yet.
+        assert!(milan().on("2024-07-01", therapy(TherapyClass::LiverTransplant, Tense::Done)).fires(NOW, CANDIDATE));
     }
 
     #[test]

@@ -58,6 +58,17 @@ pub struct Finding {
     pub schedule: Option<ScheduleItem>,
     /// Overrides the rule's severity (an overdue follow-up escalates).
     pub severity: Option<Severity>,
+    /// Overrides the rule's summary and detail when the situation narrows
+    /// the advice (e.g. one of two agents already failed).
+    pub wording: Option<Wording>,
+}
+
+/// A summary and detail that replace the rule's own for one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wording {
+    /// One line, under 140 characters.
+    pub summary: &'static str,
+    pub detail: &'static str,
 }
 
 impl Finding {
@@ -70,6 +81,7 @@ impl Finding {
             notes: Vec::new(),
             schedule: None,
             severity: None,
+            wording: None,
         }
     }
 
@@ -99,6 +111,21 @@ impl Finding {
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.notes.push(note.into());
         self
+    }
+
+    /// Adds a failed course (spec "failed classes") as evidence, with a note
+    /// naming it: the alert that takes over from a failed class says so.
+    pub fn failed_course(self, course: &Fact, progression: &Fact) -> Self {
+        let label = match &course.kind {
+            crate::facts::FactKind::Therapy(t) => t.class.label(),
+            _ => "therapy",
+        };
+        let note = format!(
+            "Failure of prior therapy: {label} started {}, progression on {}.",
+            course.at.date(),
+            progression.at.date()
+        );
+        self.fact(course).fact(progression).note(note)
     }
 
     fn push(&mut self, f: &Fact, evidence: Evidence) {

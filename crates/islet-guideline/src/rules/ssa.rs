@@ -18,6 +18,18 @@
 //! planned, by `ssa.needs-receptor-status`; the recommendation then carries a
 //! note that receptor status is needed before starting. Equivocal imaging is
 //! not negative.
+//!
+//! **"Positive SSTR imaging"** (insulinoma in `ssa.syndrome-control`): the
+//! latest receptor imaging says positive, or a Krenning score ≥ 2 (uptake at
+//! least that of normal liver, the paper's only uptake threshold). Krenning
+//! 1 is neither negative nor positive, like an equivocal result: the
+//! recommendation is a safety gate there, so weak uptake does not open it.
+//!
+//! **A therapy class that already failed** (spec "failed classes") is not
+//! recommended again: after an SSA failure `ssa.escalate-on-progression` (on
+//! the current course) or the next line (`chemo.well-differentiated`, which
+//! names the failed course) takes over; after an interferon failure, the
+//! next line.
 
 use super::{with_grade, Finding};
 use crate::alert::{Kind, RuleSpec, Severity};
@@ -67,6 +79,18 @@ pub const NEEDS_RECEPTOR_STATUS: RuleSpec = RuleSpec {
              needed prior to starting SSA therapy. The octreotide test identifies the patients most \
              likely to respond to chronic SSA administration.",
     citation: "Rossi et al. 2014, ref 34, Table 1",
+};
+
+pub const RECEPTOR_NEGATIVE: RuleSpec = RuleSpec {
+    id: "ssa.receptor-negative",
+    kind: Kind::Safety,
+    severity: Severity::Warning,
+    summary: "SSA planned although somatostatin-receptor imaging is negative: consider α-interferon instead",
+    detail: "SSAs act through somatostatin receptors (octreotide and lanreotide bind mainly SSTR2). \
+             The latest receptor imaging is negative and no positive octreotide test is recorded, so \
+             a response is unlikely. In somatostatin-receptor-negative tumours α-interferon should \
+             be considered instead.",
+    citation: "Rossi et al. 2014, refs 12, 34, 45",
 };
 
 pub const SYNDROME_CONTROL: RuleSpec = RuleSpec {
@@ -144,6 +168,7 @@ pub const RULES: &[&RuleSpec] = &[
     &G2_LIMITED_EVIDENCE,
     &NOT_IN_G3,
     &NEEDS_RECEPTOR_STATUS,
+    &RECEPTOR_NEGATIVE,
     &SYNDROME_CONTROL,
     &GASTRINOMA_PPI,
     &INSULINOMA_GLUCOSE,
@@ -157,6 +182,7 @@ pub fn evaluate(p: &Picture, out: &mut Vec<Finding>) {
     out.extend(g2_limited_evidence(p));
     out.extend(not_in_g3(p));
     out.extend(needs_receptor_status(p));
+    out.extend(receptor_negative(p));
     out.extend(syndrome_control(p));
     out.extend(gastrinoma_ppi(p));
     out.extend(insulinoma_glucose(p));
@@ -180,6 +206,15 @@ fn is_negative(f: &Fact) -> bool {
 /// The latest receptor imaging, if it is negative.
 fn sstr_negative<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
     receptor_imaging(p).filter(|f| is_negative(f))
+}
+
+/// The latest receptor imaging, if it is positive: "positive", or Krenning ≥ 2
+/// (see the module doc).
+fn sstr_positive<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
+    receptor_imaging(p).filter(|f| {
+        matches!(f.kind, FactKind::SstrImaging(SstrImaging::Positive))
+            || matches!(f.kind, FactKind::KrenningScore(s) if s >= super::chemo::PRRT_MIN_KRENNING)
+    })
 }
 
 /// Evidence for "SSTR imaging not negative": the imaging, or a note that there is none.
@@ -225,27 +260,58 @@ fn capitalise(s: &str) -> String {
     })
 }
 
-/// The start of the running SSA course: its oldest `running` fact.
-fn ssa_course_start<'a>(p: &Picture<'a>) -> Option<&'a Fact> {
-    p.therapies().find(|(_, t)| t.class == TherapyClass::Ssa && t.tense == Tense::Running).map(|(f, _)| f)
+/// Whether a curative resection made a syndrome's advice moot (spec v2 rows
+/// `ssa.syndrome-control`, `syndrome.gastrinoma-ppi`,
+/// `syndrome.insulinoma-glucose`): the advice holds when the primary was not
+/// curatively resected, or when hormonal symptoms are recorded after the
+/// resection as uncontrolled or crisis (the latest symptom observation, so
+/// symptoms controlled since do not keep it). `None`: moot.
+fn syndrome_persists<'a>(p: &Picture<'a>) -> Option<Persists<'a>> {
+    let Some(resection) = p.curative_resection() else {
+        return Some(Persists::NotResected);
+    };
+    let (symptoms, HormonalSymptoms::Uncontrolled | HormonalSymptoms::Crisis) = p.hormonal_symptoms()? else {
+        return None;
+    };
+    (symptoms.at > resection.at).then_some(Persists::SymptomsAfterResection { resection, symptoms })
 }
 
-/// Spec: "G1, advanced or unresectable or metastatic, SSTR imaging not
-/// negative" [12,35–39]. Paper: "SSAs may be a viable option in pNETs
+/// Why a syndrome's advice still holds.
+enum Persists<'a> {
+    NotResected,
+    SymptomsAfterResection { resection: &'a Fact, symptoms: &'a Fact },
+}
+
+/// Names the resection and the later symptoms when they are why the advice holds.
+fn with_persistence(f: Finding, persists: Persists) -> Finding {
+    match persists {
+        Persists::NotResected => f,
+        Persists::SymptomsAfterResection { resection, symptoms } => f.fact(resection).fact(symptoms).note(format!(
+            "Hormonal symptoms are uncontrolled ({}) after the curative resection ({}).",
+            symptoms.at.date(),
+            resection.at.date()
+        )),
+    }
+}
+
+/// Spec (v2): "G1, advanced, SSTR imaging not negative, no SSA running, SSA
+/// not failed" [12,35–39]. Paper: "SSAs may be a viable option in pNETs
 /// characterized by a slowly proliferative index (G1)"; Table 1: "Always in
 /// pNETs characterized by a slowly proliferative index (G1)".
 ///
-/// "Advanced" already means metastatic or unresectable. Missing imaging is
-/// "not negative" (see the module doc) and adds a note. The rule keeps firing
-/// while an SSA runs (the spec does not silence it); a note says so.
+/// "Advanced" means metastatic or unresectable (v2: not
+/// `unresectable-vascular`). Missing imaging is "not negative" (see the
+/// module doc) and adds a note. A running SSA (v2: also a done course whose
+/// period contains now) means the advice is followed; a planned one is
+/// noted. After an SSA failure the rule stays silent (see the module doc).
 pub fn antiproliferative(p: &Picture) -> Option<Finding> {
     ssa_option(p, Grade::G1, &ANTIPROLIFERATIVE)
 }
 
-/// Spec: "G2, advanced, SSTR imaging not negative" [12]. Paper: "data on the
-/// efficacy of SSAs in NET G2 are still lacking (12)". Ki-67 strictly between
-/// 2 and 3 % is G2 (the spec's grading). Same reading of "SSTR imaging not
-/// negative" and of a running SSA as `ssa.antiproliferative`.
+/// Spec (v2): "G2, advanced, SSTR imaging not negative, no SSA running, SSA
+/// not failed" [12]. Paper: "data on the efficacy of SSAs in NET G2 are still
+/// lacking (12)". Ki-67 strictly between 2 and 3 % is G2 (the spec's
+/// grading). Same reading of every criterion as `ssa.antiproliferative`.
 pub fn g2_limited_evidence(p: &Picture) -> Option<Finding> {
     ssa_option(p, Grade::G2, &G2_LIMITED_EVIDENCE)
 }
@@ -253,6 +319,9 @@ pub fn g2_limited_evidence(p: &Picture) -> Option<Finding> {
 fn ssa_option(p: &Picture, grade: Grade, spec: &'static RuleSpec) -> Option<Finding> {
     let pnet = p.pnet?;
     if p.grade() != Some(grade) || p.advanced().is_none() || sstr_negative(p).is_some() {
+        return None;
+    }
+    if p.running(TherapyClass::Ssa).is_some() || p.failed(|c| c == TherapyClass::Ssa).is_some() {
         return None;
     }
     let f = with_grade(Finding::new(spec).fact(pnet), p);
@@ -308,67 +377,118 @@ pub fn needs_receptor_status(p: &Picture) -> Option<Finding> {
     )
 }
 
-/// Spec: "functioning, well-differentiated" [18,19]. Paper: "In case of
-/// functioning well-differentiated neuroendocrine tumors, it is important to
-/// control the hormone hypersecretion, which determines symptoms, usually by
-/// the administration of SSAs (18,19)."
+/// Spec (new in v2): "SSA planned (not yet running), latest SSTR imaging
+/// negative (or Krenning 0), and no positive octreotide test" [12,34,45].
+/// Paper: "functioning and non-functioning pNETs express at least one of the
+/// five subtypes of somatostatin receptors ... octreotide and lanreotide bind
+/// mainly to SSTR2"; "an octreotide test may be performed prior to start
+/// medical therapy with SSAs to identify the subgroup of patients most likely
+/// to be responsive (34)"; "in case of ... somatostatin receptors-negative
+/// tumors, IFN treatment should be considered (12,45)".
+///
+/// "No positive octreotide test": the latest octreotide test is not positive
+/// (or there is none), read like the imaging, by its latest result. A
+/// warning: the plan is unlikely to help, not dangerous; once the SSA runs
+/// the decision has been taken and the rule is silent.
+pub fn receptor_negative(p: &Picture) -> Option<Finding> {
+    let pnet = p.pnet?;
+    let (plan, _) = p.planned(TherapyClass::Ssa)?;
+    if p.running(TherapyClass::Ssa).is_some() {
+        return None;
+    }
+    let negative = sstr_negative(p)?;
+    let octreotide = p.octreotide_test();
+    if octreotide.is_some_and(|(_, positive)| positive) {
+        return None;
+    }
+    let f = Finding::new(&RECEPTOR_NEGATIVE).fact(pnet).fact(plan).fact(negative);
+    Some(match octreotide {
+        Some((test, _)) => f.fact(test),
+        None => f.note("No octreotide test recorded."),
+    })
+}
+
+/// Spec (v2): "functioning, well-differentiated, no SSA running, and either
+/// not curatively resected or hormonal symptoms `uncontrolled` / `crisis`
+/// recorded after the resection; for insulinoma only with positive SSTR
+/// imaging, and the detail warns that SSAs can deepen hypoglycaemia"
+/// [18,19]. Paper: "In case of functioning well-differentiated
+/// neuroendocrine tumors, it is important to control the hormone
+/// hypersecretion, which determines symptoms, usually by the administration
+/// of SSAs (18,19)."
 ///
 /// Functioning: a functioning syndrome is recorded (insulinoma, gastrinoma,
-/// glucagonoma, VIPoma, somatostatinoma). Not silenced by a running SSA (the
-/// spec does not say so); a note says so. For insulinoma a note adds a
-/// caution that is *not* in the source paper but is standard pharmacology:
-/// SSAs also suppress counter-regulatory hormones and can deepen hypoglycaemia.
+/// glucagonoma, VIPoma, somatostatinoma). A running SSA means the advice is
+/// followed (silent); a planned one is noted. Insulinoma: the warning is
+/// not in the source paper but standard pharmacology (SSAs also suppress
+/// the counter-regulatory hormones and can deepen hypoglycaemia); positive
+/// imaging is read as in the module doc.
 pub fn syndrome_control(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let (s, syndrome) = p.functioning_syndrome()?;
-    if !p.well_differentiated() {
+    if !p.well_differentiated() || p.running(TherapyClass::Ssa).is_some() {
         return None;
     }
+    let persists = syndrome_persists(p)?;
     let mut f = with_grade(Finding::new(&SYNDROME_CONTROL).fact(pnet).fact(s), p);
     if syndrome == Syndrome::Insulinoma {
-        f = f.note(
-            "Insulinoma: SSAs can worsen hypoglycaemia in some patients (caution not stated in the \
-             source paper); see `syndrome.insulinoma-glucose`.",
+        let positive = sstr_positive(p)?;
+        f = f.fact(positive).note(
+            "Insulinoma: SSAs can deepen hypoglycaemia (they also suppress the counter-regulatory \
+             hormones; caution not stated in the source paper). Advised only because receptor imaging \
+             is positive; monitor glucose closely when starting, see `syndrome.insulinoma-glucose`.",
         );
     }
+    let f = with_persistence(f, persists);
     Some(note_if_running(f, p, TherapyClass::Ssa, "."))
 }
 
-/// Spec: "gastrinoma / Zollinger-Ellison" [19,25]. Paper: "In the
+/// Spec (v2): "gastrinoma / Zollinger-Ellison, and not curatively resected
+/// or symptoms recorded after the resection" [19,25]. Paper: "In the
 /// Zollinger-Ellison syndrome, the milestone of therapy is the administration
-/// of high-dose proton pump inhibitors (19,25)." Fires whenever the syndrome
-/// is recorded, as the spec says; a planned or running PPI is noted, not
-/// treated as satisfying the rule (the record does not say whether the dose is high).
+/// of high-dose proton pump inhibitors (19,25)." "Symptoms after the
+/// resection" is read as for `ssa.syndrome-control`: the latest symptom
+/// observation, after the resection, says uncontrolled or crisis. A planned
+/// or running PPI is noted, not treated as satisfying the rule (the record
+/// does not say whether the dose is high).
 pub fn gastrinoma_ppi(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let s = p.syndrome(Syndrome::Gastrinoma)?;
-    let f = Finding::new(&GASTRINOMA_PPI).fact(pnet).fact(s);
+    let persists = syndrome_persists(p)?;
+    let f = with_persistence(Finding::new(&GASTRINOMA_PPI).fact(pnet).fact(s), persists);
     Some(note_if_running(f, p, TherapyClass::ProtonPumpInhibitor, ": check that the dose is high."))
 }
 
-/// Spec: "insulinoma" [19,25]. Paper: "the hypoglycemia typical of insulinoma
-/// can be controlled by frequent small feedings and the use of diazoxide
-/// (19,25)." Fires whenever the syndrome is recorded; a planned or running
-/// diazoxide is noted, not treated as satisfying the rule (feedings are not recorded).
+/// Spec (v2): "insulinoma, and not curatively resected or symptoms recorded
+/// after the resection" [19,25]. Paper: "the hypoglycemia typical of
+/// insulinoma can be controlled by frequent small feedings and the use of
+/// diazoxide (19,25)." Symptoms after the resection as for
+/// `syndrome.gastrinoma-ppi`; a planned or running diazoxide is noted, not
+/// treated as satisfying the rule (feedings are not recorded).
 pub fn insulinoma_glucose(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let s = p.syndrome(Syndrome::Insulinoma)?;
-    let f = Finding::new(&INSULINOMA_GLUCOSE).fact(pnet).fact(s);
+    let persists = syndrome_persists(p)?;
+    let f = with_persistence(Finding::new(&INSULINOMA_GLUCOSE).fact(pnet).fact(s), persists);
     Some(note_if_running(f, p, TherapyClass::Diazoxide, "."))
 }
 
-/// Spec: "progression while an SSA runs at standard dose" [42–44]: an SSA
-/// running whose newest record is not escalated (high dose or interval ≤ 21
-/// days), and the latest disease-course observation says progression. Paper:
+/// Spec (v2): "progression after the start of the current SSA course, while
+/// it runs at standard dose" [42–44]: an SSA running whose newest record is
+/// not escalated (high dose or interval ≤ 21 days), and the latest determined
+/// disease-course observation says progression. Paper:
 /// "In case of progressive NET or failure to achieve complete control of
 /// disease despite standard dose of SSAs, possible alternative options include
 /// a shortened interval (i.e., every 21 days) of SSA administration or high
 /// dose SSAs."
 ///
-/// "While an SSA runs": the progression must be observed after the SSA course
-/// started (its oldest `running` record, strictly earlier, as for prior
-/// therapy failure). A progression that led to starting the SSA is not a
-/// progression *despite* it.
+/// v2: the progression must be observed after the start of the **current**
+/// SSA course ([`Picture::course_start`]: the earliest running record after
+/// the class's last done record), strictly later, as for prior therapy
+/// failure. A progression that led to starting the SSA, or one between two
+/// courses, is not a progression *despite* the SSA now given. This rule is
+/// what takes over from `ssa.antiproliferative` after an SSA failure; its
+/// evidence names the course start and the progression.
 pub fn escalate_on_progression(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     let (ssa, therapy) = p.running(TherapyClass::Ssa)?;
@@ -376,7 +496,7 @@ pub fn escalate_on_progression(p: &Picture) -> Option<Finding> {
         return None;
     }
     let progression = p.progression()?;
-    let start = ssa_course_start(p)?;
+    let start = p.course_start(TherapyClass::Ssa)?;
     if start.at >= progression.at {
         return None;
     }
@@ -390,7 +510,7 @@ pub fn escalate_on_progression(p: &Picture) -> Option<Finding> {
 /// release octreotide as 'rescue' medication is suggested (21)".
 ///
 /// Escalated SSA does not silence it (rescue applies on top). When the latest
-/// symptom observation predates the SSA course, the rule still fires (the
+/// symptom observation predates the current SSA course, the rule still fires (the
 /// symptoms are uncontrolled as far as the record knows, and short-acting
 /// octreotide bridges the start of a depot SSA) with a note to reassess.
 pub fn rescue_octreotide(p: &Picture) -> Option<Finding> {
@@ -400,25 +520,31 @@ pub fn rescue_octreotide(p: &Picture) -> Option<Finding> {
         return None;
     };
     let mut f = Finding::new(&RESCUE_OCTREOTIDE).fact(pnet).fact(ssa).fact(symptoms);
-    if ssa_course_start(p).is_some_and(|start| symptoms.at < start.at) {
+    if p.course_start(TherapyClass::Ssa).is_some_and(|start| symptoms.at < start.at) {
         f = f.note("The latest symptom assessment predates the start of the SSA: reassess symptom control on SSA.");
     }
     Some(f)
 }
 
-/// Spec: "advanced well-differentiated, and either G1 with progression or
-/// SSTR-negative imaging" [12,45]. Paper: "in case of G1 tumors, slowly
+/// Spec (v2): "advanced well-differentiated, no interferon running,
+/// interferon not failed, and either G1 with progression or SSTR-negative
+/// imaging" [12,45]. Paper: "in case of G1 tumors, slowly
 /// progressive pNETs and/or somatostatin receptors-negative tumors, IFN
 /// treatment should be considered; due to the frequent occurrence of side
 /// effects, the administration of IFN must be tailored to the single patient
 /// (12,45)"; "usually administered in combination with SSA therapy".
 ///
-/// Progression is the latest disease-course observation; SSTR-negative is the
-/// latest receptor imaging negative (or Krenning 0). Missing imaging is not
-/// negative. Not silenced by running interferon (the spec does not say so).
+/// Progression is the latest determined disease-course observation;
+/// SSTR-negative is the latest receptor imaging negative (or Krenning 0).
+/// Missing imaging is not negative. Running interferon (also a done course
+/// whose period contains now) means the advice is followed; a planned one is
+/// noted. After an interferon failure the next line takes over.
 pub fn ifn_consider(p: &Picture) -> Option<Finding> {
     let pnet = p.pnet?;
     if !p.well_differentiated() || p.advanced().is_none() {
+        return None;
+    }
+    if p.running(TherapyClass::Interferon).is_some() || p.failed(|c| c == TherapyClass::Interferon).is_some() {
         return None;
     }
     let g1_progression = if p.grade() == Some(Grade::G1) { p.progression() } else { None };
@@ -435,8 +561,8 @@ pub fn ifn_consider(p: &Picture) -> Option<Finding> {
 mod tests {
     use crate::alert::Severity;
     use crate::facts::{
-        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Recist, Resectability, SstrImaging, Syndrome, Tense,
-        Therapy, TherapyClass,
+        DiseaseStatus, FactKind, HormonalSymptoms, MetastasisSite, Recist, Resectability, ResectionOutcome,
+        SstrImaging, Syndrome, Tense, Therapy, TherapyClass,
     };
     use crate::rules::testkit::*;
 
@@ -445,6 +571,7 @@ mod tests {
     const G2: &str = "ssa.g2-limited-evidence";
     const G3: &str = "ssa.not-in-g3";
     const RECEPTOR: &str = "ssa.needs-receptor-status";
+    const NEGATIVE: &str = "ssa.receptor-negative";
     const SYNDROME: &str = "ssa.syndrome-control";
     const PPI: &str = "syndrome.gastrinoma-ppi";
     const INSULINOMA: &str = "syndrome.insulinoma-glucose";
@@ -459,7 +586,13 @@ mod tests {
         therapy(TherapyClass::Ssa, tense)
     }
     fn escalated_ssa() -> FactKind {
-        FactKind::Therapy(Therapy { class: TherapyClass::Ssa, tense: Tense::Running, escalated: true, outcome: None })
+        FactKind::Therapy(Therapy {
+            class: TherapyClass::Ssa,
+            tense: Tense::Running,
+            escalated: true,
+            outcome: None,
+            until: None,
+        })
     }
     fn refs(p: &Patient, now: &str, rule: &str) -> Vec<String> {
         p.alerts(now, rule)[0].evidence.iter().map(|e| e.reference.as_str().to_string()).collect()
@@ -537,9 +670,39 @@ mod tests {
         assert!(a.evidence[1].fact.contains("WHO grade G1"), "{:?}", a.evidence);
         assert_eq!((a.kind, a.severity), (crate::Kind::Recommendation, Severity::Info));
         assert_eq!(a.citation, "Rossi et al. 2014, refs 12, 35–39");
-        // Still shown while an SSA runs, with a note.
-        let on = p.on("2024-02-01", ssa(Tense::Running));
-        assert!(on.alerts(NOW, ANTI)[0].detail.contains("Somatostatin analogue is already running"));
+        // A planned SSA is noted.
+        let planned = p.on("2024-02-01", ssa(Tense::Planned));
+        assert!(planned.alerts(NOW, ANTI)[0].detail.contains("Somatostatin analogue is already planned"));
+    }
+
+    #[test]
+    fn ssa_option_silent_while_an_ssa_runs_or_after_it_failed() {
+        for (k, rule) in [(1.0, ANTI), (10.0, G2)] {
+            let p = advanced(k);
+            assert!(p.fires(NOW, rule));
+            // v2: a running SSA means the advice is followed.
+            assert!(!p.clone().on("2024-02-01", ssa(Tense::Running)).fires(NOW, rule), "{rule}");
+            // A done course whose period contains now is running; after its end it is not.
+            let course = p.clone().on("2024-02-01", course_until(TherapyClass::Ssa, "2024-07-01"));
+            assert!(!course.fires(NOW, rule), "{rule}");
+            assert!(course.fires("2024-07-01", rule), "{rule}");
+            // A done course without an end is done, not running.
+            assert!(p.clone().on("2024-02-01", ssa(Tense::Done)).fires(NOW, rule), "{rule}");
+            // SSA failed (started before a later progression): not offered again.
+            let failed = p
+                .clone()
+                .on("2024-02-01", ssa(Tense::Done))
+                .on("2024-04-01", status(DiseaseStatus::Worsened))
+                .on("2024-05-01", status(DiseaseStatus::Stable));
+            assert!(!failed.fires(NOW, rule), "{rule}");
+            // A progression before the SSA is not its failure.
+            let before = p
+                .clone()
+                .on("2024-01-25", status(DiseaseStatus::Worsened))
+                .on("2024-02-01", ssa(Tense::Done))
+                .on("2024-05-01", status(DiseaseStatus::Stable));
+            assert!(before.fires(NOW, rule), "{rule}");
+        }
     }
 
     #[test]
@@ -624,11 +787,75 @@ mod tests {
         assert!(!nf.fires(NOW, SYNDROME));
         // Grade unknown.
         assert!(!Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::Gastrinoma)).fires(NOW, SYNDROME));
-        // Insulinoma caution.
+        assert!(!gastrinoma(12.0).alerts(NOW, SYNDROME)[0].detail.contains("hypoglycaemia"));
+        // v2: a running SSA means the advice is followed; a planned one is noted.
+        assert!(!gastrinoma(12.0).on("2024-02-01", ssa(Tense::Running)).fires(NOW, SYNDROME));
+        let planned = gastrinoma(12.0).on("2024-02-01", ssa(Tense::Planned));
+        assert!(planned.alerts(NOW, SYNDROME)[0].detail.contains("already planned"));
+    }
+
+    #[test]
+    fn syndrome_control_in_insulinoma_needs_positive_receptor_imaging() {
         let ins =
             Patient::pnet().on("2024-01-02", FactKind::Syndrome(Syndrome::Insulinoma)).on("2024-01-05", ki67(1.0));
-        assert!(ins.alerts(NOW, SYNDROME)[0].detail.contains("SSAs can worsen hypoglycaemia"));
-        assert!(!gastrinoma(12.0).alerts(NOW, SYNDROME)[0].detail.contains("hypoglycaemia"));
+        assert!(!ins.fires(NOW, SYNDROME), "no receptor imaging");
+        for (imaging, advised) in [
+            (sstr(SstrImaging::Positive), true),
+            (sstr(SstrImaging::Negative), false),
+            (sstr(SstrImaging::Equivocal), false),
+            (FactKind::KrenningScore(0), false),
+            (FactKind::KrenningScore(1), false),
+            (FactKind::KrenningScore(2), true),
+        ] {
+            let p = ins.clone().on("2024-01-20", imaging.clone());
+            assert_eq!(p.fires(NOW, SYNDROME), advised, "{imaging:?}");
+            if advised {
+                let a = &p.alerts(NOW, SYNDROME)[0];
+                assert!(a.detail.contains("SSAs can deepen hypoglycaemia"), "{}", a.detail);
+                assert!(refs(&p, NOW, SYNDROME).contains(&"Observation/f4".to_string()), "imaging named");
+            }
+        }
+        // The latest imaging counts.
+        let lost = ins.on("2024-01-20", sstr(SstrImaging::Positive)).on("2024-03-01", sstr(SstrImaging::Negative));
+        assert!(!lost.fires(NOW, SYNDROME));
+    }
+
+    #[test]
+    fn a_curative_resection_ends_the_syndrome_advice_unless_symptoms_persist() {
+        let syndrome = |s: Syndrome| {
+            Patient::pnet()
+                .on("2024-01-02", FactKind::Syndrome(s))
+                .on("2024-01-05", ki67(1.0))
+                .on("2024-01-06", sstr(SstrImaging::Positive))
+        };
+        for (s, rule) in [
+            (Syndrome::Gastrinoma, SYNDROME),
+            (Syndrome::Vipoma, SYNDROME),
+            (Syndrome::Insulinoma, SYNDROME),
+            (Syndrome::Gastrinoma, PPI),
+            (Syndrome::Insulinoma, INSULINOMA),
+        ] {
+            let p = syndrome(s);
+            assert!(p.fires(NOW, rule), "{s:?} {rule}");
+            let resected = p.clone().on("2024-03-01", resection(ResectionOutcome::Curative));
+            assert!(!resected.fires(NOW, rule), "{s:?} {rule}");
+            // Debulking does not end it.
+            assert!(p.clone().on("2024-03-01", resection(ResectionOutcome::Debulking)).fires(NOW, rule));
+            // Uncontrolled symptoms (or crisis) after the resection bring it back, naming both.
+            for symptoms in [HormonalSymptoms::Uncontrolled, HormonalSymptoms::Crisis] {
+                let back = resected.clone().on("2024-04-01", FactKind::HormonalSymptoms(symptoms));
+                let a = back.alerts(NOW, rule);
+                assert_eq!(a.len(), 1, "{s:?} {rule} {symptoms:?}");
+                assert!(a[0].detail.contains("after the curative resection (2024-03-01)"), "{}", a[0].detail);
+            }
+            // Symptoms recorded before the resection, or controlled after it, do not.
+            let before = syndrome(s)
+                .on("2024-02-01", FactKind::HormonalSymptoms(HormonalSymptoms::Uncontrolled))
+                .on("2024-03-01", resection(ResectionOutcome::Curative));
+            assert!(!before.fires(NOW, rule), "{s:?} {rule}");
+            let controlled = resected.on("2024-04-01", FactKind::HormonalSymptoms(HormonalSymptoms::Controlled));
+            assert!(!controlled.fires(NOW, rule), "{s:?} {rule}");
+        }
     }
 
     #[test]
@@ -743,9 +970,106 @@ mod tests {
     }
 
     #[test]
+    fn receptor_negative_when_an_ssa_is_planned() {
+        let planned = |imaging: FactKind| {
+            Patient::pnet().on("2024-01-05", ki67(1.0)).on("2024-01-20", imaging).on("2024-02-01", ssa(Tense::Planned))
+        };
+        // Krenning 0 (no uptake) is negative; Krenning 1 is not.
+        for (imaging, fires) in [
+            (sstr(SstrImaging::Negative), true),
+            (FactKind::KrenningScore(0), true),
+            (FactKind::KrenningScore(1), false),
+            (sstr(SstrImaging::Equivocal), false),
+            (sstr(SstrImaging::Positive), false),
+        ] {
+            assert_eq!(planned(imaging.clone()).fires(NOW, NEGATIVE), fires, "{imaging:?}");
+        }
+        let p = planned(sstr(SstrImaging::Negative));
+        let a = &p.alerts(NOW, NEGATIVE)[0];
+        assert_eq!((a.kind, a.severity), (crate::Kind::Safety, Severity::Warning));
+        assert_eq!(refs(&p, NOW, NEGATIVE), ["Condition/f1", "Procedure/f4", "Observation/f3"]);
+        assert!(a.detail.contains("No octreotide test recorded"), "{}", a.detail);
+        assert_eq!(a.citation, "Rossi et al. 2014, refs 12, 34, 45");
+        // A positive octreotide test (the latest one) lifts it; a negative one is named.
+        let positive = p.clone().on("2024-01-25", FactKind::OctreotideTest { positive: true });
+        assert!(!positive.fires(NOW, NEGATIVE));
+        let turned = positive.clone().on("2024-01-28", FactKind::OctreotideTest { positive: false });
+        assert!(refs(&turned, NOW, NEGATIVE).contains(&"Observation/f6".to_string()));
+        // Once the SSA runs, the decision is taken: silent (and so is a plan after it).
+        assert!(!p.clone().on("2024-03-01", ssa(Tense::Running)).fires(NOW, NEGATIVE));
+        let running_then_plan = Patient::pnet()
+            .on("2024-01-20", sstr(SstrImaging::Negative))
+            .on("2024-02-01", ssa(Tense::Running))
+            .on("2024-03-01", ssa(Tense::Planned));
+        assert!(!running_then_plan.fires(NOW, NEGATIVE));
+        // No plan, or imaging not negative any more.
+        assert!(!Patient::pnet().on("2024-01-20", sstr(SstrImaging::Negative)).fires(NOW, NEGATIVE));
+        assert!(!p.on("2024-03-01", sstr(SstrImaging::Positive)).fires(NOW, NEGATIVE));
+    }
+
+    /// Review defect (4): the progression must follow the start of the
+    /// current SSA course. v1 took the oldest running SSA record ever, so a
+    /// progression between two courses counted.
+    #[test]
+    fn escalate_only_on_progression_during_the_current_course() {
+        let between_courses = advanced(12.0)
+            .on("2023-01-10", ssa(Tense::Running))
+            .on("2023-06-01", ssa(Tense::Done))
+            .on("2023-09-01", status(DiseaseStatus::Worsened))
+            .on("2023-11-01", ssa(Tense::Running));
+        assert!(!between_courses.fires(NOW, ESCALATE));
+        // A progression on the second course counts, and its start is named.
+        let on_second = between_courses.on("2024-03-01", status(DiseaseStatus::Worsened));
+        assert!(on_second.fires(NOW, ESCALATE));
+        let r = refs(&on_second, NOW, ESCALATE);
+        assert!(r.contains(&"Procedure/f8".to_string()) && !r.contains(&"Procedure/f5".to_string()), "{r:?}");
+        // The course restarted after a completed course recorded with its period.
+        let restarted = advanced(12.0)
+            .on("2023-01-10", course_until(TherapyClass::Ssa, "2023-06-01"))
+            .on("2023-09-01", status(DiseaseStatus::Worsened))
+            .on("2023-11-01", ssa(Tense::Running));
+        assert!(!restarted.fires(NOW, ESCALATE));
+        // A done course whose period contains now is running: progression during it counts.
+        let current = advanced(12.0)
+            .on("2024-01-25", course_until(TherapyClass::Ssa, "2024-12-31"))
+            .on("2024-04-01", status(DiseaseStatus::Worsened));
+        assert!(current.fires(NOW, ESCALATE));
+        assert!(!current.fires("2025-01-01", ESCALATE), "course ended");
+        // An undetermined result after the progression does not end it.
+        let undetermined = advanced(12.0)
+            .on("2024-02-01", ssa(Tense::Running))
+            .on("2024-04-01", status(DiseaseStatus::Worsened))
+            .on("2024-05-01", status(DiseaseStatus::Undetermined));
+        assert!(undetermined.fires(NOW, ESCALATE));
+    }
+
+    #[test]
+    fn ifn_silent_while_interferon_runs_or_after_it_failed() {
+        let neg = advanced(12.0).on("2024-03-01", sstr(SstrImaging::Negative));
+        assert!(neg.fires(NOW, IFN));
+        let ifn = |tense| therapy(TherapyClass::Interferon, tense);
+        assert!(!neg.clone().on("2024-04-01", ifn(Tense::Running)).fires(NOW, IFN));
+        assert!(neg.clone().on("2024-04-01", ifn(Tense::Planned)).alerts(NOW, IFN)[0]
+            .detail
+            .contains("already planned"));
+        let failed = neg
+            .clone()
+            .on("2024-03-10", ifn(Tense::Done))
+            .on("2024-04-01", status(DiseaseStatus::Worsened))
+            .on("2024-05-01", status(DiseaseStatus::Stable));
+        assert!(!failed.fires(NOW, IFN));
+        // A failed SSA is not a failed interferon.
+        let ssa_failed = neg
+            .on("2024-03-10", ssa(Tense::Done))
+            .on("2024-04-01", status(DiseaseStatus::Worsened))
+            .on("2024-05-01", status(DiseaseStatus::Stable));
+        assert!(ssa_failed.fires(NOW, IFN));
+    }
+
+    #[test]
     fn catalogue_entries() {
         let ids: Vec<&str> = super::RULES.iter().map(|r| r.id).collect();
-        assert_eq!(ids, [ANTI, G2, G3, RECEPTOR, SYNDROME, PPI, INSULINOMA, ESCALATE, RESCUE, IFN]);
+        assert_eq!(ids, [ANTI, G2, G3, RECEPTOR, NEGATIVE, SYNDROME, PPI, INSULINOMA, ESCALATE, RESCUE, IFN]);
         for r in super::RULES {
             assert!(r.summary.chars().count() < 140, "{}", r.id);
             assert!(r.citation.starts_with("Rossi et al. 2014, ref"), "{}", r.id);

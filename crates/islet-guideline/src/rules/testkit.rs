@@ -9,8 +9,13 @@ pub fn date(s: &str) -> Date {
     Date::parse(s, format_description!("[year]-[month]-[day]")).expect("test date YYYY-MM-DD")
 }
 
+/// Midnight UTC of a `YYYY-MM-DD` date, or an RFC 3339 instant kept in its own offset.
 pub fn instant(s: &str) -> Instant {
-    crate::calendar::start_of(date(s))
+    if s.len() == 10 {
+        crate::calendar::start_of(date(s))
+    } else {
+        Instant::parse(s, &time::format_description::well_known::Rfc3339).expect("test instant RFC 3339")
+    }
 }
 
 /// A patient under construction. `Patient::pnet()` starts with an active pNET
@@ -30,7 +35,8 @@ impl Patient {
         Patient::empty().on("2024-01-01", FactKind::PnetDiagnosis)
     }
 
-    /// Adds a fact dated `day` from its own resource.
+    /// Adds a fact dated `day` (`YYYY-MM-DD`, or an RFC 3339 instant with its
+    /// own offset) from its own resource.
     pub fn on(mut self, day: &str, kind: FactKind) -> Self {
         let n = self.facts.len() + 1;
         let resource = match &kind {
@@ -92,7 +98,17 @@ pub fn cga(v: f64) -> FactKind {
     FactKind::ChromograninA { value: CgaValue::NgPerMl(Concentration::new(v).unwrap()), upper_limit: None }
 }
 pub fn therapy(class: TherapyClass, tense: Tense) -> FactKind {
-    FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None })
+    FactKind::Therapy(Therapy { class, tense, escalated: false, outcome: None, until: None })
+}
+/// A done course whose recorded period ends at `until` (it starts on the day the fact is added).
+pub fn course_until(class: TherapyClass, until: &str) -> FactKind {
+    FactKind::Therapy(Therapy {
+        class,
+        tense: Tense::Done,
+        escalated: false,
+        outcome: None,
+        until: Some(instant(until)),
+    })
 }
 pub fn resection(outcome: ResectionOutcome) -> FactKind {
     FactKind::Therapy(Therapy {
@@ -100,6 +116,7 @@ pub fn resection(outcome: ResectionOutcome) -> FactKind {
         tense: Tense::Done,
         escalated: false,
         outcome: Some(outcome),
+        until: None,
     })
 }
 pub fn metastasis(site: MetastasisSite) -> FactKind {
