@@ -36,7 +36,7 @@ impl Plan {
                     plan.references.push(format!("{resource_type}/{id}"));
                     plan.patients.extend(patient.clone());
                 }
-                Change::Skipped { .. } => {}
+                Change::Skipped { .. } | Change::Shared(_) => {}
             }
         }
         plan.references.sort_unstable();
@@ -193,7 +193,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 }
                 count(&mut stats, o);
             }
-            Change::Skipped { .. } => stats.skipped += 1,
+            Change::Skipped { .. } | Change::Shared(_) => stats.skipped += 1,
         }
     }
 

@@ -312,6 +312,8 @@ mod tests {
                 kind: FactKind::Ki67(Ki67Percent::new(ki67).unwrap()),
             }],
             content_hash: islet_fhir::canonical::content_sha256(&raw),
+            pending: Vec::new(),
+            definition: None,
             raw,
         }
     }

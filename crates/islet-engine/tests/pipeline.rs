@@ -36,6 +36,8 @@ fn resource(
             .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
             .collect(),
         content_hash: islet_fhir::canonical::content_sha256(&raw),
+        pending: Vec::new(),
+        definition: None,
         raw,
     })
 }

@@ -82,6 +82,7 @@ mod codes;
 mod datetime;
 mod decode;
 mod json;
+pub mod linked;
 mod mapping;
 mod reject;
 mod resources;
@@ -91,6 +92,7 @@ mod types;
 mod units;
 mod walk;
 
+pub use linked::{Definition, PendingFact, PendingKind};
 pub use mapping::{MappingError, SiteMapping};
 pub use reject::RejectReason;
 pub use types::ResourceType;
@@ -156,6 +158,24 @@ pub enum Change {
     Delete { resource_type: ResourceType, id: String, patient: Option<String>, version_id: Option<String> },
     /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
     Skipped { resource_type: String, id: Option<String> },
+    /// A version of a resource that belongs to no patient but that patients'
+    /// resources point to (a Medication): the engine keeps it and re-evaluates
+    /// the patients that point to it.
+    Shared(SharedVersion),
+}
+
+/// One version of a shared (not patient-scoped) resource Islet reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedVersion {
+    /// `"Medication/m1"`.
+    pub reference: String,
+    pub version_id: Option<String>,
+    pub last_updated: Option<Instant>,
+    pub content_hash: [u8; 32],
+    /// What the facts pointing to it need from it.
+    pub definition: Definition,
+    /// The resource JSON exactly as received.
+    pub raw: String,
 }
 
 /// One version of a supported resource.
@@ -181,6 +201,12 @@ pub struct ResourceVersion {
     /// SHA-256 of the canonical JSON ([`canonical::content_sha256`]): identical
     /// content is a duplicate, and a conflict is decided by it.
     pub content_hash: [u8; 32],
+    /// Facts that rest on a resource sent in another message (a Medication,
+    /// a BodyStructure): resolved by the engine when it evaluates.
+    pub pending: Vec<PendingFact>,
+    /// What this resource says for other resources' pending facts (a
+    /// patient's BodyStructure).
+    pub definition: Option<Definition>,
 }
 
 impl ResourceVersion {

@@ -36,7 +36,10 @@ fn a_ki67_dated_9999_is_an_implausible_time() {
     assert_eq!(v.clinical_time, None, "it cannot move a replay's default instant");
     let detail = implausible(&v);
     assert!(detail.contains("effectiveDateTime 9999-01-01"), "{detail}");
-    assert!(!detail.contains("2026-12-07"), "the day of receipt is not in the text (replay output would change daily): {detail}");
+    assert!(
+        !detail.contains("2026-12-07"),
+        "the day of receipt is not in the text (replay output would change daily): {detail}"
+    );
     // `decode` does not know when the message arrived, and does not judge.
     let plain = upsert(&decode(&o)).clone();
     assert!(matches!(plain.facts[..], [ref f] if matches!(f.kind, FactKind::Ki67(_))));

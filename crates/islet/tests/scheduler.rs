@@ -31,6 +31,8 @@ fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactK
             .collect(),
         raw: format!(r#"{{"resourceType":"{rt}","id":"{id}"}}"#),
         content_hash: islet_fhir::canonical::content_sha256(&format!("{patient}{reference}{v}")),
+        pending: Vec::new(),
+        definition: None,
     })
 }
 

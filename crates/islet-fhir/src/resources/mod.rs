@@ -231,6 +231,8 @@ impl<'c, 'a> Ctx<'c, 'a> {
             facts,
             raw: raw.to_owned(),
             content_hash: crate::canonical::content_sha256(raw),
+            pending: Vec::new(),
+            definition: None,
         })
     }
 

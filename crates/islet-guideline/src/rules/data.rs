@@ -137,7 +137,10 @@ mod tests {
     fn a_date_in_the_future_is_an_implausible_value() {
         let future = |detail: &str| FactKind::Problem { kind: ProblemKind::ImplausibleTime, detail: detail.into() };
         let p = Patient::pnet()
-            .on("2024-01-05", future("effectiveDateTime 9999-01-01 lies in the future, so the data it dates is not used; noted"))
+            .on(
+                "2024-01-05",
+                future("effectiveDateTime 9999-01-01 lies in the future, so the data it dates is not used; noted"),
+            )
             .on("2024-01-06", FactKind::Problem { kind: ProblemKind::ImplausibleValue, detail: "Ki-67 150".into() });
         let a = p.alerts("2024-02-01", "data.implausible-value");
         assert_eq!(a.len(), 1, "one alert for both kinds");

@@ -209,6 +209,7 @@ fn resource_of(change: &islet_fhir::Change) -> Option<String> {
         islet_fhir::Change::Upsert(v) => Some(v.reference()),
         islet_fhir::Change::Delete { resource_type, id, .. } => Some(format!("{resource_type}/{id}")),
         islet_fhir::Change::Skipped { .. } => None,
+        islet_fhir::Change::Shared(s) => Some(s.reference.clone()),
     }
 }
 
