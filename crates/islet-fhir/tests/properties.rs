@@ -202,6 +202,12 @@ fn check(bytes: &[u8]) -> Decoded {
                 assert!(patient.as_deref().is_none_or(|p| p.strip_prefix("Patient/").is_some_and(is_fhir_id)));
             }
             Change::Skipped { .. } => {}
+            Change::Shared(sv) => {
+                let (_, id) = sv.reference.split_once('/').expect("Type/id");
+                assert!(is_fhir_id(id) && sv.version_id.as_deref().is_none_or(is_fhir_id), "{sv:?}");
+                let raw: Value = serde_json::from_str(&sv.raw).expect("raw is the resource's JSON");
+                assert!(clean(&raw) && depth(&raw) <= 64, "{}", sv.raw);
+            }
         }
     }
     assert_eq!(decoder.decode(bytes), d, "decoding is deterministic");
