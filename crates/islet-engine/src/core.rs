@@ -7,11 +7,27 @@
 use crate::alert::{AlertChange, AlertRecord, Cause};
 use crate::ingest::{Item, Stats};
 use crate::reconcile::reconcile;
-use crate::record::{Applied, Versus};
+use crate::record::{Applied, VersionStamp, Versus};
 use crate::store::{PatientState, PatientWrite, Written};
-use islet_fhir::Change;
+use islet_fhir::{Change, Definition, SharedVersion};
 use islet_guideline::{Config, Instant};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A shared resource (a Medication) as kept: its version and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedEntry {
+    pub stamp: VersionStamp,
+    pub definition: Definition,
+}
+
+/// The shared resources a batch needs, by reference (`Medication/x`).
+pub type Shared = BTreeMap<String, SharedEntry>;
+
+/// A shared resource version this batch made current.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedWrite<'a> {
+    pub version: &'a SharedVersion,
+}
 
 /// What a batch must lock before it can be applied.
 #[derive(Debug, Default)]
@@ -21,6 +37,9 @@ pub struct Plan {
     pub references: Vec<String>,
     /// Every patient the batch names.
     pub patients: BTreeSet<String>,
+    /// Every shared resource (`Medication/x`) the batch writes, sorted, unique:
+    /// the store says which patients point to them.
+    pub shared: Vec<String>,
 }
 
 impl Plan {
@@ -36,38 +55,74 @@ impl Plan {
                     plan.references.push(format!("{resource_type}/{id}"));
                     plan.patients.extend(patient.clone());
                 }
-                Change::Skipped { .. } | Change::Shared(_) => {}
+                Change::Shared(s) => plan.shared.push(s.reference.clone()),
+                Change::Skipped { .. } => {}
             }
         }
         plan.references.sort_unstable();
         plan.references.dedup();
+        plan.shared.sort_unstable();
+        plan.shared.dedup();
         plan
     }
 
     /// The patients to lock, sorted (two writers lock in the same order, so
-    /// they cannot deadlock): those the batch names and those holding its
-    /// resources (`holders`: (reference, patient) pairs from the store).
-    pub fn patients_to_lock(&self, holders: &[(String, String)]) -> Vec<String> {
+    /// they cannot deadlock): those the batch names, those holding its
+    /// resources (`holders`: (reference, patient) pairs from the store) and
+    /// those pointing to its shared resources (`referrers`).
+    pub fn patients_to_lock(&self, holders: &[(String, String)], referrers: &[(String, String)]) -> Vec<String> {
         let mut all = self.patients.clone();
-        all.extend(holders.iter().map(|(_, p)| p.clone()));
+        all.extend(holders.iter().chain(referrers).map(|(_, p)| p.clone()));
         all.into_iter().collect()
+    }
+
+    /// The shared resources to load (after the patients are locked): those
+    /// the batch writes, and those the locked records or the batch's
+    /// resources point to.
+    pub fn shared_needed(&self, items: &[Item], states: &[PatientState]) -> Vec<String> {
+        let mut needed: BTreeSet<&str> = self.shared.iter().map(String::as_str).collect();
+        needed.extend(states.iter().flat_map(|s| s.record.needs()));
+        for change in items.iter().flat_map(|i| &i.decoded.changes) {
+            if let Change::Upsert(v) = change {
+                needed.extend(v.pending.iter().map(|p| p.needs.as_str()).filter(|n| !n.starts_with("BodyStructure/")));
+            }
+        }
+        needed.into_iter().map(str::to_owned).collect()
     }
 }
 
-/// The locked patients, as loaded, and who holds which resource.
+/// The locked patients, as loaded, who holds which resource, who points to
+/// which shared resource, and the shared resources loaded.
 pub struct Locked {
     pub states: BTreeMap<String, PatientState>,
     pub holders: HashMap<String, BTreeSet<String>>,
+    pub referrers: HashMap<String, BTreeSet<String>>,
+    pub shared: Shared,
+}
+
+fn by_reference(pairs: Vec<(String, String)>) -> HashMap<String, BTreeSet<String>> {
+    let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (reference, patient) in pairs {
+        map.entry(reference).or_default().insert(patient);
+    }
+    map
 }
 
 impl Locked {
     /// `patients` and their `states` in the same order (as the store returns them).
-    pub fn new(patients: Vec<String>, states: Vec<PatientState>, holders: Vec<(String, String)>) -> Locked {
-        let mut by_reference: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for (reference, patient) in holders {
-            by_reference.entry(reference).or_default().insert(patient);
+    pub fn new(
+        patients: Vec<String>,
+        states: Vec<PatientState>,
+        holders: Vec<(String, String)>,
+        referrers: Vec<(String, String)>,
+        shared: Shared,
+    ) -> Locked {
+        Locked {
+            states: patients.into_iter().zip(states).collect(),
+            holders: by_reference(holders),
+            referrers: by_reference(referrers),
+            shared,
         }
-        Locked { states: patients.into_iter().zip(states).collect(), holders: by_reference }
     }
 }
 
@@ -75,6 +130,7 @@ impl Locked {
 /// store can release and save them), the alert changes, and the counts.
 pub struct Outcome<'a> {
     pub writes: Vec<PatientWrite<'a>>,
+    pub shared_writes: Vec<SharedWrite<'a>>,
     pub changes: Vec<AlertChange>,
     pub stats: Stats,
 }
@@ -119,8 +175,9 @@ fn current_holder(
 /// gets a tombstone, so its alerts no longer rest on it — while an older
 /// version naming another patient is stale wherever it points.
 pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instant) -> Outcome<'a> {
-    let Locked { states, mut holders } = locked;
+    let Locked { states, mut holders, referrers, mut shared } = locked;
     let mut stats = Stats::default();
+    let mut shared_writes = Vec::new();
     let mut touched: BTreeMap<String, Touched<'a>> =
         states.into_iter().map(|(p, state)| (p, Touched { state, ..Touched::default() })).collect();
 
@@ -142,6 +199,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                             Versus::Older => Some(Applied::Stale),
                             Versus::Conflict { wins: false } => {
                                 if t.state.record.flag_conflict(&reference) {
+                                    t.state.record.note_conflict(&reference, now);
                                     t.causes.push(reference.clone());
                                     Some(Applied::Conflict { replaced: false })
                                 } else {
@@ -154,6 +212,9 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 let outcome = outcome.unwrap_or_else(|| {
                     let t = touched.get_mut(&v.patient).expect("patient is locked");
                     let o = t.state.record.apply_version(v);
+                    if let Applied::Conflict { .. } = o {
+                        t.state.record.note_conflict(&reference, now);
+                    }
                     if matches!(o, Applied::Stored | Applied::Conflict { replaced: true }) {
                         t.state.record.date_receipt_problems(&reference, now);
                         t.written.push(Written::Version(v));
@@ -193,7 +254,36 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 }
                 count(&mut stats, o);
             }
-            Change::Skipped { .. } | Change::Shared(_) => stats.skipped += 1,
+            Change::Shared(version) => {
+                let stamp = VersionStamp {
+                    version_id: version.version_id.clone(),
+                    last_updated: version.last_updated,
+                    content: crate::record::ContentHash(version.content_hash),
+                };
+                let outcome = match shared.get(&version.reference).map(|e| stamp.versus(&e.stamp)) {
+                    None | Some(Versus::Newer) => Applied::Stored,
+                    Some(Versus::Conflict { wins: true }) => Applied::Conflict { replaced: true },
+                    Some(Versus::Same) => Applied::Duplicate,
+                    Some(Versus::Older) => Applied::Stale,
+                    // Nobody to show a shared conflict to: the larger hash is kept, counted.
+                    Some(Versus::Conflict { wins: false }) => Applied::Conflict { replaced: false },
+                };
+                if matches!(outcome, Applied::Stored | Applied::Conflict { replaced: true }) {
+                    let entry = SharedEntry { stamp, definition: version.definition.clone() };
+                    if shared.insert(version.reference.clone(), entry.clone()).map(|old| old.definition)
+                        != Some(entry.definition)
+                    {
+                        for p in referrers.get(&version.reference).into_iter().flatten() {
+                            if let Some(t) = touched.get_mut(p) {
+                                t.causes.push(version.reference.clone());
+                            }
+                        }
+                    }
+                    shared_writes.push(SharedWrite { version });
+                }
+                count(&mut stats, outcome);
+            }
+            Change::Skipped { .. } => stats.skipped += 1,
         }
     }
 
@@ -206,7 +296,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
             causes.sort_unstable();
             causes.dedup();
             let cause = Cause::Data { resources: causes };
-            let (desired, wake_at) = assess(config, &patient, &state, now);
+            let (desired, wake_at) = assess(config, &patient, &state, &shared, now);
             changes = reconcile(&mut state.alerts, desired, now, &cause);
             state.wake_at = wake_at;
         }
@@ -215,34 +305,37 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
     }
     stats.patients = writes.len() as u64;
     stats.alert_changes = all_changes.len() as u64;
-    Outcome { writes, changes: all_changes, stats }
+    Outcome { writes, shared_writes, changes: all_changes, stats }
 }
 
 /// The scheduler's path: re-evaluates claimed patients at `now` (time passed).
-pub fn wake<'a>(config: &Config, due: Vec<(String, PatientState)>, now: Instant) -> Outcome<'a> {
+pub fn wake<'a>(config: &Config, due: Vec<(String, PatientState)>, shared: &Shared, now: Instant) -> Outcome<'a> {
     let mut writes = Vec::with_capacity(due.len());
     let mut all = Vec::new();
     for (patient, mut state) in due {
-        let (desired, wake_at) = assess(config, &patient, &state, now);
+        let (desired, wake_at) = assess(config, &patient, &state, shared, now);
         let changes = reconcile(&mut state.alerts, desired, now, &Cause::Clock);
         state.wake_at = wake_at;
         all.extend(changes.iter().cloned());
         writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
     }
     let stats = Stats { patients: writes.len() as u64, alert_changes: all.len() as u64, ..Stats::default() };
-    Outcome { writes, changes: all, stats }
+    Outcome { writes, shared_writes: Vec::new(), changes: all, stats }
 }
 
 /// The desired alert set of one patient at `now`, and its next wake time.
 /// Reads nothing but its arguments: CDS Hooks assesses a copy of a record
-/// with draft orders added this way, writing nothing.
+/// with draft orders added this way, writing nothing. Pending facts resolve
+/// against the record's own BodyStructures and the `shared` Medications.
 pub fn assess(
     config: &Config,
     patient: &str,
     state: &PatientState,
+    shared: &Shared,
     now: Instant,
 ) -> (Vec<AlertRecord>, Option<Instant>) {
-    let assessment = islet_guideline::evaluate(state.record.facts(), now, config);
+    let resolved = state.record.resolved_facts(&|r| shared.get(r).map(|e| e.definition.clone()));
+    let assessment = islet_guideline::evaluate(state.record.facts().chain(&resolved), now, config);
     let alerts = assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, config.profile, a)).collect();
     (alerts, assessment.wake_at)
 }

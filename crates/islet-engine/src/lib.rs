@@ -67,10 +67,17 @@ impl Engine {
         let plan = Plan::of(&batch.items);
         let mut tx = store.begin().await?;
         let holders = if plan.references.is_empty() { Vec::new() } else { tx.patients_of(&plan.references).await? };
-        let patients = plan.patients_to_lock(&holders);
+        let referrers = if plan.shared.is_empty() { Vec::new() } else { tx.patients_referring(&plan.shared).await? };
+        let patients = plan.patients_to_lock(&holders, &referrers);
         let states = tx.lock_patients(&patients).await?;
-        let outcome = core::apply(&self.config, &batch.items, Locked::new(patients, states, holders), now);
+        let needed = plan.shared_needed(&batch.items, &states);
+        let shared = if needed.is_empty() { Default::default() } else { tx.load_shared(&needed).await? };
+        let locked = Locked::new(patients, states, holders, referrers, shared);
+        let outcome = core::apply(&self.config, &batch.items, locked, now);
         tx.save_patients(outcome.writes).await?;
+        if !outcome.shared_writes.is_empty() {
+            tx.save_shared(&outcome.shared_writes).await?;
+        }
         let rejected = RejectedMessage::of_batch(batch);
         if !rejected.is_empty() {
             tx.save_rejections(&rejected).await?;
@@ -98,7 +105,9 @@ impl Engine {
         let due = tx.claim_due(now, limit).await?;
         let states = tx.lock_patients(&due).await?;
         let claimed = due.len();
-        let outcome = core::wake(&self.config, due.into_iter().zip(states).collect(), now);
+        let needed: Vec<String> = states.iter().flat_map(|s| s.record.needs().map(str::to_owned)).collect();
+        let shared = if needed.is_empty() { Default::default() } else { tx.load_shared(&needed).await? };
+        let outcome = core::wake(&self.config, due.into_iter().zip(states).collect(), &shared, now);
         tx.save_patients(outcome.writes).await?;
         tx.commit().await?;
         Ok((outcome.changes, claimed))

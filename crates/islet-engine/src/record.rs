@@ -17,7 +17,7 @@
 //! it meant cannot be known when copies arrive out of order, and "deleted"
 //! is the only answer that does not depend on the order.
 
-use islet_fhir::ResourceVersion;
+use islet_fhir::{Definition, PendingFact, ResourceVersion};
 use islet_guideline::facts::ProblemKind;
 use islet_guideline::{Fact, FactKind, Instant};
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,26 @@ pub struct StoredResource {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub conflict: bool,
     pub facts: Vec<Fact>,
+    /// Facts waiting for a resource sent in another message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingFact>,
+    /// What this resource says for other resources' pending facts (a BodyStructure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Definition>,
+}
+
+impl StoredResource {
+    fn tombstone(stamp: VersionStamp, moved: bool) -> StoredResource {
+        StoredResource {
+            stamp,
+            gone: true,
+            moved,
+            conflict: false,
+            facts: Vec::new(),
+            pending: Vec::new(),
+            definition: None,
+        }
+    }
 }
 
 /// What applying a change did.
@@ -188,9 +208,19 @@ pub struct PatientRecord {
 
 impl PatientRecord {
     pub fn apply_version(&mut self, v: &ResourceVersion) -> Applied {
-        let facts = if v.retracted { Vec::new() } else { v.facts.clone() };
-        let new =
-            StoredResource { stamp: VersionStamp::of(v), gone: v.retracted, moved: false, conflict: false, facts };
+        let new = if v.retracted {
+            StoredResource::tombstone(VersionStamp::of(v), false)
+        } else {
+            StoredResource {
+                stamp: VersionStamp::of(v),
+                gone: false,
+                moved: false,
+                conflict: false,
+                facts: v.facts.clone(),
+                pending: v.pending.clone(),
+                definition: v.definition.clone(),
+            }
+        };
         self.put(v.reference(), new)
     }
 
@@ -206,9 +236,7 @@ impl PatientRecord {
     /// `v`, a newer version of `reference`, names another patient: leave a
     /// tombstone with its version so older copies stay out of this record.
     pub fn move_away(&mut self, reference: &str, v: &ResourceVersion) {
-        let tombstone =
-            StoredResource { stamp: VersionStamp::of(v), gone: true, moved: true, conflict: false, facts: Vec::new() };
-        self.resources.insert(reference.to_string(), tombstone);
+        self.resources.insert(reference.to_string(), StoredResource::tombstone(VersionStamp::of(v), true));
     }
 
     /// Flags the stored copy of `reference` as conflicted (a losing content
@@ -225,14 +253,7 @@ impl PatientRecord {
 
     /// A DELETE: a tombstone (module doc for which versions it beats).
     pub fn apply_delete(&mut self, reference: String, version_id: Option<String>) -> Applied {
-        let tombstone = StoredResource {
-            stamp: VersionStamp::deletion(version_id),
-            gone: true,
-            moved: false,
-            conflict: false,
-            facts: Vec::new(),
-        };
-        self.put(reference, tombstone)
+        self.put(reference, StoredResource::tombstone(VersionStamp::deletion(version_id), false))
     }
 
     fn put(&mut self, reference: String, new: StoredResource) -> Applied {
@@ -274,9 +295,65 @@ impl PatientRecord {
         }
     }
 
-    /// Every fact of every current, non-retracted resource.
+    /// Makes a conflicted resource say so: a `VersionConflict` problem on
+    /// the kept copy (`data.version-conflict` names the resource), dated at
+    /// its own clinical time when it has one, else when it was processed.
+    pub fn note_conflict(&mut self, reference: &str, processed_at: Instant) {
+        let Some(r) = self.resources.get_mut(reference).filter(|r| r.conflict && !r.moved) else { return };
+        if r.facts.iter().any(|f| matches!(f.kind, FactKind::Problem { kind: ProblemKind::VersionConflict, .. })) {
+            return;
+        }
+        let version = match (&r.stamp.version_id, r.stamp.last_updated) {
+            (Some(v), _) => format!("versionId {v}"),
+            (None, Some(t)) => format!("lastUpdated {t} and no versionId"),
+            (None, None) => "no versionId or lastUpdated".to_owned(),
+        };
+        let at = r.facts.iter().map(|f| f.at).min().unwrap_or(processed_at);
+        let detail = format!(
+            "two different contents arrived with {version}; Islet uses the one with the larger content hash{}",
+            if r.gone { ", which retracts the resource" } else { "" }
+        );
+        let source = islet_guideline::SourceRef(reference.to_owned());
+        r.facts.push(Fact {
+            source,
+            at,
+            preliminary: false,
+            kind: FactKind::Problem { kind: ProblemKind::VersionConflict, detail },
+        });
+    }
+
+    /// Every fact of every current, non-retracted resource (a conflicted
+    /// retraction still shows its conflict).
     pub fn facts(&self) -> impl Iterator<Item = &Fact> {
-        self.resources.values().filter(|r| !r.gone).flat_map(|r| r.facts.iter())
+        self.resources.values().filter(|r| !r.gone || r.conflict).flat_map(|r| {
+            let problems_only = r.gone;
+            r.facts.iter().filter(move |f| !problems_only || matches!(f.kind, FactKind::Problem { .. }))
+        })
+    }
+
+    /// The shared resources (`Medication/x`) this record's pending facts need.
+    pub fn needs(&self) -> impl Iterator<Item = &str> {
+        self.resources
+            .values()
+            .filter(|r| !r.gone)
+            .flat_map(|r| r.pending.iter())
+            .map(|p| p.needs.as_str())
+            .filter(|n| !n.starts_with("BodyStructure/"))
+    }
+
+    /// The pending facts that resolve now: a BodyStructure from this record,
+    /// a Medication from `shared`. Those still waiting are not facts yet.
+    pub fn resolved_facts(&self, shared: &dyn Fn(&str) -> Option<Definition>) -> Vec<Fact> {
+        let mut out = Vec::new();
+        for pending in self.resources.values().filter(|r| !r.gone).flat_map(|r| r.pending.iter()) {
+            let definition = match self.resources.get(&pending.needs) {
+                Some(r) if !r.gone => r.definition.clone(),
+                Some(_) => None,
+                None => shared(&pending.needs),
+            };
+            out.extend(definition.and_then(|d| pending.resolve(&d)));
+        }
+        out
     }
 }
 

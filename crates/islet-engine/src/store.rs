@@ -6,7 +6,7 @@
 //! wake times and the source position commit together or not at all.
 
 use crate::alert::{AlertChange, AlertRecord};
-use crate::core::{self, Locked, Plan};
+use crate::core::{self, Locked, Plan, Shared, SharedEntry, SharedWrite};
 use crate::ingest::{Batch, Rejection, SourcePosition, Stats};
 use crate::record::PatientRecord;
 use islet_fhir::ResourceVersion;
@@ -94,8 +94,25 @@ pub trait Transaction: Send {
         references: &[String],
     ) -> impl Future<Output = Result<Vec<(String, String)>, Self::Error>> + Send;
 
-    /// Writes every locked patient back: state, resource writes, alert changes.
+    /// Writes every locked patient back: state, resource writes, alert
+    /// changes, and which shared resources its record points to
+    /// (`record.needs()`, for [`Transaction::patients_referring`]).
     fn save_patients(&mut self, writes: Vec<PatientWrite<'_>>) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The patients whose records point to each of these shared resources:
+    /// (reference, patient) pairs. The engine locks and re-evaluates them
+    /// when the resource changes.
+    fn patients_referring(
+        &mut self,
+        references: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, Self::Error>> + Send;
+
+    /// Loads (and, in a database, locks, in reference order, after the
+    /// patients) these shared resources; unknown ones are left out.
+    fn load_shared(&mut self, references: &[String]) -> impl Future<Output = Result<Shared, Self::Error>> + Send;
+
+    /// Writes the shared resource versions this batch made current.
+    fn save_shared(&mut self, writes: &[SharedWrite<'_>]) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Keeps the batch's rejected messages (with the batch: a crash neither
     /// loses nor doubles one).
@@ -126,6 +143,10 @@ pub struct MemStore {
     /// Resource → every patient that ever held a version of it (almost always one).
     holders: HashMap<String, Vec<String>>,
     positions: HashMap<(String, i32), SourcePosition>,
+    /// Shared resources (Medications) by reference.
+    shared: Shared,
+    /// Shared resource → the patients whose records point to it.
+    referrers: HashMap<String, Vec<String>>,
     /// Keep the change log (replay `--changes`); off saves memory.
     pub keep_log: bool,
     log: Vec<AlertChange>,
@@ -145,9 +166,25 @@ impl MemStore {
             .iter()
             .flat_map(|r| self.holders.get(r).into_iter().flatten().map(move |p| (r.clone(), p.clone())))
             .collect();
-        let patients = plan.patients_to_lock(&holders);
-        let states = patients.iter().map(|p| self.patients.remove(p).unwrap_or_default()).collect();
-        let outcome = core::apply(config, &batch.items, Locked::new(patients, states, holders), now);
+        let referrers: Vec<(String, String)> = plan
+            .shared
+            .iter()
+            .flat_map(|r| self.referrers.get(r).into_iter().flatten().map(move |p| (r.clone(), p.clone())))
+            .collect();
+        let patients = plan.patients_to_lock(&holders, &referrers);
+        let states: Vec<PatientState> = patients.iter().map(|p| self.patients.remove(p).unwrap_or_default()).collect();
+        let shared = self.shared_of(&plan.shared_needed(&batch.items, &states));
+        let locked = Locked::new(patients, states, holders, referrers, shared);
+        let outcome = core::apply(config, &batch.items, locked, now);
+        for w in &outcome.shared_writes {
+            let v = w.version;
+            let stamp = crate::record::VersionStamp {
+                version_id: v.version_id.clone(),
+                last_updated: v.last_updated,
+                content: crate::record::ContentHash(v.content_hash),
+            };
+            self.shared.insert(v.reference.clone(), SharedEntry { stamp, definition: v.definition.clone() });
+        }
         self.save(outcome.writes);
         for p in batch.positions() {
             self.positions.insert((p.source.clone(), p.partition), p);
@@ -166,15 +203,28 @@ impl MemStore {
         due.truncate(limit);
         let mut claimed: Vec<String> = due.into_iter().map(|(_, p)| p).collect();
         claimed.sort();
-        let states = claimed.iter().map(|p| (p.clone(), self.patients.remove(p).unwrap_or_default())).collect();
-        let outcome = core::wake(config, states, now);
+        let states: Vec<(String, PatientState)> =
+            claimed.iter().map(|p| (p.clone(), self.patients.remove(p).unwrap_or_default())).collect();
+        let needed: Vec<String> = states.iter().flat_map(|(_, s)| s.record.needs().map(str::to_owned)).collect();
+        let shared = self.shared_of(&needed);
+        let outcome = core::wake(config, states, &shared, now);
         let n = outcome.writes.len();
         self.save(outcome.writes);
         (outcome.changes, n)
     }
 
+    fn shared_of(&self, references: &[String]) -> Shared {
+        references.iter().filter_map(|r| self.shared.get(r).map(|e| (r.clone(), e.clone()))).collect()
+    }
+
     fn save(&mut self, writes: Vec<PatientWrite<'_>>) {
         for w in writes {
+            for needed in w.state.record.needs() {
+                let referrers = self.referrers.entry(needed.to_owned()).or_default();
+                if !referrers.contains(&w.patient) {
+                    referrers.push(w.patient.clone());
+                }
+            }
             for written in &w.written {
                 if let Written::Version(v) = written {
                     let holders = self.holders.entry(v.reference()).or_default();

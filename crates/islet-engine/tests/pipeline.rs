@@ -288,3 +288,108 @@ fn a_newer_version_naming_another_patient_moves_the_resource() {
     let store = run([diagnoses, vec![ki67("a", 1), ki67("b", 2), ki67("a", 1)]].concat(), 1);
     assert_eq!(grading_missing(&store), ["Patient/a"]);
 }
+
+/// A MedicationStatement whose drug is a Medication sent in another message.
+fn statement_naming(patient: &str, medication: &str) -> Change {
+    let Change::Upsert(mut v) =
+        resource(patient, "MedicationStatement/ms", 1, datetime!(2024-01-15 00:00 UTC), vec![], false)
+    else {
+        unreachable!()
+    };
+    v.pending.push(islet_fhir::PendingFact {
+        source: SourceRef("MedicationStatement/ms".into()),
+        at: datetime!(2024-01-15 00:00 UTC),
+        preliminary: false,
+        needs: medication.into(),
+        kind: islet_fhir::PendingKind::Therapy { tense: Tense::Running, escalated: false, until: None },
+    });
+    Change::Upsert(v)
+}
+
+fn medication(reference: &str, version: u32, class: Option<TherapyClass>) -> Change {
+    let raw = format!("{reference}|{version}|{class:?}");
+    Change::Shared(islet_fhir::SharedVersion {
+        reference: reference.into(),
+        version_id: Some(version.to_string()),
+        last_updated: None,
+        content_hash: islet_fhir::canonical::content_sha256(&raw),
+        definition: islet_fhir::Definition::Medication { class, escalated: false },
+        raw,
+    })
+}
+
+fn run_all(changes: &[Change], batch: usize) -> MemStore {
+    let engine = engine();
+    let mut store = MemStore::new(true);
+    let items: Vec<Item> = changes.iter().cloned().enumerate().map(|(i, c)| item(i as u64, c)).collect();
+    for chunk in items.chunks(batch) {
+        process(&engine, &mut store, chunk, datetime!(2024-02-01 00:00 UTC));
+    }
+    store
+}
+
+/// Contract v2: a medicationReference to a Medication in another message
+/// resolves whether the Medication comes before or after, and the therapy
+/// counts only once it has.
+#[test]
+fn a_medication_from_another_message_resolves_in_either_order() {
+    let tumour = small_tumour("p1");
+    let statement = statement_naming("p1", "Medication/m1");
+    let ssa = medication("Medication/m1", 1, Some(TherapyClass::Ssa));
+    let after = [tumour.clone(), vec![statement.clone(), ssa.clone()]].concat();
+    let before = [vec![ssa.clone()], tumour.clone(), vec![statement.clone()]].concat();
+    let without = [tumour.clone(), vec![statement.clone()]].concat();
+    let reference: Vec<_> = run_all(&after, 100).alerts().into_iter().cloned().collect();
+    assert!(reference.iter().any(|a| a.rule == "monitoring.ssa"), "the SSA runs once the Medication is known");
+    for (changes, batch) in [(&after, 1), (&before, 1), (&before, 100)] {
+        let got: Vec<_> = run_all(changes, batch).alerts().into_iter().cloned().collect();
+        assert_eq!(got, reference, "batch {batch}");
+    }
+    let unknown = run_all(&without, 1);
+    assert!(!rules(&unknown).contains(&"monitoring.ssa".to_string()), "an unknown medication is not used");
+}
+
+/// When the Medication changes, the patients pointing to it are re-evaluated
+/// with it as the cause.
+#[test]
+fn a_changed_medication_re_evaluates_the_patients_pointing_to_it() {
+    let changes = [small_tumour("p1"), vec![statement_naming("p1", "Medication/m1")]].concat();
+    let mut store = run_all(&[changes, vec![medication("Medication/m1", 1, Some(TherapyClass::Ssa))]].concat(), 1);
+    let engine = engine();
+    let corrected = [item(50, medication("Medication/m1", 2, Some(TherapyClass::Interferon)))];
+    let (changes, _) = process(&engine, &mut store, &corrected, datetime!(2024-02-01 00:00 UTC));
+    let cause = islet_engine::Cause::Data { resources: vec!["Medication/m1".into()] };
+    assert!(changes
+        .iter()
+        .any(|c| c.alert.rule == "monitoring.ssa" && c.change == ChangeKind::Resolved && c.cause == cause));
+    assert!(changes.iter().any(|c| c.alert.rule == "monitoring.interferon" && c.change == ChangeKind::Raised));
+    // A stale copy of version 1 changes nothing.
+    let (changes, stats) = process(
+        &engine,
+        &mut store,
+        &[item(51, medication("Medication/m1", 1, Some(TherapyClass::Ssa)))],
+        datetime!(2024-02-01 00:00 UTC),
+    );
+    assert!(changes.is_empty());
+    assert_eq!(stats.stale, 1);
+}
+
+/// Contract v2: two contents with one version key — the same resource kept,
+/// and the same `data.version-conflict` alert, in either arrival order.
+#[test]
+fn a_version_conflict_is_shown_whatever_the_order() {
+    let at = datetime!(2024-01-12 00:00 UTC);
+    let ki67 =
+        |v: f64| resource("p1", "Observation/ki67", 3, at, vec![FactKind::Ki67(Ki67Percent::new(v).unwrap())], false);
+    let base = small_tumour("p1")[..2].to_vec();
+    let one = run_all(&[base.clone(), vec![ki67(1.5), ki67(12.0)]].concat(), 1);
+    let other = run_all(&[base.clone(), vec![ki67(12.0), ki67(1.5)]].concat(), 1);
+    let together = run_all(&[base, vec![ki67(12.0), ki67(1.5)]].concat(), 100);
+    let alerts = |s: &MemStore| s.alerts().into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(alerts(&one), alerts(&other));
+    assert_eq!(alerts(&one), alerts(&together));
+    let conflict: Vec<_> = alerts(&one).into_iter().filter(|a| a.rule == "data.version-conflict").collect();
+    assert_eq!(conflict.len(), 1, "{:?}", rules(&one));
+    assert_eq!(conflict[0].evidence[0].reference, "Observation/ki67");
+    assert!(conflict[0].evidence[0].fact.contains("versionId 3"), "{}", conflict[0].evidence[0].fact);
+}

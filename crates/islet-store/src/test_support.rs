@@ -165,6 +165,14 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "SELECT json_build_array(source, partition, next_offset, consumed_bytes, consumed_sha256)::text \
          FROM source_position ORDER BY source, partition",
     ),
+    (
+        "shared_resource",
+        "SELECT json_build_array(reference, stamp, definition, raw)::text FROM shared_resource ORDER BY reference",
+    ),
+    (
+        "shared_reference",
+        "SELECT json_build_array(reference, patient_id)::text FROM shared_reference ORDER BY reference, patient_id",
+    ),
 ];
 
 /// The rows of every table of [`SNAPSHOT`], as [`TestDb::snapshot`] read them.

@@ -2,7 +2,9 @@
 //! (arrays through `unnest`), whatever the batch size.
 
 use crate::StoreError;
+use islet_engine::core::{Shared, SharedEntry, SharedWrite};
 use islet_engine::record::PatientRecord;
+use islet_engine::record::{ContentHash, VersionStamp};
 use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, RejectedMessage, SourcePosition, Written};
 use islet_guideline::Instant;
 use sqlx::types::Json;
@@ -168,6 +170,35 @@ impl islet_engine::Transaction for PgTx {
         .execute(&mut *self.tx)
         .await?;
 
+        // Which shared resources each record points to (replaced whole per patient).
+        let mut ref_patients: Vec<&str> = Vec::new();
+        let mut ref_targets: Vec<&str> = Vec::new();
+        for w in &writes {
+            for needed in w.state.record.needs() {
+                ref_patients.push(&w.patient);
+                ref_targets.push(needed);
+            }
+        }
+        sqlx::query(
+            "DELETE FROM shared_reference r WHERE r.patient_id = ANY($1) AND NOT EXISTS \
+             (SELECT 1 FROM unnest($2::text[], $3::text[]) AS u(p, t) WHERE u.p = r.patient_id AND u.t = r.reference)",
+        )
+        .bind(&ids)
+        .bind(&ref_patients)
+        .bind(&ref_targets)
+        .execute(&mut *self.tx)
+        .await?;
+        if !ref_patients.is_empty() {
+            sqlx::query(
+                "INSERT INTO shared_reference (reference, patient_id) SELECT t, p FROM unnest($1::text[], $2::text[]) \
+                 AS u(p, t) ON CONFLICT DO NOTHING",
+            )
+            .bind(&ref_patients)
+            .bind(&ref_targets)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+
         // Alerts (final state per id) and the change log.
         let mut final_state: BTreeMap<&str, Option<&AlertRecord>> = BTreeMap::new();
         let mut log = ChangeRows::default();
@@ -234,6 +265,70 @@ impl islet_engine::Transaction for PgTx {
             .execute(&mut *self.tx)
             .await?;
         }
+        Ok(())
+    }
+
+    async fn patients_referring(&mut self, references: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT reference, patient_id FROM shared_reference WHERE reference = ANY($1)")
+            .bind(references)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.into_iter().map(|r| Ok((r.try_get("reference")?, r.try_get("patient_id")?))).collect()
+    }
+
+    async fn load_shared(&mut self, references: &[String]) -> Result<Shared, StoreError> {
+        // An empty row first, so a resource seen for the first time is locked too.
+        sqlx::query("INSERT INTO shared_resource (reference) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING")
+            .bind(references)
+            .execute(&mut *self.tx)
+            .await?;
+        let rows = sqlx::query(
+            "SELECT reference, stamp, definition FROM shared_resource WHERE reference = ANY($1) \
+             ORDER BY reference FOR UPDATE",
+        )
+        .bind(references)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut shared = Shared::new();
+        for row in rows {
+            let stamp: Option<Json<VersionStamp>> = row.try_get("stamp")?;
+            let definition: Option<Json<islet_fhir::Definition>> = row.try_get("definition")?;
+            if let (Some(stamp), Some(definition)) = (stamp, definition) {
+                shared.insert(row.try_get("reference")?, SharedEntry { stamp: stamp.0, definition: definition.0 });
+            }
+        }
+        Ok(shared)
+    }
+
+    async fn save_shared(&mut self, writes: &[SharedWrite<'_>]) -> Result<(), StoreError> {
+        let mut references = Vec::with_capacity(writes.len());
+        let mut stamps = Vec::with_capacity(writes.len());
+        let mut definitions = Vec::with_capacity(writes.len());
+        let mut raws = Vec::with_capacity(writes.len());
+        for w in writes {
+            let v = w.version;
+            let stamp = VersionStamp {
+                version_id: v.version_id.clone(),
+                last_updated: v.last_updated,
+                content: ContentHash(v.content_hash),
+            };
+            references.push(v.reference.as_str());
+            stamps.push(serde_json::to_string(&stamp).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            definitions.push(serde_json::to_string(&v.definition).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            raws.push((!v.raw.is_empty()).then_some(v.raw.as_str()));
+        }
+        sqlx::query(
+            "UPDATE shared_resource s SET stamp = u.stamp::jsonb, definition = u.definition::jsonb, \
+             raw = u.raw::json, updated_at = now() \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(reference, stamp, definition, raw) \
+             WHERE s.reference = u.reference",
+        )
+        .bind(&references)
+        .bind(&stamps)
+        .bind(&definitions)
+        .bind(&raws)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

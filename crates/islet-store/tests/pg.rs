@@ -236,3 +236,67 @@ async fn data_errors_are_told_apart_from_transient_ones() {
     assert!(!islet_store::retry::is_transient(&nul));
     assert_eq!(islet_store::retry::sqlstate(&nul).as_deref(), Some("22P05"));
 }
+
+/// References across messages through PostgreSQL: a Medication arriving
+/// after the statement that names it re-evaluates that patient (found through
+/// `shared_reference`), exactly as in memory.
+#[tokio::test]
+async fn a_shared_medication_reaches_the_patients_pointing_to_it() {
+    use islet_fhir::{Definition, PendingFact, PendingKind, SharedVersion};
+    let db = TestDb::new().await;
+    let engine = engine();
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let at = datetime!(2024-01-15 00:00 UTC);
+    let Change::Upsert(mut statement) = version("p0000", "MedicationStatement/ms", 1, at, vec![]) else {
+        unreachable!()
+    };
+    statement.pending.push(PendingFact {
+        source: SourceRef("MedicationStatement/ms".into()),
+        at,
+        preliminary: false,
+        needs: "Medication/m1".into(),
+        kind: PendingKind::Therapy { tense: Tense::Running, escalated: false, until: None },
+    });
+    let medication = |v: u32, class| {
+        Change::Shared(SharedVersion {
+            reference: "Medication/m1".into(),
+            version_id: Some(v.to_string()),
+            last_updated: None,
+            content_hash: islet_fhir::canonical::content_sha256(&format!("m1{v}")),
+            definition: Definition::Medication { class: Some(class), escalated: false },
+            raw: r#"{"resourceType":"Medication","id":"m1"}"#.into(),
+        })
+    };
+    let feed = Source::topic("t");
+    let batch = |changes: Vec<Change>, first: i64| {
+        Batch::of_items(
+            changes
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let origin = Origin { source: feed.clone(), partition: 0, offset: first + i as i64 };
+                    Item::new(origin, Decoded { changes: vec![c], rejections: vec![] })
+                })
+                .collect(),
+        )
+    };
+    let batches = [
+        Batch::of_items(cohort(1)),
+        batch(vec![Change::Upsert(statement)], 10),
+        batch(vec![medication(1, TherapyClass::Ssa)], 11),
+        batch(vec![medication(2, TherapyClass::Interferon)], 12),
+    ];
+    let mut pg = db.store();
+    let mut mem = MemStore::new(true);
+    for b in &batches {
+        engine.process(&mut pg, b, now).await.unwrap();
+        mem.process(engine.config(), b, now);
+    }
+    let mem_alerts: Vec<_> = mem.alerts().into_iter().cloned().collect();
+    assert!(mem_alerts.iter().any(|a| a.rule == "monitoring.interferon"), "{mem_alerts:?}");
+    assert_eq!(pg.alerts().await.unwrap(), mem_alerts);
+    assert_eq!(pg.change_log().await.unwrap(), mem.change_log());
+    let referring: Vec<(String, String)> =
+        sqlx::query_as("SELECT reference, patient_id FROM shared_reference").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(referring, vec![("Medication/m1".to_string(), "Patient/p0000".to_string())]);
+}

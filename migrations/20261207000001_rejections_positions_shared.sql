@@ -24,3 +24,25 @@ CREATE INDEX rejection_unpublished ON rejection (seq) WHERE published_at IS NULL
 ALTER TABLE source_position
     ADD COLUMN consumed_bytes  bigint,
     ADD COLUMN consumed_sha256 bytea;
+
+-- Resources that belong to no patient but that patients' resources point to
+-- (a Medication named by medicationReference, sent in another message):
+-- kept once, versioned like any resource; `definition` is what the pointing
+-- facts need from it. A row is created (empty) before it is locked, so two
+-- writers of a new resource serialize on it.
+CREATE TABLE shared_resource (
+    reference   text PRIMARY KEY,                 -- 'Medication/m1'
+    stamp       jsonb,                            -- version, lastUpdated, content hash
+    definition  jsonb,
+    raw         json COMPRESSION lz4,             -- as received
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Which patients' records point to which shared resource: when one changes,
+-- exactly these patients are locked and re-evaluated.
+CREATE TABLE shared_reference (
+    reference   text NOT NULL,
+    patient_id  text NOT NULL REFERENCES patient (id),
+    PRIMARY KEY (reference, patient_id)
+);
+CREATE INDEX shared_reference_patient ON shared_reference (patient_id);
