@@ -305,12 +305,13 @@ impl PatientRecord {
         }
         let version = match (&r.stamp.version_id, r.stamp.last_updated) {
             (Some(v), _) => format!("versionId {v}"),
-            (None, Some(t)) => format!("lastUpdated {t} and no versionId"),
-            (None, None) => "no versionId or lastUpdated".to_owned(),
+            (None, Some(t)) => format!("lastUpdated {t} (no versionId)"),
+            (None, None) => "A version without versionId or lastUpdated".to_owned(),
         };
         let at = r.facts.iter().map(|f| f.at).min().unwrap_or(processed_at);
         let detail = format!(
-            "two different contents arrived with {version}; Islet uses the one with the larger content hash{}",
+            "{version} was sent with two different contents; Islet uses the one with the larger content hash{}. \
+             Resource dated",
             if r.gone { ", which retracts the resource" } else { "" }
         );
         let source = islet_guideline::SourceRef(reference.to_owned());
