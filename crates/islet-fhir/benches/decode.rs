@@ -87,6 +87,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("observation_serde_json_value", |b| {
         b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(OBSERVATION)).unwrap())
     });
+    // Part of every decode: the canonical content hash (contract v2 identity).
+    g.bench_function("observation_content_hash", |b| {
+        b.iter(|| islet_fhir::canonical::content_sha256(black_box(OBSERVATION)))
+    });
     g.finish();
 }
 
