@@ -22,19 +22,35 @@ use sha2::{Digest, Sha256};
 /// JSON hashes as its bytes (the decoder has rejected it already; a hash is
 /// still a total order).
 pub fn content_sha256(raw: &str) -> [u8; 32] {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut p = Canon { s: raw.as_bytes(), i: 0 };
-    let ok = p.value(&mut out, true).is_some() && {
-        p.ws();
-        p.i == p.s.len()
-    };
-    let bytes: &[u8] = if ok { &out } else { raw.as_bytes() };
-    Sha256::digest(bytes).into()
+    BUFFERS.with(|pool| {
+        let mut pool = pool.take();
+        let mut out = pool.pop().unwrap_or_default();
+        out.clear();
+        let mut p = Canon { s: raw.as_bytes(), i: 0, pool, lists: Vec::new() };
+        let ok = p.value(&mut out, true).is_some() && {
+            p.ws();
+            p.i == p.s.len()
+        };
+        let digest = Sha256::digest(if ok { &out[..] } else { raw.as_bytes() }).into();
+        p.pool.push(out);
+        BUFFERS.set(p.pool);
+        digest
+    })
 }
+
+thread_local! {
+    /// Scratch buffers reused across calls (one per object nesting level in use).
+    static BUFFERS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+type Members<'a> = Vec<(std::borrow::Cow<'a, str>, std::ops::Range<usize>)>;
 
 struct Canon<'a> {
     s: &'a [u8],
     i: usize,
+    pool: Vec<Vec<u8>>,
+    /// Member lists reused within one call (they borrow the text).
+    lists: Vec<Members<'a>>,
 }
 
 impl<'a> Canon<'a> {
@@ -90,8 +106,10 @@ impl<'a> Canon<'a> {
         self.i += 1;
         // Members' canonical text goes to `scratch`; `members` remembers
         // (name, range) so they can be written out sorted by name.
-        let mut scratch = Vec::new();
-        let mut members: Vec<(std::borrow::Cow<'a, str>, std::ops::Range<usize>)> = Vec::new();
+        let mut scratch = self.pool.pop().unwrap_or_default();
+        scratch.clear();
+        let mut members = self.lists.pop().unwrap_or_default();
+        members.clear();
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
@@ -133,6 +151,8 @@ impl<'a> Canon<'a> {
             out.extend_from_slice(&scratch[range.clone()]);
         }
         out.push(b'}');
+        self.pool.push(scratch);
+        self.lists.push(members);
         Some(())
     }
 
@@ -211,7 +231,7 @@ mod tests {
 
     fn canonical_text(raw: &str) -> String {
         let mut out = Vec::new();
-        super::Canon { s: raw.as_bytes(), i: 0 }.value(&mut out, true).unwrap();
+        super::Canon { s: raw.as_bytes(), i: 0, pool: Vec::new(), lists: Vec::new() }.value(&mut out, true).unwrap();
         String::from_utf8(out).unwrap()
     }
 
