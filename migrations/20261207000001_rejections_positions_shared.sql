@@ -46,3 +46,12 @@ CREATE TABLE shared_reference (
     PRIMARY KEY (reference, patient_id)
 );
 CREATE INDEX shared_reference_patient ON shared_reference (patient_id);
+
+-- DELETEs that named a resource no patient held yet (a Bundle DELETE carries
+-- no patient, and across partitions it may arrive before the resource): the
+-- tombstone is kept, so a version that arrives later stays deleted.
+CREATE TABLE orphan_delete (
+    reference   text PRIMARY KEY,                 -- 'Observation/x'
+    stamp       jsonb NOT NULL,                   -- the deletion's version stamp
+    deleted_at  timestamptz NOT NULL DEFAULT now()
+);

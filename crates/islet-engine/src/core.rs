@@ -98,7 +98,13 @@ pub struct Locked {
     pub holders: HashMap<String, BTreeSet<String>>,
     pub referrers: HashMap<String, BTreeSet<String>>,
     pub shared: Shared,
+    /// DELETEs that found no holder, by resource: kept so a version that
+    /// arrives later (from another partition, say) stays deleted.
+    pub orphans: Orphans,
 }
+
+/// Tombstones of DELETEs that named a resource no patient held yet.
+pub type Orphans = BTreeMap<String, VersionStamp>;
 
 fn by_reference(pairs: Vec<(String, String)>) -> HashMap<String, BTreeSet<String>> {
     let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -116,12 +122,14 @@ impl Locked {
         holders: Vec<(String, String)>,
         referrers: Vec<(String, String)>,
         shared: Shared,
+        orphans: Orphans,
     ) -> Locked {
         Locked {
             states: patients.into_iter().zip(states).collect(),
             holders: by_reference(holders),
             referrers: by_reference(referrers),
             shared,
+            orphans,
         }
     }
 }
@@ -131,6 +139,8 @@ impl Locked {
 pub struct Outcome<'a> {
     pub writes: Vec<PatientWrite<'a>>,
     pub shared_writes: Vec<SharedWrite<'a>>,
+    /// Orphan DELETE tombstones this batch added or strengthened.
+    pub orphan_writes: Orphans,
     pub changes: Vec<AlertChange>,
     pub stats: Stats,
 }
@@ -175,9 +185,10 @@ fn current_holder(
 /// gets a tombstone, so its alerts no longer rest on it — while an older
 /// version naming another patient is stale wherever it points.
 pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instant) -> Outcome<'a> {
-    let Locked { states, mut holders, referrers, mut shared } = locked;
+    let Locked { states, mut holders, referrers, mut shared, mut orphans } = locked;
     let mut stats = Stats::default();
     let mut shared_writes = Vec::new();
+    let mut orphan_writes = Orphans::new();
     let mut touched: BTreeMap<String, Touched<'a>> =
         states.into_iter().map(|(p, state)| (p, Touched { state, ..Touched::default() })).collect();
 
@@ -185,6 +196,12 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
         match change {
             Change::Upsert(v) => {
                 let reference = v.reference();
+                if let Some(tombstone) = orphans.get(&reference) {
+                    // A DELETE came first: the patient's record gets its
+                    // tombstone before the version is compared with it.
+                    let t = touched.get_mut(&v.patient).expect("patient is locked");
+                    t.state.record.apply_delete(reference.clone(), tombstone.version_id.clone());
+                }
                 let outcome = match current_holder(&touched, holders.get(&reference), &reference, &v.patient) {
                     None => None,
                     Some(old) => {
@@ -240,6 +257,11 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 });
                 let Some(holder) = holder else {
                     stats.orphan_deletes += 1;
+                    let stamp = VersionStamp::deletion(version_id.clone());
+                    if orphans.get(&reference).is_none_or(|old| stamp.versus(old) == Versus::Newer) {
+                        orphans.insert(reference.clone(), stamp.clone());
+                        orphan_writes.insert(reference, stamp);
+                    }
                     continue;
                 };
                 let t = touched.get_mut(&holder).expect("holder is locked");
@@ -305,7 +327,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
     }
     stats.patients = writes.len() as u64;
     stats.alert_changes = all_changes.len() as u64;
-    Outcome { writes, shared_writes, changes: all_changes, stats }
+    Outcome { writes, shared_writes, orphan_writes, changes: all_changes, stats }
 }
 
 /// The scheduler's path: re-evaluates claimed patients at `now` (time passed).
@@ -320,7 +342,7 @@ pub fn wake<'a>(config: &Config, due: Vec<(String, PatientState)>, shared: &Shar
         writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
     }
     let stats = Stats { patients: writes.len() as u64, alert_changes: all.len() as u64, ..Stats::default() };
-    Outcome { writes, shared_writes: Vec::new(), changes: all, stats }
+    Outcome { writes, shared_writes: Vec::new(), orphan_writes: Orphans::new(), changes: all, stats }
 }
 
 /// The desired alert set of one patient at `now`, and its next wake time.

@@ -397,3 +397,18 @@ fn a_version_conflict_is_shown_whatever_the_order() {
         conflict[0].evidence[0].fact
     );
 }
+
+/// A Bundle DELETE names no patient: arriving before any version of its
+/// resource (another partition, say), it is kept, and the version that
+/// arrives later stays deleted — the same as in the other order.
+#[test]
+fn a_delete_before_the_resource_still_deletes_it() {
+    let delete =
+        Change::Delete { resource_type: ResourceType::Condition, id: "dx".into(), patient: None, version_id: None };
+    let tumour = small_tumour("p1");
+    let first = run_all(&[vec![delete.clone()], tumour.clone()].concat(), 1);
+    let last = run_all(&[tumour, vec![delete]].concat(), 1);
+    let alerts = |s: &MemStore| s.alerts().into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(alerts(&first), alerts(&last));
+    assert!(alerts(&first).is_empty(), "without the diagnosis, no pNET alerts");
+}
