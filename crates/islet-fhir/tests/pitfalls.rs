@@ -28,7 +28,6 @@ fn value_of_the_wrong_shape_is_rejected() {
     for (key, value) in [
         ("valueQuantity", json!([{"value": 4.5}])),
         ("valueQuantity", json!("4.5 %")),
-        ("valueQuantity", json!({"unit": "%"})),
         ("valueCodeableConcept", json!("positive")),
         ("valueCodeableConcept", json!({"coding": {"code": "x"}})),
         ("valueInteger", json!(2.5)),
@@ -87,10 +86,15 @@ fn resource_type_is_checked() {
     assert_eq!(rejected(&o).0, "malformed-field");
     o.as_object_mut().unwrap().remove("resourceType");
     assert_eq!(rejected(&o).0, "no-resource-type");
-    // A Condition body labelled as an Observation is read as an Observation: it has no status.
-    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    // A Condition body labelled as an Observation is read as an Observation:
+    // with a code Islet reads as an Observation's it is validated (no status) …
+    let mut c = condition(json!([{"system": LOINC, "code": "29593-1"}]));
     c["resourceType"] = json!("Observation");
     assert_eq!(rejected(&c).0, "missing-status");
+    // … with a diagnosis code it is an Observation Islet does not use.
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    c["resourceType"] = json!("Observation");
+    assert!(skipped(&c));
 }
 
 #[test]
@@ -167,8 +171,13 @@ fn unknown_status_and_missing_code_have_specific_reasons() {
     assert!(text.contains("finalised"), "{text}");
     o.as_object_mut().unwrap().remove("status");
     assert_eq!(rejected(&o).0, "missing-status");
+    // Without a code an Observation says nothing Islet uses (relevance before validation).
     let mut o = ki67(4.5);
     o.as_object_mut().unwrap().remove("code");
+    assert!(skipped(&o));
+    // A component without a code, in an Observation Islet uses, is a rejection.
+    let mut o = obs(LOINC, "21889-1", "", json!(null));
+    o["component"] = json!([{"valueQuantity": qty(12.0, "mm")}]);
     assert_eq!(rejected(&o).0, "missing-code");
     let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     c["clinicalStatus"] = coding(CONDITION_CLINICAL, "actve");

@@ -111,8 +111,8 @@ fn therapy_tense_by_status() {
                 ("active", Some(Running)),
                 ("draft", Some(Planned)),
                 ("on-hold", Some(Planned)),
-                ("completed", None),
-                ("stopped", None),
+                ("completed", Some(Done)), // contract.md v2
+                ("stopped", Some(Done)),
                 ("cancelled", None),
                 ("unknown", None),
             ],
@@ -192,25 +192,35 @@ fn a_proposal_is_not_a_planned_therapy() {
 
 #[test]
 fn clinical_time_sources() {
-    // Observation: effectiveDateTime (converted to UTC), then effectivePeriod.start, then issued.
+    // Observation: effectiveDateTime (in its own offset), then
+    // effectivePeriod.start, then effectivePeriod.end (v2), then issued.
     let mut o = ki67(4.5);
     o["effectiveDateTime"] = json!("2024-01-10T09:00:00+01:00");
     let d = decode(&o);
-    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 8:00 UTC)));
-    assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC));
+    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 9:00 +1)));
+    assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC), "the same instant");
+    assert_eq!(upsert(&d).facts[0].at.offset(), time::macros::offset!(+1));
     o.as_object_mut().unwrap().remove("effectiveDateTime");
     o["effectivePeriod"] = json!({"start": "2024-02", "end": "2024-03"});
     assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
+    o["effectivePeriod"] = json!({"end": "2024-03-04T10:00:00-05:00"});
+    o["issued"] = json!("2024-03-06T10:00:00Z");
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-03-04 10:00 -5)));
+    o["effectivePeriod"] = json!({"end": "2024-03-04"});
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-03-04 0:00 UTC)), "the day written");
+    o["effectivePeriod"] = json!({"end": "2024-03-04T10:00:00"});
+    assert_eq!(rejected(&o).0, "malformed-field", "an end without a zone is no time");
+    o.as_object_mut().unwrap().remove("issued");
     o.as_object_mut().unwrap().remove("effectivePeriod");
     o["issued"] = json!("2024-01-11T10:00:00Z");
     assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-01-11 10:00 UTC)));
-    // No fallback to meta.lastUpdated for Observations.
     o.as_object_mut().unwrap().remove("issued");
+    // No fallback to meta.lastUpdated for Observations.
     assert_eq!(rejected(&o).0, "no-clinical-time");
-    // An irrelevant Observation without time is stored without facts.
+    // An Observation Islet does not use is skipped, time or not.
     let mut hb = obs(LOINC, "718-7", "valueQuantity", qty(13.0, "g/dL"));
     hb.as_object_mut().unwrap().remove("effectiveDateTime");
-    assert!(upsert(&decode(&hb)).facts.is_empty());
+    assert!(skipped(&hb));
 
     // Condition: onset, then recordedDate, then meta.lastUpdated.
     let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
@@ -386,12 +396,18 @@ fn medication_by_reference() {
             until: None
         })]
     );
+    // A contained reference that is not there is a broken message.
+    ms["medicationReference"] = json!({"reference": "#other"});
+    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    // A Medication sent in another message: a pending therapy (tests/linked.rs).
     ms["medicationReference"] = json!({"reference": "Medication/elsewhere"});
-    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    let d = decode(&ms);
+    assert_eq!(upsert(&d).pending[0].needs, "Medication/elsewhere");
+    // No drug Islet can look up (display only, or none): nothing Islet uses.
     ms["medicationReference"] = json!({"display": "everolimus"});
-    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    assert!(skipped(&ms));
     ms.as_object_mut().unwrap().remove("medicationReference");
-    assert_eq!(rejected(&ms).0, "missing-field");
+    assert!(skipped(&ms));
 }
 
 #[test]
