@@ -131,16 +131,8 @@ fn single(
     }
 }
 
-const BUNDLE_TYPES: [&str; 8] = [
-    "transaction",
-    "batch",
-    "collection",
-    "history",
-    "message",
-    "searchset",
-    "document",
-    "subscription-notification",
-];
+const BUNDLE_TYPES: [&str; 8] =
+    ["transaction", "batch", "collection", "history", "message", "searchset", "document", "subscription-notification"];
 
 /// A server's answer to a transaction or batch: it repeats what was sent
 /// (or only outcomes), so it changes nothing.
@@ -260,13 +252,15 @@ struct Parameter<'a> {
 /// Reads the status entry (the first: R4 backport `Parameters`, R4B/R5
 /// `SubscriptionStatus`) and whether the other entries carry resources.
 fn notification(index: &BundleIndex<'_>, entries: &[Entry<'_>]) -> Notification {
-    let status = index.entry(0).filter(|o| matches!(o.resource_type.as_deref(), Some("Parameters" | "SubscriptionStatus")));
-    let kind = status.and_then(|o| match o.resource_type.as_deref() {
-        Some("SubscriptionStatus") => o.str(F::Type).ok().flatten().map(|t| t.to_string()),
-        _ => o.list::<Parameter<'_>>(F::Parameter).ok()?.into_iter().find_map(|p| {
-            (p.name.as_deref() == Some("type")).then(|| p.value_code.map(|c| c.to_string())).flatten()
-        }),
-    });
+    let status =
+        index.entry(0).filter(|o| matches!(o.resource_type.as_deref(), Some("Parameters" | "SubscriptionStatus")));
+    let kind =
+        status.and_then(|o| match o.resource_type.as_deref() {
+            Some("SubscriptionStatus") => o.str(F::Type).ok().flatten().map(|t| t.to_string()),
+            _ => o.list::<Parameter<'_>>(F::Parameter).ok()?.into_iter().find_map(|p| {
+                (p.name.as_deref() == Some("type")).then(|| p.value_code.map(|c| c.to_string())).flatten()
+            }),
+        });
     if matches!(kind.as_deref(), Some("handshake" | "heartbeat" | "query-status")) {
         return Notification::NoEvents;
     }

@@ -448,8 +448,13 @@ fn values_islet_cannot_interpret_are_unusable_not_implausible() {
         obs(LOINC, "21889-1", "valueBoolean", json!(true)),
         obs(ISLET, "liver-lesion-count", "valueString", json!("many")),
         // … and a quantity without a value (a data-absent-reason on it).
-        obs(LOINC, "29593-1", "valueQuantity", json!({"unit": "%", "system": UCUM, "code": "%",
-            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]})),
+        obs(
+            LOINC,
+            "29593-1",
+            "valueQuantity",
+            json!({"unit": "%", "system": UCUM, "code": "%",
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}),
+        ),
         obs(LOINC, "9811-1", "valueQuantity", json!({"unit": "ng/mL"})),
     ];
     for o in cases {
@@ -468,6 +473,24 @@ fn mcode_remission_is_improved_disease_status() {
         let facts = kinds(&obs(LOINC, "97509-4", "valueCodeableConcept", coding(SNOMED, code)));
         assert_eq!(facts, [FactKind::DiseaseStatus(DiseaseStatus::Improved)], "{code}");
     }
+}
+
+/// contract.md v2: a tumour in any part of the pancreas is the primary. The
+/// SNOMED CT codes were checked against the SNOMED CT browser (tx.fhir.org)
+/// and the AAPM TG-263 value sets: 64163001 structure of head of pancreas,
+/// 40133006 … of body of pancreas, 73239005 … of tail of pancreas.
+#[test]
+fn a_size_in_any_part_of_the_pancreas_is_the_primary() {
+    for part in ["15776009", "64163001", "40133006", "73239005"] {
+        let mut o = obs(LOINC, "33728-7", "valueQuantity", qty(14.0, "mm"));
+        o["bodySite"] = coding(SNOMED, part);
+        assert_eq!(kinds(&o), [FactKind::TumourSize { site: TumourSite::Primary, largest: mm(14.0) }], "{part}");
+    }
+    // A pancreatic NEC of the head: pancreatic.
+    let c = json!([{"system": SNOMED, "code": "253000007"}]);
+    let mut nec = condition(c);
+    nec["bodySite"] = json!([coding(SNOMED, "64163001")]);
+    assert_eq!(kinds(&nec), [FactKind::NecDiagnosis, FactKind::PnetDiagnosis]);
 }
 
 #[test]

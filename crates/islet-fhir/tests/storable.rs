@@ -26,7 +26,10 @@ fn a_nul_in_a_string_islet_uses_is_rejected_naming_the_element() {
     let cases = [
         (edit(&ki67(4.5), r#""unit":"%""#, r#""unit":"%\u0000""#), "valueQuantity.unit"),
         (edit(&ki67(4.5), r#""versionId":"2""#, r#""versionId":"2\u0000""#), "meta.versionId"),
-        (edit(&ki67(4.5), r#""http://loinc.org""#, r#""http://loinc.org","display":"Ki\u0000""#), "code.coding[0].display"),
+        (
+            edit(&ki67(4.5), r#""http://loinc.org""#, r#""http://loinc.org","display":"Ki\u0000""#),
+            "code.coding[0].display",
+        ),
         (edit(&ki67(4.5), "Jane Doe", r"Jane\u0000Doe"), "subject.display"),
         (edit(&ki67(4.5), r#""id":"o1""#, r#""id":"o\u00001""#), "id"),
     ];

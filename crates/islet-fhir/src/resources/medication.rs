@@ -22,7 +22,11 @@ pub(crate) fn medication(
     let with_id = |r| (Some(id.to_string()), r);
     let (version_id, last_updated) = version_keys(obj).map_err(with_id)?;
     let code: Option<CodeableConcept<'_>> = obj.get(F::Code).map_err(|b| with_id(field(b)))?;
-    let codes: Vec<Code> = code.iter().flat_map(|cc| cc.coding.iter()).filter_map(|c| term.lookup(c.system.as_deref(), c.code.as_deref())).collect();
+    let codes: Vec<Code> = code
+        .iter()
+        .flat_map(|cc| cc.coding.iter())
+        .filter_map(|c| term.lookup(c.system.as_deref(), c.code.as_deref()))
+        .collect();
     let escalated = codes.contains(&Code::SsaEscalated);
     let class = codes.iter().find_map(|c| match c {
         Code::Therapy(class) => Some(*class),

@@ -18,10 +18,10 @@ use crate::bundle_index::BundleIndex;
 use crate::codes::{Code, Terminology};
 use crate::datetime::{parse_date_time, parse_instant, parse_period_end};
 use crate::json::{parse_named, Bad, CodeableConcept, Obj, Reference, Str, F};
+use crate::linked::{PendingFact, PendingKind};
 use crate::reject::{echo, RejectReason};
 use crate::storable::find_control_character;
 use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
-use crate::linked::{PendingFact, PendingKind};
 use crate::ResourceVersion;
 use islet_guideline::facts::ProblemKind;
 use islet_guideline::{Fact, FactKind, Instant, SourceRef};
@@ -91,10 +91,8 @@ fn version_keys<'a>(obj: &Obj<'a>) -> Result<(Option<Str<'a>>, Option<Instant>)>
         .last_updated
         .as_deref()
         .map(|s| {
-            parse_instant(s).map_err(|why| RejectReason::MalformedField {
-                field: "meta.lastUpdated".into(),
-                problem: why.into(),
-            })
+            parse_instant(s)
+                .map_err(|why| RejectReason::MalformedField { field: "meta.lastUpdated".into(), problem: why.into() })
         })
         .transpose()?;
     if meta.version_id.as_deref().is_some_and(|v| !is_valid_id(v)) {
@@ -487,8 +485,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
         };
         let start = p.start.as_deref().map(parse_date_time).transpose().map_err(|why| bad("start", why))?;
         let offset = start.map_or(time::UtcOffset::UTC, |s| s.offset());
-        let end =
-            p.end.as_deref().map(|e| parse_period_end(e, offset)).transpose().map_err(|why| bad("end", why))?;
+        let end = p.end.as_deref().map(|e| parse_period_end(e, offset)).transpose().map_err(|why| bad("end", why))?;
         Ok((start, end))
     }
 

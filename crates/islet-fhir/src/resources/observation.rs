@@ -122,10 +122,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
     fn observation_facts(&self, kind: ObsKind, value: Value<'a>, said: &mut Said) -> Result<()> {
         let label = obs_label(kind);
         let wrong_type = |v: &Value<'_>, wanted: &str| {
-            problem(
-                ProblemKind::UnusableValue,
-                format!("{label}: {} is not usable; Islet reads {wanted}", v.element()),
-            )
+            problem(ProblemKind::UnusableValue, format!("{label}: {} is not usable; Islet reads {wanted}", v.element()))
         };
         let fact = match kind {
             ObsKind::Ki67 => {

@@ -73,9 +73,8 @@ impl<'c, 'a> Ctx<'c, 'a> {
             | (RT::MedicationStatement, "intended")
             | (RT::ServiceRequest, "active" | "draft" | "on-hold")
             | (RT::Procedure, "preparation") => Some(Tense::Planned),
-            (RT::MedicationStatement | RT::MedicationRequest, "completed" | "stopped") | (RT::Procedure, "completed") => {
-                Some(Tense::Done)
-            }
+            (RT::MedicationStatement | RT::MedicationRequest, "completed" | "stopped")
+            | (RT::Procedure, "completed") => Some(Tense::Done),
             _ => None,
         };
         if status == "entered-in-error" {
