@@ -567,7 +567,9 @@ impl<'c, 'a> Ctx<'c, 'a> {
 /// Where `NoClinicalTime` looked, per resource type.
 fn looked_at(resource_type: ResourceType) -> &'static str {
     match resource_type {
-        ResourceType::Observation => "effectiveDateTime, effectivePeriod.start, effectiveInstant, issued",
+        ResourceType::Observation => {
+            "effectiveDateTime, effectivePeriod.start, effectiveInstant, effectivePeriod.end, issued"
+        }
         ResourceType::Condition => "onsetDateTime, onsetPeriod.start, recordedDate, meta.lastUpdated",
         ResourceType::Procedure => "performedDateTime, performedPeriod.start, meta.lastUpdated",
         ResourceType::MedicationStatement => "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated",
