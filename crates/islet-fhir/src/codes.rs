@@ -204,7 +204,8 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Loinc, "21889-1", C::Obs(ObsKind::SizePanel)),
     (Loinc, "33728-7", C::Obs(ObsKind::SizeLongest)),
     (Sct, "15776009", C::Site(Site::Pancreas)),
-    // Parts of the pancreas: a tumour there is the primary (contract.md v2).
+    // Parts of the pancreas: a tumour there is the primary (contract.md v2;
+    // sources in tests/codes.rs). Neck and uncinate process: codes not confirmed.
     (Sct, "64163001", C::Site(Site::Pancreas)), // structure of head of pancreas
     (Sct, "40133006", C::Site(Site::Pancreas)), // structure of body of pancreas
     (Sct, "73239005", C::Site(Site::Pancreas)), // structure of tail of pancreas

@@ -180,7 +180,7 @@ fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, place: Place, out: &mut Decoded)
         if matches!(method, Some("GET" | "HEAD")) || url.is_some_and(|u| u.contains('$')) {
             continue;
         }
-        if method == Some("DELETE") {
+        if is_delete(e) {
             match delete_entry(e) {
                 Ok(change) => out.changes.push(change),
                 Err(r) => reject(out, at, None, r),
@@ -267,11 +267,15 @@ fn notification(index: &BundleIndex<'_>, entries: &[Entry<'_>]) -> Notification 
     let events = &entries[usize::from(status.is_some())..];
     if events.is_empty() {
         Notification::WithoutContent("empty")
-    } else if events.iter().all(|e| e.resource.is_none()) {
+    } else if events.iter().all(|e| e.resource.is_none() && !is_delete(e)) {
         Notification::WithoutContent("id-only")
     } else {
         Notification::Events
     }
+}
+
+fn is_delete(e: &Entry<'_>) -> bool {
+    e.request.as_ref().and_then(|r| r.method.as_deref()) == Some("DELETE")
 }
 
 /// The resource type a request URL names (`Observation`, `Observation/1`,

@@ -476,9 +476,12 @@ fn mcode_remission_is_improved_disease_status() {
 }
 
 /// contract.md v2: a tumour in any part of the pancreas is the primary. The
-/// SNOMED CT codes were checked against the SNOMED CT browser (tx.fhir.org)
-/// and the AAPM TG-263 value sets: 64163001 structure of head of pancreas,
-/// 40133006 … of body of pancreas, 73239005 … of tail of pancreas.
+/// SNOMED CT codes were looked up in public sources: 64163001 structure of
+/// head of pancreas (tx.fhir.org's SNOMED CT browser), 40133006 … of body of
+/// pancreas and 73239005 … of tail of pancreas (AAPM TG-263 and DICOM
+/// ICD-O-3 → SNOMED CT site maps: C25.1, C25.2). Neck and uncinate process
+/// are not listed: their codes could not be confirmed (a site mapping can add
+/// them as `sct|15776009`).
 #[test]
 fn a_size_in_any_part_of_the_pancreas_is_the_primary() {
     for part in ["15776009", "64163001", "40133006", "73239005"] {

@@ -344,6 +344,12 @@ fn subscription_notifications() {
     let (code, text) = rejected(&notification("event-notification", vec![]));
     assert_eq!(code, "notification-without-content");
     assert!(text.contains("empty"), "{text}");
+    // A deletion needs no resource.
+    let deleted = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1",
+        "request": {"method": "DELETE", "url": "Observation/o1"}});
+    let d = decode(&notification("event-notification", vec![deleted]));
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP Parameters", "DELETE Observation/o1"]);
     // A handshake or a heartbeat carries no events: nothing to do.
     for kind in ["handshake", "heartbeat"] {
         let d = decode(&notification(kind, vec![]));
