@@ -14,6 +14,8 @@ mod patient;
 mod therapy;
 mod value;
 
+pub(crate) use medication::medication;
+
 use crate::bundle_index::BundleIndex;
 use crate::codes::{Code, Terminology};
 use crate::datetime::{parse_date_time, parse_instant, parse_period_end};
@@ -174,8 +176,6 @@ impl std::fmt::Display for Element {
         write!(f, "{}{}{}", self.0, self.1, self.2)
     }
 }
-
-pub(crate) use medication::medication;
 
 /// How far after the message's receipt a time that has happened may lie:
 /// slack for time zones and clocks.
