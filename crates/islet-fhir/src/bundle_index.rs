@@ -24,8 +24,8 @@ impl<'a> BundleIndex<'a> {
         for (i, e) in entries.iter().enumerate() {
             let obj = match e.resource.map(|r| parse_object(r.get())) {
                 Some(Ok(o)) => {
-                    if let (Some(rt), Some(id)) = (&o.resource_type, &o.id) {
-                        by_url.entry(Cow::Owned(format!("{}/{}", &**rt, &**id))).or_insert(i);
+                    if let (Some(rt), Some(id)) = (&o.resource_type, o.id()) {
+                        by_url.entry(Cow::Owned(format!("{}/{}", &**rt, &*id))).or_insert(i);
                     }
                     parse_errors.push(None);
                     Some(o)

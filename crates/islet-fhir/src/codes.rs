@@ -161,6 +161,32 @@ use Answer as A;
 use Code as C;
 use System::*;
 
+impl Code {
+    /// A code a Condition turns into a fact (alone, or with a body site).
+    pub(crate) fn is_condition_fact(self) -> bool {
+        matches!(
+            self,
+            C::Pnet
+                | C::PnetIfPancreatic
+                | C::NecAndPnetIfPancreatic
+                | C::Nec
+                | C::Morphology(_)
+                | C::Syndrome(_)
+                | C::Hereditary(_)
+                | C::Metastasis(_)
+                | C::SecondaryMalignancy
+                | C::PortalVeinOcclusion
+                | C::LiverFailure
+                | C::BiliaryReconstruction
+        )
+    }
+
+    /// A code that names a therapy class.
+    pub(crate) fn is_therapy(self) -> bool {
+        matches!(self, C::Therapy(_) | C::SsaEscalated)
+    }
+}
+
 /// Every exact code of the contract's tables (ICD-10-CM without dots is also accepted).
 pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     // Observations
@@ -178,6 +204,11 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Loinc, "21889-1", C::Obs(ObsKind::SizePanel)),
     (Loinc, "33728-7", C::Obs(ObsKind::SizeLongest)),
     (Sct, "15776009", C::Site(Site::Pancreas)),
+    // Parts of the pancreas: a tumour there is the primary (contract.md v2;
+    // sources in tests/codes.rs). Neck and uncinate process: codes not confirmed.
+    (Sct, "64163001", C::Site(Site::Pancreas)), // structure of head of pancreas
+    (Sct, "40133006", C::Site(Site::Pancreas)), // structure of body of pancreas
+    (Sct, "73239005", C::Site(Site::Pancreas)), // structure of tail of pancreas
     (Sct, "10200004", C::Site(Site::Liver)),
     (Islet, "liver-lesion-count", C::Obs(ObsKind::LiverLesionCount)),
     (Islet, "liver-involvement", C::Obs(ObsKind::LiverInvolvement)),
@@ -192,6 +223,9 @@ pub(crate) const STANDARD: &[(System, &str, Code)] = &[
     (Sct, "359746009", C::Answer(A::Stable)),
     (Sct, "271299001", C::Answer(A::Worsened)),
     (Sct, "709137006", C::Answer(A::Undetermined)),
+    // mCODE's remission answers (CancerDiseaseStatus): improved (contract.md v2).
+    (Sct, "550991000124107", C::Answer(A::Improved)), // full remission
+    (Sct, "551001000124108", C::Answer(A::Improved)), // partial remission
     (Islet, "recist-response", C::Obs(ObsKind::Recist)),
     (Islet, "CR", C::Answer(A::Cr)),
     (Islet, "PR", C::Answer(A::Pr)),
@@ -356,8 +390,10 @@ fn icd10cm_rule(code: &str) -> Option<Code> {
         return None;
     }
     match category {
-        // K72.x hepatic failure, C77.x secondary neoplasm of lymph nodes.
+        // K72.x hepatic failure; C77.x secondary neoplasm of lymph nodes:
+        // C77.2 intra-abdominal (regional for a pNET), the others distant.
         "K72" => return Some(C::LiverFailure),
+        "C77" if sub == "2" => return Some(C::Metastasis(MetastasisSite::RegionalNodes)),
         "C77" => return Some(C::Metastasis(MetastasisSite::DistantNodes)),
         // C25.x other than C25.4: a malignant pancreatic neoplasm, i.e. a pancreatic site.
         "C25" if sub != "4" => return Some(C::Site(Site::Pancreas)),
@@ -422,7 +458,10 @@ mod tests {
         assert_eq!(icd("K72.90"), Some(C::LiverFailure));
         assert_eq!(icd("K72"), Some(C::LiverFailure));
         assert_eq!(icd("K7201"), Some(C::LiverFailure));
-        assert_eq!(icd("C77.2"), Some(C::Metastasis(MetastasisSite::DistantNodes)));
+        assert_eq!(icd("C77.2"), Some(C::Metastasis(MetastasisSite::RegionalNodes)));
+        assert_eq!(icd("C772"), Some(C::Metastasis(MetastasisSite::RegionalNodes)));
+        assert_eq!(icd("C77.3"), Some(C::Metastasis(MetastasisSite::DistantNodes)));
+        assert_eq!(icd("C77.9"), Some(C::Metastasis(MetastasisSite::DistantNodes)));
         assert_eq!(icd("C78.03"), None);
         assert_eq!(icd("C7800"), Some(C::Metastasis(MetastasisSite::Lung)));
         assert_eq!(icd("C254"), Some(C::Pnet));

@@ -1,9 +1,12 @@
-//! FHIR `date`, `dateTime` and `instant` strings → UTC instants.
+//! FHIR `date`, `dateTime` and `instant` strings → instants.
 //!
 //! Written by hand (no regex, no allocation) after the FHIR R4 grammar:
 //! `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or `YYYY-MM-DDThh:mm:ss[.fff…](Z|±hh:mm)`.
-//! A partial date means the start of its period; a date without a time means
-//! 00:00 UTC. A time without a time zone is an error (the FHIR rule; fhir-sdk
+//! A time keeps the UTC offset it was written with, so its calendar date is
+//! the one written (`2024-01-31T20:00-05:00` is 31 January; guideline.md v2,
+//! "calendar date"); instants compare by the moment they denote, whatever
+//! their offsets. A partial date means the start of its period; a date
+//! without a time means 00:00 UTC. A time without a time zone is an error (the FHIR rule; fhir-sdk
 //! silently drops such an `effectiveDateTime`). Errors are short static texts
 //! that name the expected shape, never the value.
 
@@ -29,7 +32,7 @@ pub(crate) fn parse_date(s: &str) -> Result<Date, Why> {
     }
 }
 
-/// A parsed FHIR dateTime as a UTC instant (start of the period for partial dates).
+/// A parsed FHIR dateTime in its own offset (start of the period for partial dates).
 pub(crate) fn parse_date_time(s: &str) -> Result<OffsetDateTime, Why> {
     let b = s.as_bytes();
     let (date, rest) = date_prefix(b).ok_or(DATE_TIME_SHAPE)?;
@@ -139,7 +142,31 @@ fn time_and_zone(date: Date, b: &[u8], shape: Why) -> Result<OffsetDateTime, Why
         }
         _ => return Err(shape),
     };
-    Ok(PrimitiveDateTime::new(date, time).assume_offset(offset).to_offset(UtcOffset::UTC))
+    Ok(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// The exclusive end of a period whose inclusive end is the FHIR dateTime
+/// `s`: a time is its own instant; a date (or a year, a month) includes that
+/// whole day (year, month), so the end is the start of the next one, at
+/// midnight in `offset` (the offset of the period's start).
+pub(crate) fn parse_period_end(s: &str, offset: UtcOffset) -> Result<OffsetDateTime, Why> {
+    let b = s.as_bytes();
+    let (date, rest) = date_prefix(b).ok_or(DATE_TIME_SHAPE)?;
+    if !rest.is_empty() {
+        return parse_date_time(s);
+    }
+    let next = match b.len() {
+        4 => Date::from_calendar_date(date.year() + 1, Month::January, 1).ok(),
+        7 => {
+            let (year, month) = match date.month() {
+                Month::December => (date.year() + 1, Month::January),
+                m => (date.year(), m.next()),
+            };
+            Date::from_calendar_date(year, month, 1).ok()
+        }
+        _ => date.next_day(),
+    };
+    Ok(next.ok_or(DATE_TIME_SHAPE)?.midnight().assume_offset(offset))
 }
 
 #[cfg(test)]
@@ -156,13 +183,31 @@ mod tests {
     }
 
     #[test]
-    fn times_convert_to_utc() {
+    fn times_keep_their_offset() {
         assert_eq!(parse_date_time("2024-01-10T09:00:00+01:00"), Ok(datetime!(2024-01-10 8:00 UTC)));
-        assert_eq!(
-            parse_instant("2024-01-10T23:30:00.123456789123-02:30"),
-            Ok(datetime!(2024-01-11 2:00:00.123456789 UTC))
-        );
+        let evening = parse_date_time("2024-01-31T20:00:00-05:00").unwrap();
+        assert_eq!(evening.offset(), time::macros::offset!(-5));
+        assert_eq!(evening.date(), time::macros::date!(2024 - 01 - 31), "the calendar date as written");
+        let instant = parse_instant("2024-01-10T23:30:00.123456789123-02:30").unwrap();
+        assert_eq!(instant, datetime!(2024-01-11 2:00:00.123456789 UTC));
+        assert_eq!(instant.date(), time::macros::date!(2024 - 01 - 10));
         assert_eq!(parse_instant("2016-12-31T23:59:60Z"), Ok(datetime!(2016-12-31 23:59:59.999999999 UTC)));
+    }
+
+    #[test]
+    fn period_ends_are_exclusive_at_their_precision() {
+        let utc = UtcOffset::UTC;
+        assert_eq!(parse_period_end("2024-06-30", utc), Ok(datetime!(2024-07-01 0:00 UTC)));
+        assert_eq!(parse_period_end("2024-12", utc), Ok(datetime!(2025-01-01 0:00 UTC)));
+        assert_eq!(parse_period_end("2024-02", utc), Ok(datetime!(2024-03-01 0:00 UTC)));
+        assert_eq!(parse_period_end("2024", utc), Ok(datetime!(2025-01-01 0:00 UTC)));
+        let minus5 = time::macros::offset!(-5);
+        let end = parse_period_end("2024-06-30", minus5).unwrap();
+        assert_eq!(end, datetime!(2024-07-01 0:00 -5));
+        assert_eq!(end.offset(), minus5);
+        assert_eq!(parse_period_end("2024-06-30T17:00:00+02:00", utc), Ok(datetime!(2024-06-30 15:00 UTC)));
+        assert!(parse_period_end("2024-06-31", utc).is_err());
+        assert!(parse_period_end("9999-12-31", utc).is_err(), "no day after the last one");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Message framing: plain resource, Bundle (entries in order, DELETE entries,
-//! `urn:uuid:` resolution) and HAPI FHIR `ResourceDeliveryMessage` envelopes.
+//! `urn:uuid:` resolution, Bundles inside entries, subscription
+//! notifications) and HAPI FHIR / Smile CDR `ResourceDeliveryMessage` and
+//! `ResourceModifiedMessage` envelopes.
 
 use crate::bundle_index::BundleIndex;
 use crate::codes::Terminology;
@@ -44,7 +46,7 @@ fn top(reading: &Reading<'_>, text: &str, out: &mut Decoded) {
         Err(r) => return reject(out, None, None, r),
     };
     if obj.resource_type.is_some() {
-        resource_or_bundle(reading, &obj, text, out);
+        resource_or_bundle(reading, &obj, text, Place::TOP, out);
     } else if obj.is_envelope() {
         envelope(reading, &obj, text, out);
     } else {
@@ -52,11 +54,29 @@ fn top(reading: &Reading<'_>, text: &str, out: &mut Decoded) {
     }
 }
 
-fn resource_or_bundle(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
+/// Where a resource or Bundle sits in its message.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// The entry of the top-level Bundle it is in or under (rejections name
+    /// that entry: it is what a dead letter carries).
+    entry: Option<usize>,
+    /// How many Bundles it is inside.
+    bundles: usize,
+}
+
+impl Place {
+    const TOP: Place = Place { entry: None, bundles: 0 };
+}
+
+/// How deeply Bundles may nest (contract.md v2: a Bundle inside an entry is
+/// read like a top-level message, depth ≤ 4).
+const MAX_BUNDLE_DEPTH: usize = 4;
+
+fn resource_or_bundle(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, place: Place, out: &mut Decoded) {
     match resource_type(obj) {
-        Ok("Bundle") => bundle(reading, obj, out),
-        Ok(rt) => single(reading, rt, obj, text, None, None, out),
-        Err(r) => reject(out, None, None, r),
+        Ok("Bundle") => bundle(reading, obj, place, out),
+        Ok(rt) => single(reading, rt, obj, text, None, place.entry, out),
+        Err(r) => reject(out, place.entry, None, r),
     }
 }
 
@@ -72,10 +92,17 @@ fn resource_type<'o>(obj: &'o Obj<'_>) -> Result<&'o str, RejectReason> {
 
 /// `Type/id` of a resource, when both are there (for rejections).
 fn reference_of(obj: &Obj<'_>) -> Option<String> {
-    Some(format!("{}/{}", echo(obj.resource_type.as_deref()?), echo(obj.id.as_deref()?)))
+    Some(format!("{}/{}", echo(obj.resource_type.as_deref()?), echo(&obj.id()?)))
 }
 
-/// One resource (top level, Bundle entry or envelope payload) of a known type.
+/// A resource Islet does not use, counted; its id only when it is a FHIR id.
+fn skipped(resource_type: &str, obj: &Obj<'_>) -> Change {
+    let id = obj.id().filter(|id| is_valid_id(id)).map(|id| id.to_string());
+    Change::Skipped { resource_type: resource_type.to_owned(), id }
+}
+
+/// One resource (top level, Bundle entry or envelope payload) of a known type
+/// other than Bundle.
 fn single(
     reading: &Reading<'_>,
     rt: &str,
@@ -85,16 +112,18 @@ fn single(
     entry: Option<usize>,
     out: &mut Decoded,
 ) {
-    if rt == "Bundle" {
-        return reject(out, entry, reference_of(obj), RejectReason::NestedBundle);
+    if rt == "Medication" {
+        return match resources::medication(reading.term, obj, raw) {
+            Ok(shared) => out.changes.push(Change::Shared(shared)),
+            Err((id, reason)) => reject(out, entry, id.map(|id| format!("Medication/{}", echo(&id))), reason),
+        };
     }
     let Some(supported) = ResourceType::parse(rt) else {
-        let id = obj.id.as_deref().map(str::to_owned);
-        out.changes.push(Change::Skipped { resource_type: rt.to_owned(), id });
-        return;
+        return out.changes.push(skipped(rt, obj));
     };
     match resources::decode(reading.term, reading.received_at, supported, obj, raw, bundle) {
-        Ok(version) => out.changes.push(Change::Upsert(version)),
+        Ok(Some(version)) => out.changes.push(Change::Upsert(version)),
+        Ok(None) => out.changes.push(skipped(rt, obj)),
         Err((id, reason)) => {
             let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
             reject(out, entry, resource, reason)
@@ -102,72 +131,164 @@ fn single(
     }
 }
 
-const BUNDLE_TYPES: [&str; 6] = ["transaction", "batch", "collection", "history", "message", "searchset"];
+const BUNDLE_TYPES: [&str; 8] =
+    ["transaction", "batch", "collection", "history", "message", "searchset", "document", "subscription-notification"];
 
-fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, out: &mut Decoded) {
+/// A server's answer to a transaction or batch: it repeats what was sent
+/// (or only outcomes), so it changes nothing.
+const RESPONSE_TYPES: [&str; 2] = ["transaction-response", "batch-response"];
+
+fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, place: Place, out: &mut Decoded) {
+    if place.bundles >= MAX_BUNDLE_DEPTH {
+        let reason = RejectReason::BundleTooDeep { limit: MAX_BUNDLE_DEPTH };
+        return reject(out, place.entry, reference_of(obj), reason);
+    }
     let bundle_type = match obj.str(F::Type) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return reject(
-                out,
-                None,
-                None,
-                RejectReason::MissingField { resource_type: "Bundle".into(), field: "type" },
-            )
+            let reason = RejectReason::MissingField { resource_type: "Bundle".into(), field: "type" };
+            return reject(out, place.entry, None, reason);
         }
-        Err(b) => return reject(out, None, None, malformed(b)),
+        Err(b) => return reject(out, place.entry, None, malformed(b)),
     };
+    if RESPONSE_TYPES.contains(&&*bundle_type) {
+        return out.changes.push(skipped("Bundle", obj));
+    }
     if !BUNDLE_TYPES.contains(&&*bundle_type) {
-        return reject(out, None, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
+        return reject(out, place.entry, None, RejectReason::UnsupportedBundleType { found: echo(&bundle_type) });
     }
     let entries: &[Entry<'_>] = obj.entry.as_deref().unwrap_or(&[]);
     let (index, parse_errors) = BundleIndex::read(entries);
+    if &*bundle_type == "subscription-notification" {
+        match notification(&index, entries) {
+            Notification::Events => {}
+            Notification::NoEvents => return out.changes.push(skipped("Bundle", obj)),
+            Notification::WithoutContent(content) => {
+                return reject(out, place.entry, None, RejectReason::NotificationWithoutContent { content })
+            }
+        }
+    }
+    let inner = Place { entry: None, bundles: place.bundles + 1 };
     for (i, (e, parse_error)) in entries.iter().zip(parse_errors).enumerate() {
-        if let Some(r) = parse_error {
-            reject(out, Some(i), None, r);
+        // Rejections name the entry of the top-level Bundle.
+        let at = Some(place.entry.unwrap_or(i));
+        let request = e.request.as_ref();
+        let method = request.and_then(|r| r.method.as_deref());
+        let url = request.and_then(|r| r.url.as_deref());
+        // Entries that change nothing are skipped quietly (contract.md v2):
+        // reads, and operation calls (`ValueSet/$lookup`, `$everything` …).
+        if matches!(method, Some("GET" | "HEAD")) || url.is_some_and(|u| u.contains('$')) {
             continue;
         }
-        let method = e.request.as_ref().and_then(|r| r.method.as_deref());
-        match method {
-            Some("DELETE") => {
-                match delete_entry(e) {
-                    Ok(change) => out.changes.push(change),
-                    Err(r) => reject(out, Some(i), None, r),
-                }
-                continue;
+        if is_delete(e) {
+            match delete_entry(e) {
+                Ok(change) => out.changes.push(change),
+                Err(r) => reject(out, at, None, r),
             }
-            None | Some("POST" | "PUT") => {}
-            Some(other) => {
-                reject(out, Some(i), None, RejectReason::UnsupportedRequestMethod { method: echo(other) });
-                continue;
-            }
+            continue;
+        }
+        if let Some(other) = method.filter(|m| !matches!(*m, "POST" | "PUT")) {
+            reject(out, at, None, RejectReason::UnsupportedRequestMethod { method: echo(other) });
+            continue;
+        }
+        if let Some(r) = parse_error {
+            reject(out, at, None, r);
+            continue;
         }
         let (Some(obj), Some(raw)) = (index.entry(i), e.resource) else {
-            reject(out, Some(i), None, RejectReason::EmptyEntry);
+            reject(out, at, None, RejectReason::EmptyEntry);
             continue;
         };
         let rt = match resource_type(obj) {
             Ok(rt) => rt,
             Err(r) => {
-                reject(out, Some(i), None, r);
+                reject(out, at, None, r);
                 continue;
             }
         };
-        // The request URL, when given, must name the same resource type.
-        if let Some(url) = e.request.as_ref().and_then(|r| r.url.as_deref()) {
-            let url_type = url.split(['/', '?']).next().unwrap_or("");
-            if !url.contains("://") && is_resource_type(url_type) && url_type != rt {
+        // The request URL, when given, must name the type of a resource Islet
+        // keeps (one it does not use is skipped whatever the URL says).
+        let kept = rt == "Bundle" || rt == "Medication" || ResourceType::parse(rt).is_some();
+        if let Some(url_type) = url.and_then(url_resource_type).filter(|_| kept) {
+            if url_type != rt {
                 let reason = RejectReason::WrongResourceType {
                     context: "Bundle entry request.url",
                     expected: url_type.to_owned(),
                     found: rt.to_owned(),
                 };
-                reject(out, Some(i), reference_of(obj), reason);
+                reject(out, at, reference_of(obj), reason);
                 continue;
             }
         }
-        single(reading, rt, obj, raw.get(), Some(&index), Some(i), out);
+        if rt == "Bundle" {
+            let place = Place { entry: at, ..inner };
+            bundle(reading, obj, place, out);
+        } else {
+            single(reading, rt, obj, raw.get(), Some(&index), at, out);
+        }
     }
+}
+
+/// What a topic-based subscription notification carries.
+enum Notification {
+    /// Events with their resources: read the entries.
+    Events,
+    /// A handshake, a heartbeat or a status query: no events, nothing to do.
+    NoEvents,
+    /// Events without their resources (`empty` or `id-only` content).
+    WithoutContent(&'static str),
+}
+
+/// One `Parameters.parameter` of an R4 backport notification status.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Parameter<'a> {
+    #[serde(borrow)]
+    name: Option<crate::json::Str<'a>>,
+    #[serde(borrow)]
+    value_code: Option<crate::json::Str<'a>>,
+}
+
+/// Reads the status entry (the first: R4 backport `Parameters`, R4B/R5
+/// `SubscriptionStatus`) and whether the other entries carry resources.
+fn notification(index: &BundleIndex<'_>, entries: &[Entry<'_>]) -> Notification {
+    let status =
+        index.entry(0).filter(|o| matches!(o.resource_type.as_deref(), Some("Parameters" | "SubscriptionStatus")));
+    let kind =
+        status.and_then(|o| match o.resource_type.as_deref() {
+            Some("SubscriptionStatus") => o.str(F::Type).ok().flatten().map(|t| t.to_string()),
+            _ => o.list::<Parameter<'_>>(F::Parameter).ok()?.into_iter().find_map(|p| {
+                (p.name.as_deref() == Some("type")).then(|| p.value_code.map(|c| c.to_string())).flatten()
+            }),
+        });
+    if matches!(kind.as_deref(), Some("handshake" | "heartbeat" | "query-status")) {
+        return Notification::NoEvents;
+    }
+    let events = &entries[usize::from(status.is_some())..];
+    if events.is_empty() {
+        Notification::WithoutContent("empty")
+    } else if events.iter().all(|e| e.resource.is_none() && !is_delete(e)) {
+        Notification::WithoutContent("id-only")
+    } else {
+        Notification::Events
+    }
+}
+
+fn is_delete(e: &Entry<'_>) -> bool {
+    e.request.as_ref().and_then(|r| r.method.as_deref()) == Some("DELETE")
+}
+
+/// The resource type a request URL names (`Observation`, `Observation/1`,
+/// `Observation?code=…`, an absolute URL), when it names one.
+fn url_resource_type(url: &str) -> Option<&str> {
+    let path = url.split('?').next().unwrap_or("");
+    let path = path.find("/_history/").map_or(path, |i| &path[..i]).trim_end_matches('/');
+    let mut segments = path.rsplit('/');
+    let last = segments.next()?;
+    if is_resource_type(last) {
+        return Some(last);
+    }
+    segments.next().filter(|s| is_resource_type(s))
 }
 
 fn malformed(b: crate::json::Bad) -> RejectReason {
@@ -213,7 +334,15 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
         .as_ref()
         .and_then(|r| r.url.as_deref())
         .ok_or(RejectReason::BadRequestUrl { field: "request.url" })?;
-    let mut target = parse_target(url, "request.url")?;
+    let mut target = match parse_target(url, "request.url") {
+        Ok(t) => t,
+        // Deleting a resource of a type Islet does not keep changes nothing,
+        // whatever the URL's shape (a conditional delete of Encounters …).
+        Err(r) => match url_resource_type(url).filter(|rt| ResourceType::parse(rt).is_none()) {
+            Some(rt) => return Ok(Change::Skipped { resource_type: rt.to_owned(), id: None }),
+            None => return Err(r),
+        },
+    };
     if target.version.is_none() {
         // A history Bundle gives the deleted version in response.etag (W/"3").
         target.version = e.response.as_ref().and_then(|r| r.etag.as_deref()).and_then(|etag| {
@@ -224,8 +353,8 @@ fn delete_entry(e: &Entry<'_>) -> Result<Change, RejectReason> {
     Ok(delete_change(target, None))
 }
 
-/// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage`, bare or wrapped in
-/// `{"headers": …, "payload": {…}}`.
+/// A HAPI FHIR / Smile CDR `ResourceDeliveryMessage` or
+/// `ResourceModifiedMessage`, bare or wrapped in `{"headers": …, "payload": {…}}`.
 fn envelope(reading: &Reading<'_>, obj: &Obj<'_>, text: &str, out: &mut Decoded) {
     if obj.operation_type.is_none() {
         if let Some(Payload::Object(inner)) = &obj.payload {
@@ -250,6 +379,33 @@ fn inline_payload(text: &str, wrapped: bool) -> Option<&str> {
         raw = serde_json::from_str::<Outer>(raw).ok()?.payload?.get();
     }
     Some(raw)
+}
+
+/// The resource an envelope names: `payloadId` (a ResourceDeliveryMessage,
+/// or a current ResourceModifiedMessage), else `resourceId` (what older HAPI
+/// versions call it in a ResourceModifiedMessage); `/_history/N` in it or
+/// `payloadVersion` gives the version.
+fn envelope_target(msg: &Obj<'_>) -> Result<Option<Target>, RejectReason> {
+    let resource_id = msg.str(F::ResourceId).map_err(malformed)?;
+    let (named, field) = match (msg.payload_id.as_deref(), resource_id.as_deref()) {
+        (Some(p), _) => (p, "payloadId"),
+        (None, Some(r)) => (r, "resourceId"),
+        (None, None) => return Ok(None),
+    };
+    let mut target = parse_target(named, field)?;
+    if let Some(version) = msg.str(F::PayloadVersion).map_err(malformed)? {
+        if !is_valid_id(&version) {
+            return Err(RejectReason::MalformedField { field: "payloadVersion".into(), problem: ID_SHAPE.into() });
+        }
+        if target.version.as_deref().is_some_and(|v| v != &*version) {
+            return Err(RejectReason::IdMismatch {
+                payload_id: format!("{field} {}", echo(named)),
+                resource: format!("payloadVersion {}", &*version),
+            });
+        }
+        target.version = Some(version.to_string());
+    }
+    Ok(Some(target))
 }
 
 fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out: &mut Decoded) {
@@ -277,20 +433,19 @@ fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out
             return reject(out, None, None, r);
         }
     }
-    let target = match msg.payload_id.as_deref().map(|p| parse_target(p, "payloadId")) {
-        Some(Ok(t)) => Some(t),
-        Some(Err(r)) => return reject(out, None, None, r),
-        None => None,
+    let target = match envelope_target(msg) {
+        Ok(t) => t,
+        Err(r) => return reject(out, None, None, r),
     };
     match op {
         "DELETE" => {
             let from_payload = payload.and_then(|p| {
                 let obj = parse_object(p).ok()?;
-                let rt = obj.resource_type.as_deref()?;
-                let id = obj.id.as_deref()?;
-                let patient = ResourceType::parse(rt).and_then(|supported| resources::patient_of(supported, &obj));
-                let version = obj.meta.as_ref().and_then(|m| m.version_id.as_deref()).map(str::to_owned);
-                Some((rt.to_owned(), id.to_owned(), version, patient))
+                let rt = obj.resource_type.as_deref()?.to_owned();
+                let id = obj.id()?.to_string();
+                let patient = ResourceType::parse(&rt).and_then(|supported| resources::patient_of(supported, &obj));
+                let version = obj.meta().ok().flatten().and_then(|m| m.version_id).map(|v| v.to_string());
+                Some((rt, id, version, patient))
             });
             let (target, patient) = match (target, from_payload) {
                 (Some(t), p) => (t, p.and_then(|p| p.3)),
@@ -328,6 +483,7 @@ fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out
             let Some(rt) = obj.resource_type.as_deref() else {
                 return reject(out, None, None, RejectReason::NoResourceType);
             };
+            let mut version = None;
             if let Some(t) = &target {
                 // The payload must be the resource the envelope names.
                 if rt != "Bundle" && rt != t.resource_type {
@@ -338,15 +494,40 @@ fn delivery(reading: &Reading<'_>, msg: &Obj<'_>, text: &str, wrapped: bool, out
                     };
                     return reject(out, None, Some(format!("{}/{}", t.resource_type, t.id)), reason);
                 }
-                if rt != "Bundle" && obj.id.as_deref().is_some_and(|id| id != t.id) {
-                    let reason = RejectReason::IdMismatch {
-                        payload_id: format!("{}/{}", t.resource_type, t.id),
-                        resource: format!("{rt}/{}", echo(obj.id.as_deref().unwrap_or(""))),
-                    };
-                    return reject(out, None, None, reason);
+                if rt != "Bundle" {
+                    let id = obj.id();
+                    if id.as_deref().is_some_and(|id| id != t.id) {
+                        let reason = RejectReason::IdMismatch {
+                            payload_id: format!("{}/{}", t.resource_type, t.id),
+                            resource: format!("{rt}/{}", echo(id.as_deref().unwrap_or(""))),
+                        };
+                        return reject(out, None, None, reason);
+                    }
+                    let own = obj.meta().ok().flatten().and_then(|m| m.version_id).map(|v| v.to_string());
+                    if let (Some(named), Some(own)) = (&t.version, &own) {
+                        if named != own {
+                            let reason = RejectReason::IdMismatch {
+                                payload_id: format!("{}/{}/_history/{named}", t.resource_type, t.id),
+                                resource: format!("{rt}/{}/_history/{}", t.id, echo(own)),
+                            };
+                            return reject(out, None, None, reason);
+                        }
+                    }
+                    version = t.version.clone();
                 }
             }
-            resource_or_bundle(reading, &obj, payload, out);
+            let first = out.changes.len();
+            resource_or_bundle(reading, &obj, payload, Place::TOP, out);
+            // The envelope versions a payload without `meta.versionId`.
+            if let Some(version) = version {
+                for change in &mut out.changes[first..] {
+                    match change {
+                        Change::Upsert(v) if v.version_id.is_none() => v.version_id = Some(version.clone()),
+                        Change::Shared(v) if v.version_id.is_none() => v.version_id = Some(version.clone()),
+                        _ => {}
+                    }
+                }
+            }
         }
         other => reject(out, None, None, RejectReason::UnknownOperation { found: echo(other) }),
     }
@@ -364,5 +545,16 @@ mod tests {
         assert!(parse_target("Observation?code=1", "request.url").is_err());
         assert!(parse_target("Observation", "request.url").is_err());
         assert!(matches!(parse_target("Observatoin/1", "request.url"), Err(RejectReason::UnknownResourceType { .. })));
+    }
+
+    #[test]
+    fn url_resource_types() {
+        assert_eq!(url_resource_type("Patient"), Some("Patient"));
+        assert_eq!(url_resource_type("Patient/1"), Some("Patient"));
+        assert_eq!(url_resource_type("/Patient/1/_history/2"), Some("Patient"));
+        assert_eq!(url_resource_type("Encounter?patient=1"), Some("Encounter"));
+        assert_eq!(url_resource_type("http://x.org/fhir/Observation/o1"), Some("Observation"));
+        assert_eq!(url_resource_type("http://x.org/fhir/"), None);
+        assert_eq!(url_resource_type("urn:uuid:1"), None);
     }
 }

@@ -221,6 +221,9 @@ macro_rules! fields {
 }
 
 fields! {
+    Id = "id",
+    Status = "status",
+    Meta = "meta",
     Extension = "extension",
     Contained = "contained",
     Code = "code",
@@ -244,6 +247,10 @@ fields! {
     DoNotPerform = "doNotPerform",
     Intent = "intent",
     Type = "type",
+    IncludedStructure = "includedStructure",
+    Parameter = "parameter",
+    PayloadVersion = "payloadVersion",
+    ResourceId = "resourceId",
 }
 
 /// Prefixes of FHIR choice elements (`value[x]` …) Islet checks.
@@ -251,15 +258,14 @@ const CHOICE_PREFIXES: [&str; 8] =
     ["value", "effective", "onset", "abatement", "deceased", "performed", "medication", "occurrence"];
 
 /// One JSON object, read in a single pass: the elements every message needs
-/// (resource header, Bundle entries, envelope fields) already typed; the raw
-/// text of the other elements Islet may read; and every key that looks like
-/// a choice element (`valueQuantity`, `valueQuantitiy`, …).
+/// to be framed (`resourceType`, Bundle entries, envelope fields) already
+/// typed; the raw text of the other elements Islet may read (`id`, `status`
+/// and `meta` too: a resource Islet does not use is skipped whatever their
+/// shape, so they are read only when the resource is used); and every key
+/// that looks like a choice element (`valueQuantity`, `valueQuantitiy`, …).
 #[derive(Debug, Clone)]
 pub(crate) struct Obj<'a> {
     pub(crate) resource_type: Option<Str<'a>>,
-    pub(crate) id: Option<Str<'a>>,
-    pub(crate) status: Option<Str<'a>>,
-    pub(crate) meta: Option<Meta<'a>>,
     /// Bundle.entry.
     pub(crate) entry: Option<Vec<Entry<'a>>>,
     /// Delivery envelope fields.
@@ -326,9 +332,6 @@ fn typed<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
 fn visit_obj<'de, M: MapAccess<'de>>(mut map: M, bad: &Note) -> Result<Obj<'de>, M::Error> {
     let mut obj = Obj {
         resource_type: None,
-        id: None,
-        status: None,
-        meta: None,
         entry: None,
         operation_type: None,
         payload_id: None,
@@ -339,9 +342,6 @@ fn visit_obj<'de, M: MapAccess<'de>>(mut map: M, bad: &Note) -> Result<Obj<'de>,
     while let Some(key) = map.next_key::<Str<'de>>()? {
         match &*key {
             "resourceType" => typed(&mut map, bad, "resourceType", &mut obj.resource_type)?,
-            "id" => typed(&mut map, bad, "id", &mut obj.id)?,
-            "status" => typed(&mut map, bad, "status", &mut obj.status)?,
-            "meta" => typed(&mut map, bad, "meta", &mut obj.meta)?,
             "entry" => typed(&mut map, bad, "entry", &mut obj.entry)?,
             "operationType" => typed(&mut map, bad, "operationType", &mut obj.operation_type)?,
             "payloadId" => typed(&mut map, bad, "payloadId", &mut obj.payload_id)?,
@@ -497,6 +497,17 @@ impl<'a> Obj<'a> {
         Ok(self.get::<Vec<T>>(f)?.unwrap_or_default())
     }
 
+    /// `id` when it is a string; `None` when absent or of another JSON type
+    /// (for identity only: a resource Islet uses reads it with [`Obj::str`]).
+    pub(crate) fn id(&self) -> Option<Str<'a>> {
+        self.str(F::Id).ok().flatten()
+    }
+
+    /// `meta`, when present and well-formed.
+    pub(crate) fn meta(&self) -> Result<Option<Meta<'a>>, Bad> {
+        self.get(F::Meta)
+    }
+
     /// Is this an envelope rather than a resource?
     pub(crate) fn is_envelope(&self) -> bool {
         self.operation_type.is_some() || self.payload.is_some() || self.payload_id.is_some()
@@ -586,8 +597,8 @@ mod tests {
     fn keeps_known_elements_and_choices() {
         let text = r#"{"resourceType":"Observation","text":{"div":"<div>x</div>"},"valueQuantity":{"value":1},"valueQuantitiy":{},"effective":"x","status":"final"}"#;
         let o = Obj::parse(text).unwrap();
-        assert_eq!(o.resource_type.unwrap().0, "Observation");
-        assert_eq!(o.status.unwrap().0, "final");
+        assert_eq!(o.resource_type.as_deref(), Some("Observation"));
+        assert_eq!(o.str(F::Status).unwrap().unwrap().0, "final");
         let keys: Vec<&str> = o.choices.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["valueQuantity", "valueQuantitiy"]);
     }
@@ -595,8 +606,8 @@ mod tests {
     #[test]
     fn strings_borrow_unless_escaped() {
         let o = Obj::parse(r#"{"id":"a","status":"fi\u006eal"}"#).unwrap();
-        assert!(matches!(o.id.unwrap().0, Cow::Borrowed("a")));
-        assert!(matches!(o.status.unwrap().0, Cow::Owned(ref s) if s == "final"));
+        assert!(matches!(o.id().unwrap().0, Cow::Borrowed("a")));
+        assert!(matches!(o.str(F::Status).unwrap().unwrap().0, Cow::Owned(ref s) if s == "final"));
     }
 
     #[test]
@@ -605,8 +616,12 @@ mod tests {
             Err(ParseError::Element(b)) => b.field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(named(r#"{"resourceType":"Observation","meta":{"lastUpdated":5}}"#), "meta");
-        assert_eq!(named(r#"{"status":["final"]}"#), "status");
+        assert_eq!(named(r#"{"resourceType":5}"#), "resourceType");
+        assert_eq!(named(r#"{"entry":[{"fullUrl":1}]}"#), "entry");
+        // Read when used, not when framed: a malformed `meta` or `status` is no parse error.
+        let o = Obj::parse(r#"{"resourceType":"Observation","meta":{"lastUpdated":5},"status":["final"]}"#).unwrap();
+        assert_eq!(o.meta().unwrap_err().field, "meta");
+        assert_eq!(o.str(F::Status).unwrap_err().field, "status");
         assert_eq!(named(r#"{"headers":{},"payload":{"operationType":1}}"#), "payload.operationType");
         assert!(matches!(Obj::parse(r#"{"resourceType": "#), Err(ParseError::Json(_))));
     }

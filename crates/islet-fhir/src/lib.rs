@@ -1,11 +1,12 @@
 //! FHIR R4 decoding for Islet: message bytes in, resource versions with
 //! clinical facts (or rejections with a reason) out.
 //!
-//! One [`Decoder::decode`] call takes one message — a FHIR resource, a Bundle,
-//! or a HAPI FHIR / Smile CDR `ResourceDeliveryMessage` envelope (bare, or
-//! wrapped in `{"headers": …, "payload": {…}}`) — and returns every
-//! [`Change`] it carries plus a [`Rejection`] for every part that cannot be
-//! used. `shared/spec/contract.md` is the authority for what is accepted,
+//! One [`Decoder::decode`] call takes one message — a FHIR resource, a Bundle
+//! (Bundles inside entries too, up to four deep; subscription notifications),
+//! or a HAPI FHIR / Smile CDR `ResourceDeliveryMessage` or
+//! `ResourceModifiedMessage` envelope (bare, or wrapped in
+//! `{"headers": …, "payload": {…}}`) — and returns every [`Change`] it
+//! carries plus a [`Rejection`] for every part that cannot be used. `shared/spec/contract.md` is the authority for what is accepted,
 //! the status rules, clinical time and the code tables; the local code
 //! mapping is [`SiteMapping`].
 //!
@@ -36,19 +37,36 @@
 //! - `decode` never panics (property-tested on arbitrary bytes and JSON,
 //!   deep nesting and control characters), and nothing in it recurses on
 //!   the input's depth before the depth is checked.
-//! - A part that cannot be read is *rejected with a reason*, never dropped
-//!   silently: a malformed `value[x]`, a `modifierExtension` anywhere, an
-//!   unknown or mismatched `resourceType`, an unknown status, a time without
-//!   a zone. A Bundle's bad entry rejects that entry only.
+//! - Relevance before validation (contract.md v2): a resource of a type Islet
+//!   does not use, or whose code (drug) is not one Islet uses, is
+//!   [`Change::Skipped`] whatever else is wrong with it — only its
+//!   `resourceType` is read. What cannot be told (an unreadable code, a drug
+//!   in another message) counts as used; a retraction whose code is gone
+//!   too. Entries that change nothing (reads, `$operation` calls, response
+//!   Bundles, a notification's status) are skipped quietly.
+//! - In a resource Islet uses, a part that cannot be read is *rejected with a
+//!   reason*, never dropped silently: a malformed `value[x]`, a
+//!   `modifierExtension` at any depth, an unknown or mismatched
+//!   `resourceType`, an unknown status, a time without a zone. A Bundle's bad
+//!   entry rejects that entry only (inside a nested Bundle: the top-level
+//!   entry it is under).
 //! - What decodes can be stored (`storable.rs`): a message nested more than
 //!   64 levels is rejected first (`too-deep`); a resource with an escaped
 //!   control character in any string or element name is rejected
 //!   (`control-character`); every id, `meta.versionId` and patient id is a
 //!   FHIR id. So `islet check`, in-memory replay and PostgreSQL agree.
-//! - A well-formed value Islet cannot use (unknown unit, value outside its
-//!   physical range, coded answer it does not know) is not a rejection but a
+//! - A well-formed value Islet cannot use is not a rejection but a
 //!   [`FactKind::Problem`](islet_guideline::FactKind::Problem) fact, so the
-//!   clinician sees it (`data.unknown-unit`, `data.implausible-value`). With
+//!   clinician sees it: an unknown unit (`data.unknown-unit`), a value
+//!   outside its physical range (`data.implausible-value`), a value Islet
+//!   cannot interpret — an unknown coded answer, text, a range, a quantity
+//!   without a value where a number belongs (`data.unusable-value`).
+//! - A fact that rests on a resource sent in another message (a
+//!   `medicationReference` Medication, a tumour size's `focus`
+//!   BodyStructure) is a [`PendingFact`], never a rejection; the Medication
+//!   arrives as a [`Change::Shared`], the BodyStructure as an Upsert whose
+//!   [`Definition`] resolves it. An unplaced focus never defaults to the
+//!   pancreas. With
 //!   [`Decoder::decode_received`], so is a time of something that has
 //!   happened lying more than a day after receipt (`ImplausibleTime`, dated
 //!   at receipt); that version then has no clinical time.
@@ -56,8 +74,12 @@
 //!   rest of the body is broken, unless it cannot be stored (above).
 //! - Rejection texts name elements and codes, never patient names or values,
 //!   and carry no control characters.
-//! - Every [`Fact`] carries its source reference and
-//!   clinical time; all instants are UTC.
+//! - Every [`Fact`] carries its source reference and clinical time. A time
+//!   keeps the UTC offset it was written with (its calendar date is the one
+//!   written); a date without a time is midnight UTC. Instants compare by the
+//!   moment they denote.
+//! - Identity never needs `meta`: type and id name a resource, `meta` only
+//!   orders its versions, and the content hash leaves `meta` out.
 //! - Every code-system URI the decoder knows is defined once, in [`systems`].
 //!
 //! **How.** No FHIR model crate: each JSON object is read once into a
@@ -73,8 +95,8 @@
 //! Cost per message and where it goes: `benches/decode.rs`.
 //!
 //! Modules depend one way: `decode` (message framing: Bundles, envelopes)
-//! → `resources` (one file per resource family) → `bundle_index`, `json`,
-//! `codes`, `types`, `storable`.
+//! → `resources` (one file per resource family; `mod.rs` decides relevance)
+//! → `bundle_index`, `json`, `codes`, `types`, `storable`, `linked`.
 
 mod bundle_index;
 pub mod canonical;
@@ -152,11 +174,14 @@ pub struct Decoded {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// A version of a supported resource (Observation, Condition, Patient, Procedure,
-    /// MedicationStatement, MedicationRequest, ServiceRequest), with its facts.
+    /// MedicationStatement, MedicationRequest, ServiceRequest, BodyStructure), with its facts.
     Upsert(ResourceVersion),
     /// Bundle entry DELETE (request.url = Type/id) or envelope operationType DELETE.
     Delete { resource_type: ResourceType, id: String, patient: Option<String>, version_id: Option<String> },
-    /// A well-formed resource of a type Islet does not use (e.g. Encounter): skipped, counted.
+    /// A resource of a type Islet does not use (e.g. Encounter), or one whose
+    /// code Islet does not use, whatever else is wrong with it; a response
+    /// Bundle; a notification without events: skipped, counted. `id` only
+    /// when it is a FHIR id.
     Skipped { resource_type: String, id: Option<String> },
     /// A version of a resource that belongs to no patient but that patients'
     /// resources point to (a Medication): the engine keeps it and re-evaluates
@@ -189,8 +214,8 @@ pub struct ResourceVersion {
     pub version_id: Option<String>,
     /// `meta.lastUpdated`.
     pub last_updated: Option<Instant>,
-    /// Clinical time (contract.md "Clinical time"); `None` for a Patient, and
-    /// possibly for a version without facts.
+    /// Clinical time (contract.md "Clinical time"); `None` for a Patient and a
+    /// BodyStructure, and possibly for a version without facts.
     pub clinical_time: Option<Instant>,
     /// Entered-in-error / refuted: this version retracts the resource (facts empty).
     pub retracted: bool,

@@ -41,10 +41,12 @@ pub enum RejectReason {
     UnresolvedReference { field: String, reference: String },
     #[error("the {resource_type} carries facts but has no clinical time ({looked_at})")]
     NoClinicalTime { resource_type: String, looked_at: &'static str },
-    #[error("Bundle type `{found}` is not accepted (transaction, batch, collection, history, message, searchset)")]
+    #[error("Bundle type `{found}` is not accepted (transaction, batch, collection, history, message, searchset, document, subscription-notification)")]
     UnsupportedBundleType { found: String },
-    #[error("a Bundle inside a Bundle entry is not accepted")]
-    NestedBundle,
+    #[error("Bundles are nested more than {limit} deep (a Bundle in an entry of a Bundle in an entry …)")]
+    BundleTooDeep { limit: usize },
+    #[error("the subscription notification carries no resources (its content is `{content}`); Islet cannot read them back from the server")]
+    NotificationWithoutContent { content: &'static str },
     #[error("the Bundle entry has no resource and is not a DELETE")]
     EmptyEntry,
     #[error("Bundle entry request method `{method}` is not accepted (only the resource itself, or DELETE)")]
@@ -87,7 +89,8 @@ impl RejectReason {
             RejectReason::UnresolvedReference { .. } => "unresolved-reference",
             RejectReason::NoClinicalTime { .. } => "no-clinical-time",
             RejectReason::UnsupportedBundleType { .. } => "unsupported-bundle-type",
-            RejectReason::NestedBundle => "nested-bundle",
+            RejectReason::BundleTooDeep { .. } => "bundle-too-deep",
+            RejectReason::NotificationWithoutContent { .. } => "notification-without-content",
             RejectReason::EmptyEntry => "empty-entry",
             RejectReason::UnsupportedRequestMethod { .. } => "unsupported-request-method",
             RejectReason::BadRequestUrl { .. } => "bad-request-url",

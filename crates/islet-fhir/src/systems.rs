@@ -20,6 +20,10 @@ pub const UCUM: &str = "http://unitsofmeasure.org";
 pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
 /// `Condition.verificationStatus` codes (FHIR R4).
 pub const CONDITION_VER_STATUS: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+/// `Condition.clinicalStatus` codes under their FHIR STU3 URL, still sent by older systems.
+pub const CONDITION_CLINICAL_STU3: &str = "http://hl7.org/fhir/condition-clinical";
+/// `Condition.verificationStatus` codes under their FHIR STU3 URL.
+pub const CONDITION_VER_STATUS_STU3: &str = "http://hl7.org/fhir/condition-ver-status";
 /// mCODE's histology-morphology-behavior extension on a primary cancer Condition.
 pub const MCODE_HISTOLOGY_MORPHOLOGY_BEHAVIOR: &str =
     "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-histology-morphology-behavior";

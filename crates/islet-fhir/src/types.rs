@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-/// The resource types Islet reads facts from.
+/// The patient-scoped resource types Islet reads: those it reads facts from,
+/// and BodyStructure, which facts point to (a tumour size's `focus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceType {
     Observation,
@@ -14,11 +15,12 @@ pub enum ResourceType {
     MedicationStatement,
     MedicationRequest,
     ServiceRequest,
+    BodyStructure,
 }
 
 impl ResourceType {
     /// Every supported type.
-    pub const ALL: [ResourceType; 7] = [
+    pub const ALL: [ResourceType; 8] = [
         ResourceType::Observation,
         ResourceType::Condition,
         ResourceType::Patient,
@@ -26,6 +28,7 @@ impl ResourceType {
         ResourceType::MedicationStatement,
         ResourceType::MedicationRequest,
         ResourceType::ServiceRequest,
+        ResourceType::BodyStructure,
     ];
 
     /// The FHIR name (`"Observation"`).
@@ -38,6 +41,7 @@ impl ResourceType {
             ResourceType::MedicationStatement => "MedicationStatement",
             ResourceType::MedicationRequest => "MedicationRequest",
             ResourceType::ServiceRequest => "ServiceRequest",
+            ResourceType::BodyStructure => "BodyStructure",
         }
     }
 

@@ -191,6 +191,8 @@ fn condition_rows() {
     use FactKind::*;
     let pancreas = json!([{"coding": [{"system": SNOMED, "code": "15776009"}]}]);
     let liver = json!([{"coding": [{"system": SNOMED, "code": "10200004"}]}]);
+    let head_of_pancreas = json!([{"coding": [{"system": SNOMED, "code": "64163001"}]}]);
+    let breast = json!([{"coding": [{"system": SNOMED, "code": "76752008"}]}]);
     let rows: Vec<(&str, &str, Option<&Value>, Vec<FactKind>)> = vec![
         (SNOMED, "735735001", None, vec![PnetDiagnosis]),
         (SNOMED, "254611009", None, vec![PnetDiagnosis]),
@@ -212,6 +214,10 @@ fn condition_rows() {
         (ICDO3, "8013/3", None, vec![NecDiagnosis]),
         (ICDO3, "8041/3", None, vec![NecDiagnosis]),
         (SNOMED, "253000007", None, vec![NecDiagnosis]),
+        // A pancreatic NEC is an active pNET diagnosis, which the NEC makes G3 (contract.md v2).
+        (SNOMED, "253000007", Some(&pancreas), vec![NecDiagnosis, PnetDiagnosis]),
+        (ICDO3, "8013/3", Some(&pancreas), vec![NecDiagnosis, PnetDiagnosis]),
+        (ICDO3, "8041/3", Some(&head_of_pancreas), vec![NecDiagnosis, PnetDiagnosis]),
         (SNOMED, "713189001", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
         (ICD10CM, "E16.1", None, vec![Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
         (ICDO3, "8151/3", Some(&pancreas), vec![PnetDiagnosis, Syndrome(islet_guideline::facts::Syndrome::Insulinoma)]),
@@ -236,7 +242,9 @@ fn condition_rows() {
         (ICD10CM, "C78.7", None, vec![Metastasis(MetastasisSite::Liver)]),
         (ICD10CM, "C7B.02", None, vec![Metastasis(MetastasisSite::Liver)]),
         (SNOMED, "128462008", Some(&liver), vec![Metastasis(MetastasisSite::Liver)]),
-        (SNOMED, "128462008", None, vec![]),
+        // Without a site, or with one not listed: metastatic all the same (contract.md v2).
+        (SNOMED, "128462008", None, vec![Metastasis(MetastasisSite::Other)]),
+        (SNOMED, "128462008", Some(&breast), vec![Metastasis(MetastasisSite::Other)]),
         (SNOMED, "94222008", None, vec![Metastasis(MetastasisSite::Bone)]),
         (ICD10CM, "C79.51", None, vec![Metastasis(MetastasisSite::Bone)]),
         (ICD10CM, "C7B.03", None, vec![Metastasis(MetastasisSite::Bone)]),
@@ -247,7 +255,10 @@ fn condition_rows() {
         (ICD10CM, "C78.1", None, vec![]),
         (SNOMED, "94392001", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
         (SNOMED, "94347008", None, vec![Metastasis(MetastasisSite::Other)]),
-        (ICD10CM, "C77.2", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10CM, "C77.2", None, vec![Metastasis(MetastasisSite::RegionalNodes)]),
+        (ICD10CM, "C772", None, vec![Metastasis(MetastasisSite::RegionalNodes)]),
+        (ICD10CM, "C77.0", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
+        (ICD10CM, "C77.3", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
         (ICD10CM, "C77.9", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
         (ICD10CM, "C7B.01", None, vec![Metastasis(MetastasisSite::DistantNodes)]),
         (ICD10CM, "C7B.8", None, vec![Metastasis(MetastasisSite::Other)]),
@@ -406,10 +417,6 @@ fn implausible_values_are_problem_facts() {
         obs(ISLET, "liver-involvement", "valueQuantity", qty(120.0, "%")),
         obs(ISLET, "liver-lesion-count", "valueInteger", json!(-2)),
         obs(ISLET, "mitotic-count", "valueQuantity", qty(-1.0, "{#}")),
-        // A coded value Islet does not know for the observation, or a value of another type.
-        obs(ISLET, "who-grade", "valueCodeableConcept", coding(ISLET, "G4")),
-        obs(ISLET, "octreotide-test", "valueCodeableConcept", coding(ISLET, "equivocal")),
-        obs(LOINC, "29593-1", "valueString", json!("4.5 %")),
     ];
     for o in cases {
         let facts = kinds(&o);
@@ -419,6 +426,74 @@ fn implausible_values_are_problem_facts() {
     let facts = kinds(&obs(LOINC, "29593-1", "valueQuantity", qty(150.0, "%")));
     let FactKind::Problem { detail, .. } = &facts[0] else { panic!() };
     assert!(detail.contains("Ki-67") && detail.contains("150"), "{detail}");
+}
+
+/// contract.md v2: a value Islet cannot interpret is `data.unusable-value`,
+/// never "implausible" (which says the value is outside its physical range)
+/// and never a rejection.
+#[test]
+fn values_islet_cannot_interpret_are_unusable_not_implausible() {
+    let text_only = json!({"text": "stable disease"});
+    let cases: Vec<Value> = vec![
+        // A coded answer Islet does not know for the observation …
+        obs(ISLET, "who-grade", "valueCodeableConcept", coding(ISLET, "G4")),
+        obs(ISLET, "octreotide-test", "valueCodeableConcept", coding(ISLET, "equivocal")),
+        obs(LOINC, "97509-4", "valueCodeableConcept", coding(SNOMED, "260413007")),
+        obs(LOINC, "89247-1", "valueCodeableConcept", coding(LOINC, "LA6115-7")),
+        // … or only text …
+        obs(LOINC, "97509-4", "valueCodeableConcept", text_only),
+        obs(LOINC, "29593-1", "valueString", json!("4.5 %")),
+        // … a range, a boolean, an integer where a quantity belongs …
+        obs(LOINC, "29593-1", "valueRange", json!({"low": {"value": 2}, "high": {"value": 5}})),
+        obs(LOINC, "21889-1", "valueBoolean", json!(true)),
+        obs(ISLET, "liver-lesion-count", "valueString", json!("many")),
+        // … and a quantity without a value (a data-absent-reason on it).
+        obs(
+            LOINC,
+            "29593-1",
+            "valueQuantity",
+            json!({"unit": "%", "system": UCUM, "code": "%",
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}),
+        ),
+        obs(LOINC, "9811-1", "valueQuantity", json!({"unit": "ng/mL"})),
+    ];
+    for o in cases {
+        let d = decode(&o);
+        assert!(d.rejections.is_empty(), "never a rejection: {o}\n{:?}", d.rejections);
+        let facts = kinds(&o);
+        assert_eq!(problem_kind(&facts), [ProblemKind::UnusableValue], "{o}");
+        assert_eq!(facts.len(), 1, "the value itself is not used: {o}");
+    }
+}
+
+/// mCODE's CancerDiseaseStatus answers full and partial remission: improved.
+#[test]
+fn mcode_remission_is_improved_disease_status() {
+    for code in ["550991000124107", "551001000124108"] {
+        let facts = kinds(&obs(LOINC, "97509-4", "valueCodeableConcept", coding(SNOMED, code)));
+        assert_eq!(facts, [FactKind::DiseaseStatus(DiseaseStatus::Improved)], "{code}");
+    }
+}
+
+/// contract.md v2: a tumour in any part of the pancreas is the primary. The
+/// SNOMED CT codes were looked up in public sources: 64163001 structure of
+/// head of pancreas (tx.fhir.org's SNOMED CT browser), 40133006 … of body of
+/// pancreas and 73239005 … of tail of pancreas (AAPM TG-263 and DICOM
+/// ICD-O-3 → SNOMED CT site maps: C25.1, C25.2). Neck and uncinate process
+/// are not listed: their codes could not be confirmed (a site mapping can add
+/// them as `sct|15776009`).
+#[test]
+fn a_size_in_any_part_of_the_pancreas_is_the_primary() {
+    for part in ["15776009", "64163001", "40133006", "73239005"] {
+        let mut o = obs(LOINC, "33728-7", "valueQuantity", qty(14.0, "mm"));
+        o["bodySite"] = coding(SNOMED, part);
+        assert_eq!(kinds(&o), [FactKind::TumourSize { site: TumourSite::Primary, largest: mm(14.0) }], "{part}");
+    }
+    // A pancreatic NEC of the head: pancreatic.
+    let c = json!([{"system": SNOMED, "code": "253000007"}]);
+    let mut nec = condition(c);
+    nec["bodySite"] = json!([coding(SNOMED, "64163001")]);
+    assert_eq!(kinds(&nec), [FactKind::NecDiagnosis, FactKind::PnetDiagnosis]);
 }
 
 #[test]

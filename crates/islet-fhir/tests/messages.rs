@@ -69,6 +69,8 @@ fn delete_entries() {
             json!({"request": {"method": "DELETE", "url": "https://ehr.example/fhir/Condition/c1/_history/4"}}),
             json!({"request": {"method": "DELETE", "url": "Encounter/e1"}}),
             json!({"request": {"method": "DELETE", "url": "Observation?code=29593-1"}}),
+            // A conditional delete of a type Islet does not keep changes nothing.
+            json!({"request": {"method": "DELETE", "url": "Encounter?patient=p1"}}),
             json!({"request": {"method": "DELETE", "url": "Observatoin/o1"}}),
             json!({"request": {"method": "PATCH", "url": "Observation/o1"}, "resource": {"resourceType": "Parameters"}}),
         ],
@@ -90,12 +92,13 @@ fn delete_entries() {
                 version_id: Some("4".into())
             },
             Change::Skipped { resource_type: "Encounter".into(), id: Some("e1".into()) },
+            Change::Skipped { resource_type: "Encounter".into(), id: None },
         ]
     );
     let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
     assert_eq!(
         r,
-        [(Some(3), "bad-request-url"), (Some(4), "unknown-resource-type"), (Some(5), "unsupported-request-method")]
+        [(Some(3), "bad-request-url"), (Some(5), "unknown-resource-type"), (Some(6), "unsupported-request-method")]
     );
 }
 
@@ -154,15 +157,12 @@ fn urn_uuid_subjects_resolve_to_the_patient_entry() {
 
 #[test]
 fn bundle_level_problems() {
-    let mut b = bundle("document", vec![]);
+    let mut b = bundle("collectoin", vec![]);
     assert_eq!(rejected(&b).0, "unsupported-bundle-type");
     b.as_object_mut().unwrap().remove("type");
     assert_eq!(rejected(&b).0, "missing-field");
     let b = json!({"resourceType": "Bundle", "type": "batch", "entry": {"resource": {}}});
     assert_eq!(rejected(&b).0, "malformed-field");
-    let nested = bundle("collection", vec![json!({"resource": bundle("collection", vec![])})]);
-    let d = decode(&nested);
-    assert_eq!(d.rejections[0].reason.code(), "nested-bundle");
     // An empty Bundle is simply empty.
     let d = decode(&bundle("searchset", vec![]));
     assert!(d.changes.is_empty() && d.rejections.is_empty());
@@ -296,4 +296,178 @@ fn envelope_problems() {
 #[test]
 fn a_plain_object_is_neither_resource_nor_envelope() {
     assert_eq!(rejected(&json!({"hello": "world"})).0, "no-resource-type");
+}
+
+// ---- contract.md v2: Bundles -------------------------------------------
+
+/// An R4 backport topic-based notification: the status entry (Parameters
+/// with the backport-subscription-status profile), then the events.
+fn notification(kind: &str, events: Vec<Value>) -> Value {
+    let status = json!({"resourceType": "Parameters", "id": "st",
+    "meta": {"profile": ["http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4"]},
+    "parameter": [
+        {"name": "subscription", "valueReference": {"reference": "Subscription/islet"}},
+        {"name": "status", "valueCode": "active"},
+        {"name": "type", "valueCode": kind},
+    ]});
+    let mut entries = vec![json!({"fullUrl": "urn:uuid:status", "resource": status})];
+    entries.extend(events);
+    bundle("subscription-notification", entries)
+}
+
+#[test]
+fn document_bundles_are_read() {
+    let composition = json!({"resourceType": "Composition", "id": "doc", "status": "final"});
+    let b = bundle("document", vec![json!({"resource": composition}), json!({"resource": ki67(4.5)})]);
+    let d = decode(&b);
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP Composition", "Observation/o1"]);
+}
+
+#[test]
+fn subscription_notifications() {
+    // Full resources: the status entry is skipped quietly, the events are read.
+    let event = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1", "resource": ki67(4.5),
+        "request": {"method": "PUT", "url": "Observation/o1"}});
+    let d = decode(&notification("event-notification", vec![event]));
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP Parameters", "Observation/o1"]);
+    // R4B / R5: SubscriptionStatus.
+    let status = json!({"resourceType": "SubscriptionStatus", "status": "active", "type": "event-notification"});
+    let b = bundle("subscription-notification", vec![json!({"resource": status}), json!({"resource": ki67(4.5)})]);
+    assert_eq!(upserts(&decode(&b).changes), ["SKIP SubscriptionStatus", "Observation/o1"]);
+    // Content `id-only` or `empty`: no resources to read, a specific rejection.
+    let id_only = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1"});
+    let (code, text) = rejected(&notification("event-notification", vec![id_only]));
+    assert_eq!(code, "notification-without-content");
+    assert!(text.contains("id-only"), "{text}");
+    let (code, text) = rejected(&notification("event-notification", vec![]));
+    assert_eq!(code, "notification-without-content");
+    assert!(text.contains("empty"), "{text}");
+    // A deletion needs no resource.
+    let deleted = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1",
+        "request": {"method": "DELETE", "url": "Observation/o1"}});
+    let d = decode(&notification("event-notification", vec![deleted]));
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP Parameters", "DELETE Observation/o1"]);
+    // A handshake or a heartbeat carries no events: nothing to do.
+    for kind in ["handshake", "heartbeat"] {
+        let d = decode(&notification(kind, vec![]));
+        assert!(d.rejections.is_empty(), "{kind}");
+        assert_eq!(upserts(&d.changes), ["SKIP Bundle"], "{kind}");
+    }
+}
+
+#[test]
+fn entries_that_change_nothing_are_skipped_quietly() {
+    let b = bundle(
+        "batch",
+        vec![
+            json!({"request": {"method": "GET", "url": "Patient/example"}}),
+            json!({"request": {"method": "HEAD", "url": "Observation?code=29593-1"}}),
+            json!({"request": {"method": "POST", "url": "ValueSet/$lookup"},
+                   "resource": {"resourceType": "Parameters", "parameter": []}}),
+            json!({"request": {"method": "POST", "url": "Patient/p1/$everything"}}),
+            json!({"resource": {"resourceType": "MessageHeader", "id": "h"}}),
+            json!({"resource": ki67(4.5), "request": {"method": "PUT", "url": "Observation/o1"}}),
+        ],
+    );
+    let d = decode(&b);
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP MessageHeader", "Observation/o1"]);
+    // A server's response Bundles repeat what was sent: skipped whole.
+    for kind in ["transaction-response", "batch-response"] {
+        let b = bundle(kind, vec![json!({"response": {"status": "201 Created"}})]);
+        let d = decode(&b);
+        assert!(d.rejections.is_empty(), "{kind}");
+        assert_eq!(upserts(&d.changes), ["SKIP Bundle"], "{kind}");
+    }
+}
+
+#[test]
+fn a_bundle_inside_an_entry_is_read_like_a_message() {
+    let inner =
+        bundle("collection", vec![json!({"resource": ki67(4.5)}), json!({"resource": {"resourceType": "Patient"}})]);
+    let b = bundle(
+        "collection",
+        vec![json!({"resource": {"resourceType": "Patient", "id": "p1"}}), json!({"resource": inner})],
+    );
+    let d = decode(&b);
+    assert_eq!(upserts(&d.changes), ["Patient/p1", "Observation/o1"]);
+    // A rejection inside names the entry of the top-level Bundle (what a dead letter carries).
+    let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
+    assert_eq!(r, [(Some(1), "no-id")]);
+    // Four levels are read; a fifth is a specific rejection.
+    let nest = |levels: usize| {
+        (0..levels).fold(ki67(4.5), |inside, _| bundle("collection", vec![json!({"resource": inside})]))
+    };
+    assert_eq!(upserts(&decode(&nest(4)).changes), ["Observation/o1"]);
+    let d = decode(&nest(5));
+    assert!(d.changes.is_empty(), "{:?}", d.changes);
+    let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
+    assert_eq!(r, [(Some(0), "bundle-too-deep")]);
+}
+
+// ---- contract.md v2: envelopes -----------------------------------------
+
+#[test]
+fn resource_modified_messages_are_versioned_by_payload_version() {
+    // Current HAPI / Smile CDR: payloadId without a version, payloadVersion beside it.
+    let mut o = ki67(4.5);
+    o.as_object_mut().unwrap().remove("meta");
+    let mut m = delivery("UPDATE", Some(&o), Some("Observation/o1"));
+    m["payloadVersion"] = json!("7");
+    for msg in [m.clone(), wrapped(m.clone())] {
+        let d = decode(&msg);
+        assert_eq!(upsert(&d).version_id.as_deref(), Some("7"), "the envelope versions the payload");
+    }
+    // A payload that names its own, different version contradicts the envelope.
+    let mut versioned = m.clone();
+    versioned["payload"] = json!(ki67(4.5).to_string()); // meta.versionId 2
+    assert_eq!(rejected(&versioned).0, "id-mismatch");
+    versioned["payloadVersion"] = json!("2");
+    assert_eq!(upsert(&decode(&versioned)).version_id.as_deref(), Some("2"));
+    // A payload-less DELETE: older HAPI names the resource `resourceId`; payloadVersion the version.
+    let delete = wrapped(json!({"operationType": "DELETE", "resourceId": "Observation/o1", "payloadVersion": "8"}));
+    assert_eq!(
+        decode(&delete).changes,
+        [Change::Delete {
+            resource_type: ResourceType::Observation,
+            id: "o1".into(),
+            patient: None,
+            version_id: Some("8".into())
+        }]
+    );
+    let delete = json!({"operationType": "DELETE", "resourceId": "Observation/o1/_history/3"});
+    assert!(matches!(&decode(&delete).changes[..], [Change::Delete { version_id: Some(v), .. }] if v == "3"));
+    let clash = json!({"operationType": "DELETE", "payloadId": "Observation/o1/_history/3", "payloadVersion": "4"});
+    assert_eq!(rejected(&clash).0, "id-mismatch");
+    let bad = json!({"operationType": "DELETE", "payloadId": "Observation/o1", "payloadVersion": "4 4"});
+    assert_eq!(rejected(&bad).0, "malformed-field");
+}
+
+#[test]
+fn a_transaction_envelope_carries_a_bundle() {
+    let b = bundle(
+        "transaction",
+        vec![json!({"resource": ki67(4.5), "request": {"method": "PUT", "url": "Observation/o1"}})],
+    );
+    let d = decode(&wrapped(delivery("TRANSACTION", Some(&b), None)));
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["Observation/o1"]);
+}
+
+/// contract.md v2: content identical to the stored copy is a duplicate with
+/// or without `meta`; nothing in the decoder needs `meta` for identity.
+#[test]
+fn identity_does_not_need_meta() {
+    let with_meta = ki67(4.5);
+    let mut without = with_meta.clone();
+    without.as_object_mut().unwrap().remove("meta");
+    let (a, b) = (decode(&with_meta), decode(&without));
+    let (a, b) = (upsert(&a), upsert(&b));
+    assert_eq!((a.resource_type, &a.id, &a.patient), (b.resource_type, &b.id, &b.patient));
+    assert_eq!(a.content_hash, b.content_hash);
+    assert_eq!((b.version_id.as_deref(), b.last_updated), (None, None));
+    assert_eq!(a.facts, b.facts);
 }

@@ -28,7 +28,6 @@ fn value_of_the_wrong_shape_is_rejected() {
     for (key, value) in [
         ("valueQuantity", json!([{"value": 4.5}])),
         ("valueQuantity", json!("4.5 %")),
-        ("valueQuantity", json!({"unit": "%"})),
         ("valueCodeableConcept", json!("positive")),
         ("valueCodeableConcept", json!({"coding": {"code": "x"}})),
         ("valueInteger", json!(2.5)),
@@ -87,10 +86,15 @@ fn resource_type_is_checked() {
     assert_eq!(rejected(&o).0, "malformed-field");
     o.as_object_mut().unwrap().remove("resourceType");
     assert_eq!(rejected(&o).0, "no-resource-type");
-    // A Condition body labelled as an Observation is read as an Observation: it has no status.
-    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    // A Condition body labelled as an Observation is read as an Observation:
+    // with a code Islet reads as an Observation's it is validated (no status) …
+    let mut c = condition(json!([{"system": LOINC, "code": "29593-1"}]));
     c["resourceType"] = json!("Observation");
     assert_eq!(rejected(&c).0, "missing-status");
+    // … with a diagnosis code it is an Observation Islet does not use.
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    c["resourceType"] = json!("Observation");
+    assert!(skipped(&c));
 }
 
 #[test]
@@ -114,6 +118,13 @@ fn resource_type_mismatches_are_wrong_resource_type() {
     assert_eq!(rejected(&ms).0, "wrong-resource-type");
 }
 
+fn rejected_str(text: &str) -> &'static str {
+    let d = decode_str(text);
+    assert!(d.changes.is_empty(), "unexpected changes: {:#?}", d.changes);
+    assert_eq!(d.rejections.len(), 1, "{:#?}", d.rejections);
+    d.rejections[0].reason.code()
+}
+
 #[test]
 fn modifier_extensions_are_rejected_wherever_they_are() {
     let url = "http://example.org/fhir/StructureDefinition/not-given";
@@ -132,6 +143,36 @@ fn modifier_extensions_are_rejected_wherever_they_are() {
     let mut contained = ki67(4.5);
     contained["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "modifierExtension": [{"url": url}]}]);
     assert_eq!(rejected(&contained).0, "unsupported-modifier-extension");
+
+    // At any depth (contract.md v2): inside a component's extension's value,
+    // an extension of an extension, a contained resource's nested element.
+    let deep = [
+        ("component[0].extension[0].valueCodeableConcept.modifierExtension", {
+            let mut o = obs(LOINC, "21889-1", "", json!(null));
+            o["component"] = json!([{"code": coding(LOINC, "33728-7"), "valueQuantity": qty(12.0, "mm"),
+                "extension": [{"url": "http://x.org/e", "valueCodeableConcept": {"modifierExtension": [{"url": url}]}}]}]);
+            o
+        }),
+        ("extension[0].extension[0].extension[0].modifierExtension", {
+            let mut o = ki67(4.5);
+            o["extension"] = json!([{"url": "a", "extension": [{"url": "b", "extension": [{"url": "c", "modifierExtension": [{"url": url}]}]}]}]);
+            o
+        }),
+        ("contained[0].location.coding[0].modifierExtension", {
+            let mut o = ki67(4.5);
+            o["contained"] = json!([{"resourceType": "BodyStructure", "id": "b", "location": {"coding": [{"modifierExtension": [{"url": url}]}]}}]);
+            o
+        }),
+    ];
+    for (path, o) in deep {
+        let (code, text) = rejected(&o);
+        assert_eq!(code, "unsupported-modifier-extension", "{path}");
+        assert!(text.contains(path), "{path}: {text}");
+    }
+    // Its name written with a JSON escape is the same element (FHIR reads it so).
+    let escaped =
+        ki67(4.5).to_string().replacen('{', &format!("{{\"modifier\\u0045xtension\":[{{\"url\":\"{url}\"}}],"), 1);
+    assert_eq!(rejected_str(&escaped), "unsupported-modifier-extension");
 
     // An empty list, or the word inside a text, is not a modifier extension.
     let mut harmless = ki67(4.5);
@@ -167,8 +208,13 @@ fn unknown_status_and_missing_code_have_specific_reasons() {
     assert!(text.contains("finalised"), "{text}");
     o.as_object_mut().unwrap().remove("status");
     assert_eq!(rejected(&o).0, "missing-status");
+    // Without a code an Observation says nothing Islet uses (relevance before validation).
     let mut o = ki67(4.5);
     o.as_object_mut().unwrap().remove("code");
+    assert!(skipped(&o));
+    // A component without a code, in an Observation Islet uses, is a rejection.
+    let mut o = obs(LOINC, "21889-1", "", json!(null));
+    o["component"] = json!([{"valueQuantity": qty(12.0, "mm")}]);
     assert_eq!(rejected(&o).0, "missing-code");
     let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
     c["clinicalStatus"] = coding(CONDITION_CLINICAL, "actve");

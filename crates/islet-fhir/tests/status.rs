@@ -69,6 +69,34 @@ fn condition_statuses() {
         assert_eq!(v.facts.is_empty(), retracted, "{verification}");
         assert!(v.facts.iter().all(|f| f.preliminary == preliminary), "{verification}");
     }
+    // contract.md v2: the codes are read under the STU3 system URLs too (a
+    // legacy `refuted` pNET is a retraction), and as STU3's bare codes.
+    for verification in [
+        coding("http://hl7.org/fhir/condition-ver-status", "refuted"),
+        coding("http://hl7.org/fhir/condition-ver-status", "entered-in-error"),
+        json!("refuted"),
+    ] {
+        let mut c = condition(pnet.clone());
+        c["verificationStatus"] = verification.clone();
+        assert!(upsert(&decode(&c)).retracted, "{verification}");
+    }
+    for (clinical, facts) in [
+        (coding("http://hl7.org/fhir/condition-clinical", "resolved"), 0),
+        (coding("http://hl7.org/fhir/condition-clinical", "active"), 1),
+        (json!("remission"), 0),
+        (json!("active"), 1),
+    ] {
+        let mut c = condition(pnet.clone());
+        c["clinicalStatus"] = clinical.clone();
+        assert_eq!(upsert(&decode(&c)).facts.len(), facts, "{clinical}");
+    }
+    let mut c = condition(pnet.clone());
+    c["clinicalStatus"] = coding("http://hl7.org/fhir/condition-clinical", "gone");
+    assert_eq!(rejected(&c).0, "unknown-status");
+    // A code under another system is not a status code.
+    c["clinicalStatus"] = coding("http://example.org/status", "resolved");
+    assert_eq!(upsert(&decode(&c)).facts.len(), 1);
+
     // Without clinicalStatus: present unless abated.
     let mut c = condition(pnet.clone());
     c.as_object_mut().unwrap().remove("clinicalStatus");
@@ -111,8 +139,8 @@ fn therapy_tense_by_status() {
                 ("active", Some(Running)),
                 ("draft", Some(Planned)),
                 ("on-hold", Some(Planned)),
-                ("completed", None),
-                ("stopped", None),
+                ("completed", Some(Done)), // contract.md v2
+                ("stopped", Some(Done)),
                 ("cancelled", None),
                 ("unknown", None),
             ],
@@ -192,25 +220,35 @@ fn a_proposal_is_not_a_planned_therapy() {
 
 #[test]
 fn clinical_time_sources() {
-    // Observation: effectiveDateTime (converted to UTC), then effectivePeriod.start, then issued.
+    // Observation: effectiveDateTime (in its own offset), then
+    // effectivePeriod.start, then effectivePeriod.end (v2), then issued.
     let mut o = ki67(4.5);
     o["effectiveDateTime"] = json!("2024-01-10T09:00:00+01:00");
     let d = decode(&o);
-    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 8:00 UTC)));
-    assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC));
+    assert_eq!(upsert(&d).clinical_time, Some(datetime!(2024-01-10 9:00 +1)));
+    assert_eq!(upsert(&d).facts[0].at, datetime!(2024-01-10 8:00 UTC), "the same instant");
+    assert_eq!(upsert(&d).facts[0].at.offset(), time::macros::offset!(+1));
     o.as_object_mut().unwrap().remove("effectiveDateTime");
     o["effectivePeriod"] = json!({"start": "2024-02", "end": "2024-03"});
     assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-02-01 0:00 UTC)));
+    o["effectivePeriod"] = json!({"end": "2024-03-04T10:00:00-05:00"});
+    o["issued"] = json!("2024-03-06T10:00:00Z");
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-03-04 10:00 -5)));
+    o["effectivePeriod"] = json!({"end": "2024-03-04"});
+    assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-03-04 0:00 UTC)), "the day written");
+    o["effectivePeriod"] = json!({"end": "2024-03-04T10:00:00"});
+    assert_eq!(rejected(&o).0, "malformed-field", "an end without a zone is no time");
+    o.as_object_mut().unwrap().remove("issued");
     o.as_object_mut().unwrap().remove("effectivePeriod");
     o["issued"] = json!("2024-01-11T10:00:00Z");
     assert_eq!(upsert(&decode(&o)).clinical_time, Some(datetime!(2024-01-11 10:00 UTC)));
-    // No fallback to meta.lastUpdated for Observations.
     o.as_object_mut().unwrap().remove("issued");
+    // No fallback to meta.lastUpdated for Observations.
     assert_eq!(rejected(&o).0, "no-clinical-time");
-    // An irrelevant Observation without time is stored without facts.
+    // An Observation Islet does not use is skipped, time or not.
     let mut hb = obs(LOINC, "718-7", "valueQuantity", qty(13.0, "g/dL"));
     hb.as_object_mut().unwrap().remove("effectiveDateTime");
-    assert!(upsert(&decode(&hb)).facts.is_empty());
+    assert!(skipped(&hb));
 
     // Condition: onset, then recordedDate, then meta.lastUpdated.
     let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
@@ -386,12 +424,18 @@ fn medication_by_reference() {
             until: None
         })]
     );
+    // A contained reference that is not there is a broken message.
+    ms["medicationReference"] = json!({"reference": "#other"});
+    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    // A Medication sent in another message: a pending therapy (tests/linked.rs).
     ms["medicationReference"] = json!({"reference": "Medication/elsewhere"});
-    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    let d = decode(&ms);
+    assert_eq!(upsert(&d).pending[0].needs, "Medication/elsewhere");
+    // No drug Islet can look up (display only, or none): nothing Islet uses.
     ms["medicationReference"] = json!({"display": "everolimus"});
-    assert_eq!(rejected(&ms).0, "unresolved-reference");
+    assert!(skipped(&ms));
     ms.as_object_mut().unwrap().remove("medicationReference");
-    assert_eq!(rejected(&ms).0, "missing-field");
+    assert!(skipped(&ms));
 }
 
 #[test]
@@ -412,4 +456,52 @@ fn a_retraction_is_honoured_even_with_a_broken_body() {
     let v = upsert(&d);
     assert!(v.retracted && v.facts.is_empty());
     assert_eq!(v.clinical_time, Some(datetime!(2024-03-01 0:00 UTC)));
+}
+
+/// contract.md v2: a done course keeps the end of its recorded period as an
+/// exclusive `until` (guideline.md "running therapy"); a date-only end
+/// includes that day, in the offset of the start.
+#[test]
+fn a_done_course_keeps_the_end_of_its_period() {
+    let until = |resource: &serde_json::Value| match &kinds(resource)[..] {
+        [FactKind::Therapy(t)] => t.until,
+        other => panic!("{other:?}"),
+    };
+    let mut ms = med_statement("completed", ATC, "H01CB03");
+    ms["effectivePeriod"] = json!({"start": "2024-01-31T20:00:00-05:00", "end": "2024-06-30"});
+    assert_eq!(until(&ms), Some(datetime!(2024-07-01 0:00 -5)));
+    ms["effectivePeriod"] = json!({"start": "2024-01-31", "end": "2024-06"});
+    assert_eq!(until(&ms), Some(datetime!(2024-07-01 0:00 UTC)));
+    ms["effectivePeriod"] = json!({"start": "2024-01-31", "end": "2024-06-30T17:30:00+02:00"});
+    assert_eq!(until(&ms), Some(datetime!(2024-06-30 15:30 UTC)));
+    // Without a start there is no course to bound (guideline.md: both are needed).
+    ms["effectivePeriod"] = json!({"end": "2024-06-30"});
+    ms["dateAsserted"] = json!("2024-07-02");
+    assert_eq!(until(&ms), None);
+    ms["effectivePeriod"] = json!({"start": "2024-01-31"});
+    assert_eq!(until(&ms), None);
+    let mut p = procedure("completed", ISLET, "prrt");
+    p.as_object_mut().unwrap().remove("performedDateTime");
+    p["performedPeriod"] = json!({"start": "2024-02-01", "end": "2024-02-01"});
+    assert_eq!(until(&p), Some(datetime!(2024-02-02 0:00 UTC)));
+    ms["effectivePeriod"] = json!({"start": "2024-01-31", "end": "2024-06-31"});
+    assert_eq!(rejected(&ms).0, "malformed-field");
+}
+
+/// guideline.md v2 "calendar date": a clinical time keeps its own offset, so
+/// its date is the one written.
+#[test]
+fn clinical_times_keep_the_offset_they_were_written_with() {
+    let mut o = ki67(4.5);
+    o["effectiveDateTime"] = json!("2024-01-31T20:00:00-05:00");
+    let d = decode(&o);
+    let at = upsert(&d).facts[0].at;
+    assert_eq!(at.date(), time::macros::date!(2024 - 01 - 31), "not 1 February (UTC)");
+    assert_eq!(at, datetime!(2024-02-01 1:00 UTC), "the same instant");
+    // meta.lastUpdated keeps its offset too; versions compare by instant.
+    let mut c = condition(json!([{"system": SNOMED, "code": "735735001"}]));
+    c["meta"] = json!({"lastUpdated": "2024-02-01T23:30:00+09:00"});
+    let d = decode(&c);
+    let lu = upsert(&d).last_updated.unwrap();
+    assert_eq!((lu, lu.offset()), (datetime!(2024-02-01 14:30 UTC), time::macros::offset!(+9)));
 }

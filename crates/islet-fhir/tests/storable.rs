@@ -26,7 +26,10 @@ fn a_nul_in_a_string_islet_uses_is_rejected_naming_the_element() {
     let cases = [
         (edit(&ki67(4.5), r#""unit":"%""#, r#""unit":"%\u0000""#), "valueQuantity.unit"),
         (edit(&ki67(4.5), r#""versionId":"2""#, r#""versionId":"2\u0000""#), "meta.versionId"),
-        (edit(&ki67(4.5), r#""29593-1""#, r#""29593-1\u0000""#), "code.coding[0].code"),
+        (
+            edit(&ki67(4.5), r#""http://loinc.org""#, r#""http://loinc.org","display":"Ki\u0000""#),
+            "code.coding[0].display",
+        ),
         (edit(&ki67(4.5), "Jane Doe", r"Jane\u0000Doe"), "subject.display"),
         (edit(&ki67(4.5), r#""id":"o1""#, r#""id":"o\u00001""#), "id"),
     ];
@@ -36,6 +39,10 @@ fn a_nul_in_a_string_islet_uses_is_rejected_naming_the_element() {
         assert!(reason.contains(&format!("`{path}`")), "{path}: {reason}");
         assert!(!reason.contains('\0'), "{reason:?}");
     }
+    // A code spoilt by one is not a code Islet uses: skipped, so nothing is stored.
+    let spoilt = edit(&ki67(4.5), r#""29593-1""#, r#""29593-1\u0000""#);
+    let d = decode_str(&spoilt);
+    assert!(d.rejections.is_empty() && matches!(d.changes[..], [Change::Skipped { .. }]), "{d:?}");
 }
 
 #[test]

@@ -5,17 +5,22 @@
 //! reference, `meta`, choice elements and clinical times; one submodule per
 //! resource family says what that family means.
 
+mod body_structure;
 mod condition;
+mod medication;
 mod modifier;
 mod observation;
 mod patient;
 mod therapy;
 mod value;
 
+pub(crate) use medication::medication;
+
 use crate::bundle_index::BundleIndex;
 use crate::codes::{Code, Terminology};
-use crate::datetime::{parse_date_time, parse_instant};
+use crate::datetime::{parse_date_time, parse_instant, parse_period_end};
 use crate::json::{parse_named, Bad, CodeableConcept, Obj, Reference, Str, F};
+use crate::linked::{PendingFact, PendingKind};
 use crate::reject::{echo, RejectReason};
 use crate::storable::find_control_character;
 use crate::types::{is_resource_type, is_valid_id, type_and_id_suffix, ResourceType, ID_SHAPE};
@@ -35,7 +40,10 @@ fn value_err(b: Bad) -> RejectReason {
     RejectReason::MalformedValue { field: b.field, problem: b.problem }
 }
 
-/// Decode one supported resource. On error, also returns the id when it was read.
+/// Decode one supported resource: `Ok(None)` when it is not one Islet
+/// would use (its code is not in the tables), whatever else is wrong with it
+/// (contract.md v2, "Relevance before validation"); only a resource Islet
+/// would use is validated. On error, also returns the id when it was read.
 pub(crate) fn decode(
     term: &Terminology,
     received_at: Option<Instant>,
@@ -43,32 +51,63 @@ pub(crate) fn decode(
     obj: &Obj<'_>,
     raw: &str,
     bundle: Option<&BundleIndex<'_>>,
-) -> Result<ResourceVersion, (Option<String>, RejectReason)> {
-    // First, so that nothing read from the resource (an id, a unit in a
-    // problem's text) can carry such a character into the store.
+) -> Result<Option<ResourceVersion>, (Option<String>, RejectReason)> {
+    let ctx = Ctx { term, received_at, obj, bundle, resource_type };
+    if !ctx.relevant() {
+        return Ok(None);
+    }
+    let id = identity(obj, resource_type.as_str(), raw)?;
+    let id: &str = &id;
+    ctx.version(id, raw).map(Some).map_err(|r| (Some(id.to_owned()), r))
+}
+
+/// What every stored resource must be before anything else is read: no
+/// control character anywhere (checked first, so that nothing read from the
+/// resource — an id, a unit in a problem's text — can carry one into the
+/// store), a FHIR id, and no modifier extension anywhere.
+fn identity<'a>(obj: &Obj<'a>, resource_type: &str, raw: &str) -> Result<Str<'a>, (Option<String>, RejectReason)> {
     if let Some(path) = find_control_character(raw) {
         return Err((None, RejectReason::ControlCharacter { path }));
     }
-    let id: &str = match obj.id.as_deref() {
-        Some(id) if is_valid_id(id) => id,
-        Some(_) => {
+    let id = match obj.str(F::Id) {
+        Ok(Some(id)) if is_valid_id(&id) => id,
+        Ok(Some(_)) => {
             let reason = RejectReason::MalformedField { field: "id".into(), problem: ID_SHAPE.into() };
             return Err((None, reason));
         }
-        None => {
-            let reason = RejectReason::NoId { resource_type: resource_type.to_string() };
-            return Err((None, reason));
-        }
+        Ok(None) => return Err((None, RejectReason::NoId { resource_type: resource_type.to_owned() })),
+        Err(b) => return Err((None, field(b))),
     };
-    let ctx = Ctx { term, received_at, obj, bundle, resource_type };
-    ctx.version(id, raw).map_err(|r| (Some(id.to_owned()), r))
+    if let Some((path, url)) = modifier::find_modifier_extension(raw) {
+        return Err((Some(id.to_string()), RejectReason::UnsupportedModifierExtension { path, url }));
+    }
+    Ok(id)
+}
+
+/// `meta.versionId` (a FHIR id) and `meta.lastUpdated` of a resource Islet keeps.
+fn version_keys<'a>(obj: &Obj<'a>) -> Result<(Option<Str<'a>>, Option<Instant>)> {
+    let Some(meta) = obj.meta().map_err(field)? else {
+        return Ok((None, None));
+    };
+    let last_updated = meta
+        .last_updated
+        .as_deref()
+        .map(|s| {
+            parse_instant(s)
+                .map_err(|why| RejectReason::MalformedField { field: "meta.lastUpdated".into(), problem: why.into() })
+        })
+        .transpose()?;
+    if meta.version_id.as_deref().is_some_and(|v| !is_valid_id(v)) {
+        return Err(RejectReason::MalformedField { field: "meta.versionId".into(), problem: ID_SHAPE.into() });
+    }
+    Ok((meta.version_id, last_updated))
 }
 
 /// The patient of a supported resource, best effort (for an envelope DELETE).
 pub(crate) fn patient_of(resource_type: ResourceType, obj: &Obj<'_>) -> Option<String> {
     if resource_type == ResourceType::Patient {
-        let id = obj.id.as_deref()?;
-        return is_valid_id(id).then(|| format!("Patient/{id}"));
+        let id = obj.id()?;
+        return is_valid_id(&id).then(|| format!("Patient/{}", &*id));
     }
     let term = Terminology::default();
     let ctx = Ctx { term: &term, received_at: None, obj, bundle: None, resource_type };
@@ -94,6 +133,11 @@ struct Said {
     kinds: Vec<FactKind>,
     /// Facts with their own time (Patient).
     timed: Vec<(ClinicalTime, FactKind)>,
+    /// Facts at the clinical time that wait for a resource sent in another
+    /// message (`Medication/m1`, `BodyStructure/b1`).
+    pending: Vec<(String, PendingKind)>,
+    /// What this resource says for other resources' pending facts.
+    definition: Option<crate::Definition>,
 }
 
 /// A time read from a resource, and where.
@@ -119,6 +163,11 @@ impl Element {
     /// A `prefix[x]` time of type `kind` (a Period gives its start).
     fn choice(prefix: &'static str, kind: &'static str) -> Element {
         Element(prefix, kind, if kind == "Period" { ".start" } else { "" })
+    }
+
+    /// The end of a `prefix[x]` Period.
+    fn period_end(prefix: &'static str) -> Element {
+        Element(prefix, "Period", ".end")
     }
 }
 
@@ -153,6 +202,27 @@ fn implausible_time(t: &ClinicalTime, _received: Instant) -> FactKind {
     problem(ProblemKind::ImplausibleTime, detail)
 }
 
+/// Would Islet use a resource, judged by its code before anything is validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relevance {
+    /// A code Islet uses — or one it cannot read, which only validation can name.
+    Used,
+    /// Only codes Islet does not use.
+    Unused,
+    /// No code at all (no drug): used only as a retraction.
+    NoCode,
+}
+
+impl Relevance {
+    fn of(used: bool) -> Relevance {
+        if used {
+            Relevance::Used
+        } else {
+            Relevance::Unused
+        }
+    }
+}
+
 /// How a status decides use.
 enum Use {
     Facts { preliminary: bool },
@@ -161,26 +231,49 @@ enum Use {
 }
 
 impl<'c, 'a> Ctx<'c, 'a> {
+    /// Would Islet use this resource? Decided by its code alone (or, for a
+    /// medication, the drug), before anything else is read. What cannot be
+    /// told (an unreadable code, a drug in another message) counts as used,
+    /// so that it is validated.
+    fn relevant(&self) -> bool {
+        let relevance = match self.resource_type {
+            ResourceType::Patient | ResourceType::BodyStructure => Relevance::Used,
+            ResourceType::Observation => self.observation_relevance(),
+            ResourceType::Condition => self.condition_relevance(),
+            ResourceType::Procedure
+            | ResourceType::ServiceRequest
+            | ResourceType::MedicationStatement
+            | ResourceType::MedicationRequest => self.therapy_relevance(),
+        };
+        match relevance {
+            Relevance::Used => true,
+            Relevance::Unused => false,
+            // A retraction is honoured even when its body is broken: a
+            // version marked as an error may have lost its code.
+            Relevance::NoCode => self.is_retraction(),
+        }
+    }
+
+    /// Does the status (read leniently: nothing is validated yet) retract the resource?
+    fn is_retraction(&self) -> bool {
+        if self.resource_type == ResourceType::Condition {
+            return matches!(self.verification_status(), Ok(Some("entered-in-error" | "refuted")));
+        }
+        self.obj.str(F::Status).ok().flatten().is_some_and(|s| &*s == "entered-in-error")
+    }
+
+    /// Does `f` (a CodeableConcept) hold a code `wanted` accepts?
+    fn has_code(&self, f: F, wanted: impl Fn(Code) -> bool) -> Relevance {
+        match self.obj.get::<CodeableConcept<'a>>(f) {
+            Ok(Some(cc)) if cc.coding.is_empty() => Relevance::NoCode,
+            Ok(Some(cc)) => Relevance::of(self.codes(&cc).any(wanted)),
+            Ok(None) => Relevance::NoCode,
+            Err(_) => Relevance::Used,
+        }
+    }
+
     fn version(&self, id: &str, raw: &str) -> Result<ResourceVersion> {
-        if raw.contains("\"modifierExtension\"") {
-            if let Some((path, url)) = modifier::find_modifier_extension(raw) {
-                return Err(RejectReason::UnsupportedModifierExtension { path, url });
-            }
-        }
-        let meta = self.obj.meta.as_ref();
-        let last_updated = meta
-            .and_then(|m| m.last_updated.as_deref())
-            .map(|s| {
-                parse_instant(s).map_err(|why| RejectReason::MalformedField {
-                    field: "meta.lastUpdated".into(),
-                    problem: why.into(),
-                })
-            })
-            .transpose()?;
-        let version_id = meta.and_then(|m| m.version_id.as_deref());
-        if version_id.is_some_and(|v| !is_valid_id(v)) {
-            return Err(RejectReason::MalformedField { field: "meta.versionId".into(), problem: ID_SHAPE.into() });
-        }
+        let (version_id, last_updated) = version_keys(self.obj)?;
         let patient = match self.resource_type {
             ResourceType::Patient => format!("Patient/{id}"),
             _ => self.patient()?,
@@ -192,6 +285,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
             ResourceType::Observation => self.observation()?,
             ResourceType::Condition => self.condition(last_updated_time)?,
             ResourceType::Patient => self.patient_facts(last_updated)?,
+            ResourceType::BodyStructure => self.body_structure()?,
             ResourceType::Procedure
             | ResourceType::MedicationStatement
             | ResourceType::MedicationRequest
@@ -200,7 +294,8 @@ impl<'c, 'a> Ctx<'c, 'a> {
         let kinds_at = self.set_aside_future_times(&mut said);
         let source = SourceRef::new(self.resource_type.as_str(), id);
         let mut facts = Vec::with_capacity(said.kinds.len() + said.timed.len());
-        if !said.kinds.is_empty() {
+        let mut pending = Vec::with_capacity(said.pending.len());
+        if !said.kinds.is_empty() || !said.pending.is_empty() {
             let Some(at) = kinds_at else {
                 return Err(RejectReason::NoClinicalTime {
                     resource_type: self.resource_type.to_string(),
@@ -211,6 +306,13 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 source: source.clone(),
                 at,
                 preliminary: said.preliminary,
+                kind,
+            }));
+            pending.extend(said.pending.into_iter().map(|(needs, kind)| PendingFact {
+                source: source.clone(),
+                at,
+                preliminary: said.preliminary,
+                needs,
                 kind,
             }));
         }
@@ -224,15 +326,15 @@ impl<'c, 'a> Ctx<'c, 'a> {
             resource_type: self.resource_type,
             id: id.to_owned(),
             patient,
-            version_id: version_id.map(str::to_owned),
+            version_id: version_id.map(|v| v.to_string()),
             last_updated,
             clinical_time: said.clinical_time.map(|t| t.at),
             retracted: said.retracted,
             facts,
             raw: raw.to_owned(),
             content_hash: crate::canonical::content_sha256(raw),
-            pending: Vec::new(),
-            definition: None,
+            pending,
+            definition: said.definition,
         })
     }
 
@@ -257,9 +359,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
             return kinds_at;
         };
         said.clinical_time = None;
-        if said.kinds.is_empty() {
+        if said.kinds.is_empty() && said.pending.is_empty() {
             return None;
         }
+        said.pending.clear();
         said.kinds = vec![implausible_time(&t, received)];
         said.preliminary = false;
         Some(received)
@@ -292,7 +395,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
         }
         if let Some(target) = self.bundle.and_then(|b| b.resolve(reference)) {
             // A reference to another entry (urn:uuid or Type/id): that entry's identity.
-            return match (target.resource_type.as_deref(), target.id.as_deref()) {
+            return match (target.resource_type.as_deref(), target.id().as_deref()) {
                 (Some("Patient"), Some(id)) if is_valid_id(id) => Ok(format!("Patient/{id}")),
                 (Some(rt), _) if rt != "Patient" => {
                     Err(RejectReason::SubjectNotPatient { field: name, found: echo(rt) })
@@ -319,10 +422,10 @@ impl<'c, 'a> Ctx<'c, 'a> {
         }
     }
 
-    fn status(&self) -> Result<&'c str> {
+    fn status(&self) -> Result<Str<'a>> {
         self.obj
-            .status
-            .as_deref()
+            .str(F::Status)
+            .map_err(field)?
             .ok_or_else(|| RejectReason::MissingStatus { resource_type: self.resource_type.to_string() })
     }
 
@@ -368,6 +471,42 @@ impl<'c, 'a> Ctx<'c, 'a> {
         Ok(at.map(|at| ClinicalTime { at, element: Element::choice(prefix, kind), happened }))
     }
 
+    /// `prefix` Period's start and its exclusive end, when the resource
+    /// gives a Period (checked already by [`Ctx::choice_time`]). A period
+    /// end is inclusive at its precision (FHIR): `2024-06-30` runs to the
+    /// start of 1 July, in the offset of the start when it has one.
+    fn period(&self, prefix: &'static str) -> Result<(Option<Instant>, Option<Instant>)> {
+        let Some(p) = self.period_of(prefix)? else {
+            return Ok((None, None));
+        };
+        let bad = |part: &str, why: &str| RejectReason::MalformedField {
+            field: format!("{prefix}Period.{part}"),
+            problem: why.into(),
+        };
+        let start = p.start.as_deref().map(parse_date_time).transpose().map_err(|why| bad("start", why))?;
+        let offset = start.map_or(time::UtcOffset::UTC, |s| s.offset());
+        let end = p.end.as_deref().map(|e| parse_period_end(e, offset)).transpose().map_err(|why| bad("end", why))?;
+        Ok((start, end))
+    }
+
+    /// `prefix`Period, when the resource gives its `prefix[x]` as a Period.
+    fn period_of(&self, prefix: &'static str) -> Result<Option<crate::json::Period<'a>>> {
+        let Some((_, raw)) = self.obj.choices.iter().find(|(k, _)| k.strip_prefix(prefix) == Some("Period")) else {
+            return Ok(None);
+        };
+        parse_named(raw, || format!("{prefix}Period")).map_err(field)
+    }
+
+    /// The `end` of `prefix`Period as written (a date is its first instant).
+    fn period_written_end(&self, prefix: &'static str) -> Result<Option<Instant>> {
+        let Some(end) = self.period_of(prefix)?.and_then(|p| p.end) else {
+            return Ok(None);
+        };
+        parse_date_time(&end)
+            .map(Some)
+            .map_err(|why| RejectReason::MalformedField { field: format!("{prefix}Period.end"), problem: why.into() })
+    }
+
     /// The instant of a `dateTime` / `Period` / `instant` choice value.
     fn choice_time(&self, prefix: &str, kind: &str, raw: &'a RawValue) -> Result<Option<Instant>> {
         let name = || format!("{prefix}{kind}");
@@ -407,23 +546,37 @@ impl<'c, 'a> Ctx<'c, 'a> {
             let contained: Vec<&'a RawValue> = self.obj.list(F::Contained).ok()?;
             return contained.into_iter().find_map(|raw| {
                 let o = Obj::parse(raw.get()).ok()?;
-                (o.id.as_deref()? == local).then_some(o)
+                (*o.id()? == *local).then_some(o)
             });
         }
         self.bundle?.resolve(reference).cloned()
+    }
+
+    /// A reference that names a resource of `resource_type` by `Type/id`
+    /// (relative or absolute) but is not in this message: `Type/id`, the
+    /// key of a resource sent in another message.
+    fn elsewhere(&self, reference: &str, resource_type: &str) -> Option<String> {
+        if reference.starts_with('#') || self.resolve(reference).is_some() {
+            return None;
+        }
+        let (rt, id) = type_and_id_suffix(reference)?.split_once('/')?;
+        (rt == resource_type && is_valid_id(id)).then(|| format!("{rt}/{id}"))
     }
 }
 
 /// Where `NoClinicalTime` looked, per resource type.
 fn looked_at(resource_type: ResourceType) -> &'static str {
     match resource_type {
-        ResourceType::Observation => "effectiveDateTime, effectivePeriod.start, effectiveInstant, issued",
+        ResourceType::Observation => {
+            "effectiveDateTime, effectivePeriod.start, effectiveInstant, effectivePeriod.end, issued"
+        }
         ResourceType::Condition => "onsetDateTime, onsetPeriod.start, recordedDate, meta.lastUpdated",
         ResourceType::Procedure => "performedDateTime, performedPeriod.start, meta.lastUpdated",
         ResourceType::MedicationStatement => "effectivePeriod.start, effectiveDateTime, dateAsserted, meta.lastUpdated",
         ResourceType::MedicationRequest => "authoredOn, meta.lastUpdated",
         ResourceType::ServiceRequest => "occurrenceDateTime, occurrencePeriod.start, authoredOn, meta.lastUpdated",
         ResourceType::Patient => "meta.lastUpdated",
+        ResourceType::BodyStructure => "(a BodyStructure carries no facts)",
     }
 }
 

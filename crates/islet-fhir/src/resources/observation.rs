@@ -1,10 +1,11 @@
 //! Observation: status, clinical time, and the measured or coded value as a fact.
 
 use super::value::{bounded, convert, observation_value, Value};
-use super::{field, problem, ClinicalTime, Ctx, Element, Result, Said, Use};
+use super::{field, problem, ClinicalTime, Ctx, Element, Relevance, Result, Said, Use};
 use crate::codes::{Answer, Code, ObsKind, Site};
 use crate::datetime::parse_instant;
 use crate::json::{parse_object, CodeableConcept, Reference, ReferenceRange, F};
+use crate::linked::PendingKind;
 use crate::reject::{echo, RejectReason};
 use crate::units::Canonical;
 use islet_guideline::facts::{
@@ -14,10 +15,23 @@ use islet_guideline::facts::{
 use islet_guideline::FactKind;
 use serde_json::value::RawValue;
 
+/// Where a tumour size was measured, as far as this message tells.
+enum SizeSite {
+    /// The primary, a liver lesion, or (`None`) a site Islet does not track.
+    Known(Option<TumourSite>),
+    /// The `focus` BodyStructure sent in another message (`BodyStructure/b1`).
+    Elsewhere(String),
+}
+
 impl<'c, 'a> Ctx<'c, 'a> {
+    /// An Observation is used when its code is one of the contract's.
+    pub(super) fn observation_relevance(&self) -> Relevance {
+        self.has_code(F::Code, |c| matches!(c, Code::Obs(_)))
+    }
+
     pub(super) fn observation(&self) -> Result<Said> {
         let status = self.status()?;
-        let usage = match status {
+        let usage = match &*status {
             "final" | "amended" | "corrected" => Use::Facts { preliminary: false },
             "preliminary" => Use::Facts { preliminary: true },
             "registered" | "cancelled" | "unknown" => Use::NoFacts,
@@ -80,10 +94,19 @@ impl<'c, 'a> Ctx<'c, 'a> {
         Ok(said)
     }
 
-    /// `effective[x]` (dateTime, Period.start, instant), else `issued`:
-    /// whatever the status, an Observation reports what has happened.
+    /// `effective[x]` (dateTime, Period.start, instant), else
+    /// `effectivePeriod.end`, else `issued`: whatever the status, an
+    /// Observation reports what has happened.
     fn observation_time(&self) -> Result<Option<ClinicalTime>> {
-        let effective = self.choice_clinical_time("effective", &["DateTime", "Period", "Timing", "Instant"], true)?;
+        let mut effective =
+            self.choice_clinical_time("effective", &["DateTime", "Period", "Timing", "Instant"], true)?;
+        if effective.is_none() {
+            // A period with an end only: the observation was made by then (as
+            // written: a date-only end is that day, not the next).
+            if let Some(end) = self.period_written_end("effective")? {
+                effective = Some(ClinicalTime { at: end, element: Element::period_end("effective"), happened: true });
+            }
+        }
         let issued = match self.obj.str(F::Issued).map_err(field)? {
             Some(s) => Some(ClinicalTime {
                 at: parse_instant(&s)
@@ -99,10 +122,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
     fn observation_facts(&self, kind: ObsKind, value: Value<'a>, said: &mut Said) -> Result<()> {
         let label = obs_label(kind);
         let wrong_type = |v: &Value<'_>, wanted: &str| {
-            problem(
-                ProblemKind::ImplausibleValue,
-                format!("{label}: {} is not usable; Islet reads {wanted}", v.element()),
-            )
+            problem(ProblemKind::UnusableValue, format!("{label}: {} is not usable; Islet reads {wanted}", v.element()))
         };
         let fact = match kind {
             ObsKind::Ki67 => {
@@ -132,11 +152,26 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 })
             }
             ObsKind::SizePanel | ObsKind::SizeLongest => match self.tumour_site()? {
-                Some(site) => self.quantity_fact(&value, label, Canonical::Millimetre, |v| {
+                SizeSite::Known(Some(site)) => self.quantity_fact(&value, label, Canonical::Millimetre, |v| {
                     Millimetres::new(v).map(|largest| FactKind::TumourSize { site, largest })
                 }),
                 // A size of something else (a lymph node …): not a fact Islet uses.
-                None => return Ok(()),
+                SizeSite::Known(None) => return Ok(()),
+                SizeSite::Elsewhere(needs) => {
+                    // The value is checked now; only the site waits.
+                    let mut largest = None;
+                    let checked = self.quantity_fact(&value, label, Canonical::Millimetre, |v| {
+                        Millimetres::new(v).map(|mm| {
+                            largest = Some(mm);
+                            FactKind::TumourSize { site: TumourSite::Primary, largest: mm }
+                        })
+                    });
+                    match largest {
+                        Some(largest) => said.pending.push((needs, PendingKind::TumourSize { largest })),
+                        None => said.push(checked),
+                    }
+                    return Ok(());
+                }
             },
             ObsKind::LiverLesionCount => match value {
                 Value::Integer(n) => match u32::try_from(n) {
@@ -198,10 +233,13 @@ impl<'c, 'a> Ctx<'c, 'a> {
     ) -> FactKind {
         let Value::Quantity(q) = value else {
             return problem(
-                ProblemKind::ImplausibleValue,
+                ProblemKind::UnusableValue,
                 format!("{label}: {} is not usable; Islet reads valueQuantity", value.element()),
             );
         };
+        if q.value.is_none() {
+            return problem(ProblemKind::UnusableValue, format!("{label}: the quantity has no `value`"));
+        }
         match convert(q, unit, label) {
             Ok(v) => bounded(make(v)),
             Err(p) => p,
@@ -247,44 +285,55 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 echo(c.system.as_deref().unwrap_or("")),
                 echo(c.code.as_deref().unwrap_or(""))
             ),
-            None => format!("{label}: the coded value has no coding"),
+            None => format!("{label}: the coded value has no coding (text only)"),
         };
-        problem(ProblemKind::ImplausibleValue, detail)
+        problem(ProblemKind::UnusableValue, detail)
     }
 
-    /// Where a tumour size was measured: `Some(site)`, or `None` for a site
-    /// Islet does not track. Absent site = the primary.
-    fn tumour_site(&self) -> Result<Option<TumourSite>> {
+    /// Where a tumour size was measured (contract.md v2): `bodySite`, else
+    /// the `focus` BodyStructure (in this message, or sent in another one),
+    /// else a focus's display text. Only a size with no site information at
+    /// all is the primary: a site Islet cannot read (text only, an unknown
+    /// code, a focus it cannot place) is not used.
+    fn tumour_site(&self) -> Result<SizeSite> {
         if let Some(cc) = self.cc(F::BodySite)? {
-            return Ok(self.site_of(&cc).or(if cc.coding.is_empty() { Some(TumourSite::Primary) } else { None }));
+            return Ok(SizeSite::Known(self.site_of(&cc)));
         }
         let focus: Vec<Reference<'a>> = self.obj.list(F::Focus).map_err(field)?;
         for r in &focus {
-            if let Some(target) = r.reference.as_deref().and_then(|x| self.resolve(x)) {
+            let reference = r.reference.as_deref().unwrap_or("");
+            if let Some(target) = self.resolve(reference) {
                 if target.resource_type.as_deref() == Some("BodyStructure") {
-                    let location: Option<CodeableConcept<'a>> =
-                        target.get(F::Location).map_err(|b| RejectReason::MalformedField {
-                            field: format!("focus BodyStructure {}", b.field),
-                            problem: b.problem,
-                        })?;
-                    return Ok(location.and_then(|cc| self.site_of(&cc)));
+                    let site = self.body_structure_site(&target).map_err(|b| RejectReason::MalformedField {
+                        field: format!("focus BodyStructure {}", b.field),
+                        problem: b.problem,
+                    })?;
+                    return Ok(SizeSite::Known(site));
                 }
                 continue; // focus on a Condition etc.: not a site
+            }
+            if let Some(needs) = self.elsewhere(reference, "BodyStructure") {
+                return Ok(SizeSite::Elsewhere(needs));
             }
             if let Some(d) = r.display.as_deref() {
                 let d = d.to_ascii_lowercase();
                 if d.contains("liver") || d.contains("hepat") {
-                    return Ok(Some(TumourSite::Liver));
+                    return Ok(SizeSite::Known(Some(TumourSite::Liver)));
                 }
                 if d.contains("pancrea") {
-                    return Ok(Some(TumourSite::Primary));
+                    return Ok(SizeSite::Known(Some(TumourSite::Primary)));
                 }
             }
         }
-        Ok(Some(TumourSite::Primary))
+        if focus.is_empty() {
+            Ok(SizeSite::Known(Some(TumourSite::Primary)))
+        } else {
+            Ok(SizeSite::Known(None))
+        }
     }
 
-    fn site_of(&self, cc: &CodeableConcept<'a>) -> Option<TumourSite> {
+    /// The tumour site a body site names: pancreas (any part of it) = the primary, liver.
+    pub(super) fn site_of(&self, cc: &CodeableConcept<'a>) -> Option<TumourSite> {
         self.codes(cc).find_map(|c| match c {
             Code::Site(Site::Pancreas) => Some(TumourSite::Primary),
             Code::Site(Site::Liver) => Some(TumourSite::Liver),

@@ -2,17 +2,45 @@
 //! tense a status gives, the clinical time, and the therapy classes of the
 //! codes (a medication by code or by reference) as facts.
 
-use super::{field, ClinicalTime, Ctx, Result, Said};
+use super::{field, ClinicalTime, Ctx, Relevance, Result, Said};
 use crate::codes::Code;
 use crate::json::{parse_raw, CodeableConcept, Dosage, Reference, F};
+use crate::linked::PendingKind;
 use crate::reject::{echo, RejectReason};
 use crate::types::ResourceType;
 use islet_guideline::facts::{Tense, Therapy, TherapyClass};
-use islet_guideline::FactKind;
+use islet_guideline::{FactKind, Instant};
+
+/// The drug of a medication resource, as far as this message tells.
+enum Drug {
+    /// The codes of its `medicationCodeableConcept`, or of the Medication it
+    /// references in this message (contained, or another Bundle entry).
+    Codes(Vec<Code>),
+    /// A Medication sent in another message (`Medication/m1`).
+    Elsewhere(String),
+}
 
 impl<'c, 'a> Ctx<'c, 'a> {
+    /// A therapy resource is used when its code (a Procedure, a
+    /// ServiceRequest) or its drug names a therapy of the contract's table,
+    /// or its drug is a Medication in another message (which may name one).
+    pub(super) fn therapy_relevance(&self) -> Relevance {
+        match self.resource_type {
+            ResourceType::Procedure => self.has_code(F::Code, |c| c.is_therapy() || c == Code::BiliaryReconstruction),
+            ResourceType::ServiceRequest => self.has_code(F::Code, Code::is_therapy),
+            _ => match self.drug() {
+                Ok(Some(Drug::Codes(codes))) => Relevance::of(codes.iter().any(|c| c.is_therapy())),
+                Ok(Some(Drug::Elsewhere(_))) => Relevance::Used,
+                // No drug at all, or one given by display or identifier only: nothing to use.
+                Ok(None) => Relevance::NoCode,
+                Err(_) => Relevance::Used,
+            },
+        }
+    }
+
     pub(super) fn therapy(&self, last_updated: Option<ClinicalTime>) -> Result<Said> {
         let status = self.status()?;
+        let status: &str = &status;
         let rt = self.resource_type;
         let statuses: &[&str] = match rt {
             ResourceType::Procedure => &[
@@ -45,7 +73,8 @@ impl<'c, 'a> Ctx<'c, 'a> {
             | (RT::MedicationStatement, "intended")
             | (RT::ServiceRequest, "active" | "draft" | "on-hold")
             | (RT::Procedure, "preparation") => Some(Tense::Planned),
-            (RT::MedicationStatement, "completed" | "stopped") | (RT::Procedure, "completed") => Some(Tense::Done),
+            (RT::MedicationStatement | RT::MedicationRequest, "completed" | "stopped")
+            | (RT::Procedure, "completed") => Some(Tense::Done),
             _ => None,
         };
         if status == "entered-in-error" {
@@ -54,12 +83,13 @@ impl<'c, 'a> Ctx<'c, 'a> {
             return Ok(Said { clinical_time, retracted: true, ..Said::default() });
         }
         let clinical_time = self.therapy_time(status, last_updated)?;
-        let (codes, dosages): (Vec<Code>, Vec<Dosage<'a>>) = match rt {
+        let until = self.therapy_until()?;
+        let (drug, dosages): (Drug, Vec<Dosage<'a>>) = match rt {
             RT::Procedure | RT::ServiceRequest => {
-                (self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default(), Vec::new())
+                (Drug::Codes(self.cc(F::Code)?.map(|cc| self.codes(&cc).collect()).unwrap_or_default()), Vec::new())
             }
-            RT::MedicationStatement => (self.medication_codes()?, self.obj.list(F::Dosage).map_err(field)?),
-            _ => (self.medication_codes()?, self.obj.list(F::DosageInstruction).map_err(field)?),
+            RT::MedicationStatement => (self.medication()?, self.obj.list(F::Dosage).map_err(field)?),
+            _ => (self.medication()?, self.obj.list(F::DosageInstruction).map_err(field)?),
         };
         let mut said = Said { clinical_time, ..Said::default() };
         let do_not_perform: bool = self.obj.get(F::DoNotPerform).map_err(field)?.unwrap_or(false);
@@ -79,7 +109,15 @@ impl<'c, 'a> Ctx<'c, 'a> {
         } else {
             None
         };
-        let escalated = codes.contains(&Code::SsaEscalated) || dosages.iter().any(shortened_interval);
+        let shortened = dosages.iter().any(shortened_interval);
+        let codes = match drug {
+            Drug::Codes(codes) => codes,
+            Drug::Elsewhere(needs) => {
+                said.pending.push((needs, PendingKind::Therapy { tense, escalated: shortened, until }));
+                return Ok(said);
+            }
+        };
+        let escalated = codes.contains(&Code::SsaEscalated) || shortened;
         let mut classes: Vec<TherapyClass> = Vec::new();
         for c in &codes {
             let class = match c {
@@ -101,7 +139,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
                 tense,
                 escalated: class == TherapyClass::Ssa && escalated,
                 outcome: outcome.filter(|_| class == TherapyClass::PrimaryResection),
-                until: None,
+                until,
             }));
         }
         Ok(said)
@@ -142,29 +180,52 @@ impl<'c, 'a> Ctx<'c, 'a> {
         Ok(time.or(last_updated))
     }
 
-    /// The codes of `medication[x]`: a CodeableConcept, or a referenced
-    /// Medication (contained, or another entry of the Bundle).
-    fn medication_codes(&self) -> Result<Vec<Code>> {
+    /// The end of the recorded course (`effectivePeriod.end` of a
+    /// MedicationStatement, `performedPeriod.end` of a Procedure) when the
+    /// period also has a start: exclusive (guideline.md v2, "running therapy").
+    fn therapy_until(&self) -> Result<Option<Instant>> {
+        let prefix = match self.resource_type {
+            ResourceType::MedicationStatement => "effective",
+            ResourceType::Procedure => "performed",
+            _ => return Ok(None),
+        };
+        Ok(match self.period(prefix)? {
+            (Some(_), end) => end,
+            (None, _) => None,
+        })
+    }
+
+    /// The drug of [`Ctx::drug`], which a resource Islet uses must name.
+    fn medication(&self) -> Result<Drug> {
+        self.drug()?.ok_or_else(|| RejectReason::MissingField {
+            resource_type: self.resource_type.to_string(),
+            field: "medication[x]",
+        })
+    }
+
+    /// `medication[x]`: a CodeableConcept, or a referenced Medication
+    /// (contained, another entry of the Bundle, or sent in another message);
+    /// `None` without a drug Islet can look up (absent, or a reference by
+    /// display or identifier only).
+    fn drug(&self) -> Result<Option<Drug>> {
         match self.choice("medication", &["CodeableConcept", "Reference"])? {
-            None => Err(RejectReason::MissingField {
-                resource_type: self.resource_type.to_string(),
-                field: "medication[x]",
-            }),
+            None => Ok(None),
             Some(("CodeableConcept", raw)) => {
                 let cc: CodeableConcept<'a> = parse_raw(raw, "medicationCodeableConcept").map_err(field)?;
-                Ok(self.codes(&cc).collect())
+                Ok(Some(Drug::Codes(self.codes(&cc).collect())))
             }
             Some((_, raw)) => {
                 let r: Reference<'a> = parse_raw(raw, "medicationReference").map_err(field)?;
-                let reference = r.reference.as_deref().unwrap_or("");
+                let Some(reference) = r.reference.as_deref().filter(|r| !r.is_empty()) else {
+                    return Ok(None);
+                };
+                if let Some(needs) = self.elsewhere(reference, "Medication") {
+                    return Ok(Some(Drug::Elsewhere(needs)));
+                }
                 let Some(med) = self.resolve(reference) else {
                     return Err(RejectReason::UnresolvedReference {
                         field: "medicationReference".into(),
-                        reference: if reference.is_empty() {
-                            "no resource (display or identifier only)".into()
-                        } else {
-                            echo(reference)
-                        },
+                        reference: echo(reference),
                     });
                 };
                 match med.resource_type.as_deref() {
@@ -181,7 +242,7 @@ impl<'c, 'a> Ctx<'c, 'a> {
                     field: format!("Medication.{}", b.field),
                     problem: b.problem,
                 })?;
-                Ok(cc.map(|cc| self.codes(&cc).collect()).unwrap_or_default())
+                Ok(Some(Drug::Codes(cc.map(|cc| self.codes(&cc).collect()).unwrap_or_default())))
             }
         }
     }

@@ -52,11 +52,9 @@ pub(super) fn observation_value<'a>(obj: &Obj<'a>, path: &str) -> Result<Option<
     let name = || format!("{path}value{kind}");
     let v = match kind {
         "Quantity" => {
-            let q: Quantity<'a> = parse_named(raw, name).map_err(value_err)?;
-            if q.value.is_none() {
-                return Err(RejectReason::MalformedValue { field: name(), problem: "has no `value`".into() });
-            }
-            Value::Quantity(q)
+            // Without `value` (a data-absent-reason, a unit only) it is
+            // well-formed but unusable: a problem fact where a number belongs.
+            Value::Quantity(parse_named(raw, name).map_err(value_err)?)
         }
         "CodeableConcept" => Value::Concept(parse_named(raw, name).map_err(value_err)?),
         "Integer" => {

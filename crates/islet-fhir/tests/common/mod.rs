@@ -28,9 +28,22 @@ pub fn upsert(d: &Decoded) -> &ResourceVersion {
     }
 }
 
-/// The fact kinds of the single Upsert.
+/// The fact kinds of the single change of a message without rejections: an
+/// Upsert's facts, or none for a resource skipped as one Islet does not use.
 pub fn kinds(v: &Value) -> Vec<FactKind> {
-    upsert(&decode(v)).facts.iter().map(|f| f.kind.clone()).collect()
+    let d = decode(v);
+    if let [Change::Skipped { .. }] = d.changes.as_slice() {
+        assert!(d.rejections.is_empty(), "unexpected rejections: {:#?}", d.rejections);
+        return Vec::new();
+    }
+    upsert(&d).facts.iter().map(|f| f.kind.clone()).collect()
+}
+
+/// Was the message's single resource skipped as one Islet does not use?
+pub fn skipped(v: &Value) -> bool {
+    let d = decode(v);
+    assert!(d.rejections.is_empty(), "unexpected rejections: {:#?}", d.rejections);
+    matches!(d.changes.as_slice(), [Change::Skipped { .. }])
 }
 
 /// The code of the single rejection of a message without changes.
