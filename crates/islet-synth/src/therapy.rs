@@ -6,7 +6,7 @@ use crate::coding::{cc, coding, coding_d, islet_cc, ISLET, SCT};
 use crate::json::J;
 
 /// A drug as a source system may code it.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Drug {
     pub(crate) atc: &'static str,
     /// Older ATC code still sent by some systems.
