@@ -48,7 +48,7 @@ pub(crate) fn bad_line(rng: &mut ChaCha8Rng, opts: &CohortOptions, line: Line) -
     };
     // A cut line carries no resource.
     let resources = usize::from(!cut_short);
-    Line { text, resources, patient: line.patient }
+    Line { text, resources, patient: line.patient, refers: Vec::new() }
 }
 
 #[cfg(test)]

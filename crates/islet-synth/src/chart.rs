@@ -7,8 +7,9 @@
 use crate::archetype::Archetype;
 use crate::dates::format_dt;
 use crate::json::{j, J};
-use crate::messages::Line;
-use crate::{stream_rng, CohortOptions, SPAN_DAYS};
+use crate::messages::Item;
+use crate::references::{Named, Referable, Referenced};
+use crate::{stream_rng, CohortOptions, REFERENCE_STREAMS, SPAN_DAYS};
 use rand::distributions::uniform::{SampleRange, SampleUniform};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -28,6 +29,10 @@ pub(crate) struct Res {
     pub(crate) body: J,
     /// Retraction of `rtype/id` (Bundle DELETE entry or DELETE envelope).
     pub(crate) delete: bool,
+    /// What this resource's drug or site could name in another message instead.
+    pub(crate) referable: Option<Referable>,
+    /// The resource in another message it names (set by `refer_across_messages`).
+    pub(crate) refers: Option<Referenced>,
 }
 
 /// Per-patient choices of how a source system writes things.
@@ -59,18 +64,27 @@ pub(crate) struct Gen {
     pub(crate) birth: Date,
     pub(crate) archetype: Archetype,
     pub(crate) variant: String,
+    /// The patient's second stream: which resources name a resource of
+    /// another message (`references`).
+    pub(crate) references: ChaCha8Rng,
+    /// The resources other messages name, waiting for their place among the lines.
+    pub(crate) named: Vec<Named>,
 }
 
 /// The lines of patient `index` (0-based), drawn as `archetype`: its story,
-/// cut at the horizon, corrections added, in `meta.lastUpdated` order.
-pub(crate) fn patient_lines(opts: &CohortOptions, index: usize, archetype: Archetype) -> Vec<Line> {
+/// cut at the horizon, corrections added, some drugs and sites named in
+/// other messages, in `meta.lastUpdated` order, with the uses of catalogue
+/// Medications the cohort resolves.
+pub(crate) fn patient_lines(opts: &CohortOptions, index: usize, archetype: Archetype) -> Vec<Item> {
     let mut g = Gen::new(opts, index, archetype);
     g.build();
     let end = g.end;
     g.res.retain(|r| r.clinical <= end);
     g.corrections();
+    g.refer_across_messages();
     g.res.sort_by_key(|r| r.lu_ms);
-    g.package()
+    let lines = g.package();
+    g.place_named(lines)
 }
 
 impl Gen {
@@ -104,6 +118,8 @@ impl Gen {
             birth,
             archetype,
             variant: String::new(),
+            references: stream_rng(opts.seed, REFERENCE_STREAMS + index as u64),
+            named: Vec::new(),
         }
     }
 
@@ -182,6 +198,8 @@ impl Gen {
             clinical: t.date(),
             body,
             delete: false,
+            referable: None,
+            refers: None,
         });
         self.res.len() - 1
     }
@@ -189,7 +207,8 @@ impl Gen {
     /// A new version of `res[i]` (changed by `edit`), `delay_min` after the previous one.
     pub(crate) fn revise(&mut self, i: usize, delay_min: (i64, i64), edit: impl FnOnce(&mut J)) -> usize {
         let prev = &self.res[i];
-        let (rtype, id, clinical) = (prev.rtype, prev.id.clone(), prev.clinical);
+        let (rtype, id, clinical, referable, refers) =
+            (prev.rtype, prev.id.clone(), prev.clinical, prev.referable, prev.refers);
         let version =
             self.res.iter().filter(|r| r.rtype == rtype && r.id == id).map(|r| r.version).max().unwrap_or(1) + 1;
         let last_ms = self.res.iter().filter(|r| r.rtype == rtype && r.id == id).map(|r| r.lu_ms).max().unwrap_or(0);
@@ -199,7 +218,7 @@ impl Gen {
         let lu = OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).expect("valid instant");
         body["meta"]["versionId"] = j!(version.to_string());
         body["meta"]["lastUpdated"] = j!(self.fmt_lu(lu));
-        self.res.push(Res { rtype, id, version, lu_ms: ms, clinical, body, delete: false });
+        self.res.push(Res { rtype, id, version, lu_ms: ms, clinical, body, delete: false, referable, refers });
         self.res.len() - 1
     }
 

@@ -28,11 +28,21 @@ pub(crate) fn cc(codings: Vec<J>, text: impl Into<J>) -> J {
 pub(crate) fn islet_cc(code: impl Into<J>, text: impl Into<J>) -> J {
     cc(vec![coding(ISLET, code)], text)
 }
+pub(crate) fn pancreas_structure() -> J {
+    cc(vec![coding_d(SCT, "15776009", "Pancreatic structure")], "Pancreas")
+}
+pub(crate) fn head_of_pancreas_structure() -> J {
+    cc(vec![coding_d(SCT, "64163001", "Structure of head of pancreas")], "Head of pancreas")
+}
+pub(crate) fn liver_structure() -> J {
+    cc(vec![coding_d(SCT, "10200004", "Liver structure")], "Liver")
+}
+/// `bodySite` of a Condition or Procedure (a list; an Observation's is one CodeableConcept).
 pub(crate) fn pancreas_site() -> J {
-    j!([cc(vec![coding_d(SCT, "15776009", "Pancreatic structure")], "Pancreas")])
+    j!([(pancreas_structure())])
 }
 pub(crate) fn liver_site() -> J {
-    j!([cc(vec![coding_d(SCT, "10200004", "Liver structure")], "Liver")])
+    j!([(liver_structure())])
 }
 pub(crate) fn ucum(value: f64, unit: &'static str, code: &'static str) -> J {
     j!({ "value": num(value), "unit": unit, "system": UCUM, "code": code })

@@ -35,6 +35,15 @@ impl J {
             kv.retain(|(k, _)| *k != key);
         }
     }
+    /// Put `key: value` where `old` was, keeping the writing order, or at
+    /// the end when there is no `old`.
+    pub(crate) fn replace_key(&mut self, old: &str, key: &'static str, value: J) {
+        let J::Obj(kv) = self else { panic!("replacing {old:?} in a non-object JSON value") };
+        match kv.iter().position(|(k, _)| *k == old) {
+            Some(at) => kv[at] = (key, value),
+            None => kv.push((key, value)),
+        }
+    }
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             J::Str(s) => Some(s),

@@ -9,6 +9,15 @@
 //! versions, `entered-in-error` retractions, deletions, preliminary results
 //! later made final and duplicate redeliveries of the same version.
 //!
+//! References across messages (contract v2): about a quarter of the therapy
+//! statements and requests name their drug by `medicationReference` to a
+//! Medication of a pharmacy catalogue, shared by the patients of that
+//! pharmacy, and about a quarter of the tumour sizes name their site by
+//! `focus` to a BodyStructure of the patient. What they name is a line of its
+//! own, sometimes before the first line naming it and sometimes after; a
+//! catalogue Medication is written once, at its first use, then now and
+//! then redelivered or revised (its text, never its drug).
+//!
 //! Nothing here describes a real person: ids are `Patient/syn-NNNNNN`, there
 //! are no names, and every Patient is tagged as test data (`HTEST`) and with
 //! the archetype it was drawn from (system [`ARCHETYPE_SYSTEM`]), so a demo or
@@ -20,24 +29,27 @@
 //!
 //! Design:
 //! * **Deterministic.** Every patient has its own ChaCha8 stream (the seed,
-//!   stream = patient index), so a patient does not depend on the others.
+//!   stream = patient index), so a patient does not depend on the others,
+//!   and a second one for which resources name another message's resource.
 //!   Archetypes are dealt from a shuffled deck (its own stream), so every
 //!   cohort of at least [`DECK_SIZE`] patients holds every archetype in fixed
 //!   proportions. Interleaving and bad-line injection use two more streams, so
 //!   a cohort with `bad_line_rate > 0` is the clean cohort with some lines
-//!   replaced.
+//!   replaced; the catalogues' redeliveries and revisions one more.
 //! * **Streaming.** Patients are built a few at a time (a window of 1–4,
 //!   whose lines are interleaved, each patient's order kept) and written out;
-//!   memory does not grow with the cohort.
+//!   memory does not grow with the cohort (the catalogues hold a few dozen
+//!   Medications).
 //! * **Clinical time.** Each patient's dates move forward from a diagnosis
 //!   date between `start` and `start` + ~30 months; nothing is dated after
 //!   `start` + [`SPAN_DAYS`], so a surveillance schedule is cut wherever that
 //!   horizon falls (items scheduled, due or overdue when evaluated at the end).
 //!   Lines are in `meta.lastUpdated` order per patient; a few results are
-//!   entered late, so arrival order is not always clinical order.
+//!   entered late, so arrival order is not always clinical order, and a
+//!   BodyStructure sent after the size naming it may come later still.
 //! * **Fast.** Resources are built as a small ordered JSON tree (`J` in
 //!   `json`: static keys, borrowed static strings) and written straight into
-//!   the line buffer: about 3.5 s of one core for 100 000 patients (1.15 M
+//!   the line buffer: about 3.5 s of one core for 100 000 patients (1.2 M
 //!   lines) in release mode.
 //!
 //! Modules, in the order a line is made:
@@ -47,11 +59,16 @@
 //! * `chart` — one patient being generated: random stream, clock, resource
 //!   versions (`emit`, `revise`, `delete`).
 //! * `resources` — the FHIR resource builders, one file per family
-//!   (`patient`, `conditions`, `observations`, `medications`, `procedures`),
+//!   (`patient`, `conditions`, `observations`, `body_structures`,
+//!   `medications`, `procedures`),
 //!   using `coding` (code systems, CodeableConcepts, UCUM quantities),
 //!   `therapy` (drugs and procedures) and `dates`.
 //! * `corrections` — amended, entered-in-error, refuted and deleted versions.
+//! * `references` — which drugs and sites are named by reference, and where
+//!   the BodyStructures and Medication uses go among the lines.
 //! * `messages` — a patient's versions as lines: plain, Bundle, envelope.
+//! * `catalogue` — the pharmacy catalogues' Medications, shared by patients:
+//!   written at first use, now and then redelivered or revised.
 //! * this file — windows of patients, interleaving, and `bad_line` injection.
 //! * `json` — the JSON tree and its writer.
 //!
@@ -59,12 +76,14 @@
 
 mod archetype;
 mod bad_line;
+mod catalogue;
 mod chart;
 mod coding;
 mod corrections;
 mod dates;
 mod json;
 mod messages;
+mod references;
 mod resources;
 #[cfg(test)]
 mod test_support;
@@ -75,6 +94,7 @@ pub use coding::{ARCHETYPE_SYSTEM, ISLET};
 
 use archetype::Deck;
 use bad_line::bad_line;
+use catalogue::Catalogue;
 use chart::patient_lines;
 use messages::Line;
 use rand::seq::SliceRandom;
@@ -126,6 +146,7 @@ pub struct GenerateStats {
 /// of 1–4 whose lines are interleaved, each patient's own order kept.
 pub fn generate(opts: &CohortOptions, out: &mut impl Write) -> io::Result<GenerateStats> {
     let mut deck = Deck::new(opts.seed);
+    let mut catalogue = Catalogue::new(opts);
     let mut mix = stream_rng(opts.seed, MIX_STREAM);
     let mut bad = stream_rng(opts.seed, BAD_LINE_STREAM);
     let bad_rate = if opts.bad_line_rate.is_finite() { opts.bad_line_rate.clamp(0.0, 1.0) } else { 0.0 };
@@ -134,8 +155,9 @@ pub fn generate(opts: &CohortOptions, out: &mut impl Write) -> io::Result<Genera
     let mut next = 0usize;
     while next < opts.patients {
         let window = mix.gen_range(1..=4usize).min(opts.patients - next);
-        let mut queues: Vec<VecDeque<Line>> =
-            (next..next + window).map(|i| VecDeque::from(patient_lines(opts, i, deck.deal()))).collect();
+        let mut queues: Vec<VecDeque<Line>> = (next..next + window)
+            .map(|i| VecDeque::from(catalogue.resolve(patient_lines(opts, i, deck.deal()))))
+            .collect();
         next += window;
         stats.patients += window;
         loop {
@@ -160,8 +182,15 @@ pub fn generate(opts: &CohortOptions, out: &mut impl Write) -> io::Result<Genera
     Ok(stats)
 }
 
-// The seed's ChaCha8 streams: patient `i` (0-based) draws from stream `i`, and
-// the cohort-wide choices from the last three, far above any patient index.
+// The seed's ChaCha8 streams: patient `i` (0-based) draws from stream `i` and
+// `REFERENCE_STREAMS + i`, and the cohort-wide choices from the last four,
+// far above any patient index.
+/// Patient `i`'s second stream is `REFERENCE_STREAMS + i`: which of its
+/// resources name a resource of another message (`references`). A stream of
+/// its own, so that adding references left every draw of the story as it was.
+const REFERENCE_STREAMS: u64 = 1 << 62;
+/// Chooses when a pharmacy catalogue's Medication is redelivered or revised.
+const CATALOGUE_STREAM: u64 = u64::MAX - 3;
 /// Deals archetypes.
 const DECK_STREAM: u64 = u64::MAX - 2;
 /// Chooses window sizes and interleaves the window's lines.

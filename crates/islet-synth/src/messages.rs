@@ -3,8 +3,10 @@
 //! references and DELETE entries) and HAPI `ResourceDeliveryMessage`
 //! envelopes (~10 % each), and now and then a redelivered line.
 
+use crate::catalogue::CatalogueEntry;
 use crate::chart::{Gen, Res};
 use crate::json::{j, J};
+use crate::references::Referenced;
 use rand::Rng;
 use time::OffsetDateTime;
 
@@ -18,8 +20,23 @@ pub(crate) struct Line {
     pub(crate) text: String,
     /// Resources in the message, as [`GenerateStats::resources`](crate::GenerateStats::resources) counts them.
     pub(crate) resources: usize,
-    /// `Patient/…` of the patient the line belongs to.
+    /// `Patient/…` of the patient the line belongs to (for a catalogue
+    /// Medication: the patient whose use of it brought it).
     pub(crate) patient: String,
+    /// The resources of other messages that the line's resources name.
+    pub(crate) refers: Vec<Referenced>,
+}
+
+/// A patient's output before the cohort's catalogue is consulted.
+pub(crate) enum Item {
+    Line(Line),
+    /// The patient's first line naming this catalogue Medication is near:
+    /// the catalogue writes the Medication here at its first use in the
+    /// cohort, and now and then again later (see `catalogue`).
+    Medication {
+        entry: CatalogueEntry,
+        patient: String,
+    },
 }
 
 impl Gen {
@@ -30,8 +47,8 @@ impl Gen {
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 
-    fn line(&self, v: &J, resources: usize) -> Line {
-        Line { text: v.to_json(), resources, patient: self.pref.clone() }
+    pub(crate) fn line(&self, v: &J, resources: usize) -> Line {
+        Line { text: v.to_json(), resources, patient: self.pref.clone(), refers: Vec::new() }
     }
 
     fn envelope(&self, r: &Res) -> Line {
@@ -105,18 +122,18 @@ impl Gen {
         if res.len() >= 2 && res[0].rtype == "Patient" && self.p(0.15) {
             let k = self.r(2..=3).min(res.len());
             let l = self.bundle(&mut res[0..k], "transaction", true);
-            lines.push(l);
+            lines.push(naming(l, &res[0..k]));
             i = k;
         }
         while i < res.len() {
             if res[i].delete {
                 if self.p(0.5) {
-                    lines.push(self.envelope(&res[i]));
+                    lines.push(naming(self.envelope(&res[i]), &res[i..=i]));
                     i += 1;
                 } else {
                     let k = self.r(1..=2).min(res.len() - i);
                     let l = self.bundle(&mut res[i..i + k], "transaction", false);
-                    lines.push(l);
+                    lines.push(naming(l, &res[i..i + k]));
                     i += k;
                 }
                 continue;
@@ -130,13 +147,13 @@ impl Gen {
                     ["transaction", "transaction", "collection", "collection", "batch"][self.r(0..5)]
                 };
                 let l = self.bundle(&mut res[i..i + k], kind, false);
-                lines.push(l);
+                lines.push(naming(l, &res[i..i + k]));
                 i += k;
             } else if x < 0.185 {
-                lines.push(self.envelope(&res[i]));
+                lines.push(naming(self.envelope(&res[i]), &res[i..=i]));
                 i += 1;
             } else {
-                lines.push(self.line(&res[i].body, 1));
+                lines.push(naming(self.line(&res[i].body, 1), &res[i..=i]));
                 i += 1;
             }
         }
@@ -149,6 +166,12 @@ impl Gen {
         }
         lines
     }
+}
+
+/// `line`, knowing which resources of other messages `items` (its resources) name.
+fn naming(mut line: Line, items: &[Res]) -> Line {
+    line.refers.extend(items.iter().filter(|r| !r.delete).filter_map(|r| r.refers));
+    line
 }
 
 #[cfg(test)]
@@ -202,6 +225,11 @@ mod tests {
                 if rt == "Patient" {
                     assert!(r["id"].as_str().unwrap().starts_with("syn-"));
                     assert!(r.get("name").is_none());
+                    continue;
+                }
+                // A pharmacy catalogue's Medication belongs to no patient.
+                if rt == "Medication" {
+                    assert!(patient_ref(&r).is_none(), "line {}", n + 1);
                     continue;
                 }
                 let p = patient_ref(&r).unwrap_or_else(|| panic!("line {}: {rt} without subject", n + 1));

@@ -3,6 +3,7 @@
 
 use crate::{generate, CohortOptions, GenerateStats, ARCHETYPE_SYSTEM};
 use serde_json::Value;
+use std::collections::HashMap;
 
 pub(crate) fn cohort(patients: usize, seed: u64, bad_line_rate: f64) -> (String, GenerateStats) {
     let opts = CohortOptions { patients, seed, bad_line_rate, ..CohortOptions::default() };
@@ -20,6 +21,21 @@ pub(crate) fn resources(msg: &Value) -> Vec<Option<Value>> {
         return msg["entry"].as_array().expect("entries").iter().map(|e| e.get("resource").cloned()).collect();
     }
     vec![Some(msg.clone())]
+}
+
+/// The code of every Medication in the cohort, by reference (`Medication/…`),
+/// for reading the therapies that name one from any line.
+pub(crate) fn medication_codes(text: &str) -> HashMap<String, Value> {
+    let mut found = HashMap::new();
+    for line in text.lines() {
+        let msg: Value = serde_json::from_str(line).expect("JSON line");
+        for r in resources(&msg).into_iter().flatten() {
+            if r["resourceType"] == "Medication" {
+                found.insert(format!("Medication/{}", r["id"].as_str().expect("id")), r["code"].clone());
+            }
+        }
+    }
+    found
 }
 
 pub(crate) fn patient_ref(r: &Value) -> Option<&str> {

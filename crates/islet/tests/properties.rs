@@ -78,6 +78,13 @@ fn the_cohort_exercises_versions_corrections_and_many_rules() {
     assert!(lines.iter().any(|l| l.contains("entered-in-error")));
     assert!(lines.iter().any(|l| l.contains("\"versionId\":\"2\"")));
     assert!(lines.iter().any(|l| l.contains("\"resourceType\":\"Bundle\"") && l.contains("\"method\":\"DELETE\"")));
+    // References across messages, so both properties cover them in any order:
+    // a therapy naming a catalogue Medication, a size naming a BodyStructure
+    // (plain, or inside an envelope's payload), and both sent as lines of their own.
+    assert!(lines.iter().any(|l| l.contains("medicationReference")));
+    assert!(lines.iter().any(|l| l.contains("\"focus\"") || l.contains("\\\"focus\\\"")));
+    assert!(lines.iter().any(|l| l.starts_with("{\"resourceType\":\"Medication\",")));
+    assert!(lines.iter().any(|l| l.starts_with("{\"resourceType\":\"BodyStructure\",")));
     let alerts = in_order();
     let rules: std::collections::BTreeSet<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
     assert!(alerts.len() > 60 && rules.len() > 15, "{} alerts, {} rules", alerts.len(), rules.len());

@@ -1,11 +1,32 @@
 //! MedicationStatements (running, stopped, completed, intended) and
-//! MedicationRequests (ordered or planned), coded by ATC or Islet class.
+//! MedicationRequests (ordered or planned), coded by ATC or Islet class, and
+//! the pharmacy catalogues' Medications some of them name instead.
 
+use crate::catalogue::CatalogueEntry;
 use crate::chart::Gen;
 use crate::coding::{cc, coding, coding_d, ATC, ISLET};
 use crate::json::{j, J};
+use crate::references::Referable;
 use crate::therapy::Drug;
 use time::Date;
+
+/// Version `version` of a catalogue entry's Medication. Versions differ in
+/// their text only, never in the drug code.
+pub(crate) fn catalogue_medication(entry: CatalogueEntry, version: u32, last_updated: String) -> J {
+    let drug = entry.drug;
+    let text = if version == 1 {
+        J::from(drug.name)
+    } else {
+        J::from(format!("{} (pharmacy {}, catalogue text revision {version})", drug.name, entry.pharmacy))
+    };
+    j!({
+        "resourceType": "Medication",
+        "id": (entry.id()),
+        "meta": { "versionId": (version.to_string()), "lastUpdated": last_updated },
+        "code": { "coding": [(coding_d(ATC, entry.atc(), drug.name))], "text": text },
+        "status": "active",
+    })
+}
 
 impl Gen {
     fn drug_cc(&mut self, drug: Drug, escalated: bool) -> J {
@@ -62,7 +83,11 @@ impl Gen {
             "dateAsserted": self.local(t),
             "dosage": Self::dosage(drug, interval),
         });
-        self.emit("MedicationStatement", "ms", t, (30, 5 * 24 * 60), body)
+        let i = self.emit("MedicationStatement", "ms", t, (30, 5 * 24 * 60), body);
+        // Escalation said by the code stays in the code: a shared catalogue
+        // Medication cannot say this patient's dose is escalated.
+        self.res[i].referable = (!code_escalated).then_some(Referable::Drug(drug));
+        i
     }
 
     /// Stop a running MedicationStatement: a new version, `completed` or `stopped`, with an end.
@@ -89,6 +114,8 @@ impl Gen {
             "authoredOn": self.local(t),
             "dosageInstruction": Self::dosage(drug, None),
         });
-        self.emit("MedicationRequest", "mr", t, (5, 24 * 60), body)
+        let i = self.emit("MedicationRequest", "mr", t, (5, 24 * 60), body);
+        self.res[i].referable = Some(Referable::Drug(drug));
+        i
     }
 }

@@ -3,6 +3,7 @@
 //! stream and records the resource on the chart with [`Gen::emit`](crate::chart::Gen::emit),
 //! returning its index there so a caller can revise it.
 
+pub(crate) mod body_structures;
 pub(crate) mod conditions;
 pub(crate) mod medications;
 pub(crate) mod observations;

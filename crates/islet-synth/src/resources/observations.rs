@@ -3,8 +3,9 @@
 //! and the board's coded judgements, in each patient's units and code style.
 
 use crate::chart::Gen;
-use crate::coding::{cc, coding, islet_cc, liver_site, pancreas_site, round1, ucum, LOINC, SCT};
+use crate::coding::{cc, coding, islet_cc, liver_structure, pancreas_structure, round1, ucum, LOINC, SCT};
 use crate::json::{j, num, J};
+use crate::references::{Referable, SizeSite};
 use time::Date;
 
 /// Result of somatostatin receptor imaging.
@@ -159,10 +160,11 @@ impl Gen {
             ),
         };
         if liver {
-            self.res[i].body["bodySite"] = liver_site()[0].clone();
+            self.res[i].body["bodySite"] = liver_structure();
         } else if self.style.pancreas_site {
-            self.res[i].body["bodySite"] = pancreas_site()[0].clone();
+            self.res[i].body["bodySite"] = pancreas_structure();
         }
+        self.res[i].referable = Some(Referable::Site(if liver { SizeSite::Liver } else { SizeSite::Primary }));
         self.res[i].body["method"] =
             j!({ "text": self.pick(&["Contrast-enhanced CT", "MRI", "Endoscopic ultrasound"]) });
         self.maybe_preliminary(i);
