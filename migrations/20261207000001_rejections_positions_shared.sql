@@ -47,11 +47,14 @@ CREATE TABLE shared_reference (
 );
 CREATE INDEX shared_reference_patient ON shared_reference (patient_id);
 
--- DELETEs that named a resource no patient held yet (a Bundle DELETE carries
--- no patient, and across partitions it may arrive before the resource): the
--- tombstone is kept, so a version that arrives later stays deleted.
-CREATE TABLE orphan_delete (
+-- Versions of resources no patient holds that a later-arriving older
+-- version must not undo: a DELETE that found no holder (a Bundle DELETE names
+-- no patient, and across partitions it may arrive before the resource), and
+-- a versioned resource whose code Islet does not use (a diagnosis re-coded to
+-- something else, arriving before the version that still had the old code).
+-- Only the strongest stamp per resource is kept.
+CREATE TABLE unheld_tombstone (
     reference   text PRIMARY KEY,                 -- 'Observation/x'
-    stamp       jsonb NOT NULL,                   -- the deletion's version stamp
-    deleted_at  timestamptz NOT NULL DEFAULT now()
+    stamp       jsonb NOT NULL,                   -- version stamp (a deletion's, or the unused version's)
+    updated_at  timestamptz NOT NULL DEFAULT now()
 );

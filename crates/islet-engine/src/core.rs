@@ -56,6 +56,9 @@ impl Plan {
                     plan.patients.extend(patient.clone());
                 }
                 Change::Shared(s) => plan.shared.push(s.reference.clone()),
+                // Only its holder (if any) is locked: a resource Islet does not
+                // use creates no patient of its own.
+                Change::Unused(v) => plan.references.push(v.reference()),
                 Change::Skipped { .. } => {}
             }
         }
@@ -98,13 +101,14 @@ pub struct Locked {
     pub holders: HashMap<String, BTreeSet<String>>,
     pub referrers: HashMap<String, BTreeSet<String>>,
     pub shared: Shared,
-    /// DELETEs that found no holder, by resource: kept so a version that
-    /// arrives later (from another partition, say) stays deleted.
-    pub orphans: Orphans,
+    /// Versions no patient holds (a DELETE that found no holder, a version
+    /// whose code Islet does not use), by resource: an older version that
+    /// arrives later (from another partition, say) must not undo them.
+    pub unheld: Unheld,
 }
 
-/// Tombstones of DELETEs that named a resource no patient held yet.
-pub type Orphans = BTreeMap<String, VersionStamp>;
+/// The strongest version stamp per resource no patient holds.
+pub type Unheld = BTreeMap<String, VersionStamp>;
 
 fn by_reference(pairs: Vec<(String, String)>) -> HashMap<String, BTreeSet<String>> {
     let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -122,14 +126,14 @@ impl Locked {
         holders: Vec<(String, String)>,
         referrers: Vec<(String, String)>,
         shared: Shared,
-        orphans: Orphans,
+        unheld: Unheld,
     ) -> Locked {
         Locked {
             states: patients.into_iter().zip(states).collect(),
             holders: by_reference(holders),
             referrers: by_reference(referrers),
             shared,
-            orphans,
+            unheld,
         }
     }
 }
@@ -140,7 +144,7 @@ pub struct Outcome<'a> {
     pub writes: Vec<PatientWrite<'a>>,
     pub shared_writes: Vec<SharedWrite<'a>>,
     /// Orphan DELETE tombstones this batch added or strengthened.
-    pub orphan_writes: Orphans,
+    pub unheld_writes: Unheld,
     pub changes: Vec<AlertChange>,
     pub stats: Stats,
 }
@@ -185,10 +189,10 @@ fn current_holder(
 /// gets a tombstone, so its alerts no longer rest on it — while an older
 /// version naming another patient is stale wherever it points.
 pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instant) -> Outcome<'a> {
-    let Locked { states, mut holders, referrers, mut shared, mut orphans } = locked;
+    let Locked { states, mut holders, referrers, mut shared, mut unheld } = locked;
     let mut stats = Stats::default();
     let mut shared_writes = Vec::new();
-    let mut orphan_writes = Orphans::new();
+    let mut unheld_writes = Unheld::new();
     let mut touched: BTreeMap<String, Touched<'a>> =
         states.into_iter().map(|(p, state)| (p, Touched { state, ..Touched::default() })).collect();
 
@@ -196,11 +200,11 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
         match change {
             Change::Upsert(v) => {
                 let reference = v.reference();
-                if let Some(tombstone) = orphans.get(&reference) {
-                    // A DELETE came first: the patient's record gets its
-                    // tombstone before the version is compared with it.
+                if let Some(stamp) = unheld.get(&reference) {
+                    // A DELETE or an unused version came first: the patient's
+                    // record gets it as a tombstone before the version is compared.
                     let t = touched.get_mut(&v.patient).expect("patient is locked");
-                    t.state.record.apply_delete(reference.clone(), tombstone.version_id.clone());
+                    t.state.record.apply_tombstone(reference.clone(), stamp.clone());
                 }
                 let outcome = match current_holder(&touched, holders.get(&reference), &reference, &v.patient) {
                     None => None,
@@ -257,11 +261,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 });
                 let Some(holder) = holder else {
                     stats.orphan_deletes += 1;
-                    let stamp = VersionStamp::deletion(version_id.clone());
-                    if orphans.get(&reference).is_none_or(|old| stamp.versus(old) == Versus::Newer) {
-                        orphans.insert(reference.clone(), stamp.clone());
-                        orphan_writes.insert(reference, stamp);
-                    }
+                    keep_unheld(&mut unheld, &mut unheld_writes, reference, VersionStamp::deletion(version_id.clone()));
                     continue;
                 };
                 let t = touched.get_mut(&holder).expect("holder is locked");
@@ -305,6 +305,52 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
                 }
                 count(&mut stats, outcome);
             }
+            Change::Unused(v) => {
+                let reference = v.reference();
+                let holder = holders
+                    .get(&reference)
+                    .and_then(|h| h.iter().find(|p| touched[p.as_str()].last_held(&reference)).cloned());
+                let Some(holder) = holder else {
+                    stats.skipped += 1;
+                    // Only a version with a key can order later copies (without one,
+                    // order is by content anyway); nothing else of it is kept.
+                    if v.version_id.is_some() || v.last_updated.is_some() {
+                        keep_unheld(&mut unheld, &mut unheld_writes, reference, VersionStamp::of(v));
+                    }
+                    continue;
+                };
+                let t = touched.get_mut(&holder).expect("holder is locked");
+                let outcome = match t.state.record.versus(&reference, v) {
+                    Versus::Newer | Versus::Conflict { wins: true } if holder == v.patient => {
+                        let o = t.state.record.apply_version(v);
+                        if let Applied::Conflict { .. } = o {
+                            t.state.record.note_conflict(&reference, now);
+                        }
+                        t.written.push(Written::Version(v));
+                        o
+                    }
+                    // Re-coded and moved to another patient: the holder loses it,
+                    // and nobody needs a resource Islet does not use.
+                    Versus::Newer | Versus::Conflict { wins: true } => {
+                        t.state.record.move_away(&reference, v);
+                        Applied::Stored
+                    }
+                    Versus::Same => Applied::Duplicate,
+                    Versus::Older => Applied::Stale,
+                    Versus::Conflict { wins: false } => {
+                        if t.state.record.flag_conflict(&reference) {
+                            t.state.record.note_conflict(&reference, now);
+                            Applied::Conflict { replaced: false }
+                        } else {
+                            Applied::Duplicate
+                        }
+                    }
+                };
+                if outcome.changed() {
+                    t.causes.push(reference);
+                }
+                count(&mut stats, outcome);
+            }
             Change::Skipped { .. } => stats.skipped += 1,
         }
     }
@@ -327,7 +373,7 @@ pub fn apply<'a>(config: &Config, items: &'a [Item], locked: Locked, now: Instan
     }
     stats.patients = writes.len() as u64;
     stats.alert_changes = all_changes.len() as u64;
-    Outcome { writes, shared_writes, orphan_writes, changes: all_changes, stats }
+    Outcome { writes, shared_writes, unheld_writes, changes: all_changes, stats }
 }
 
 /// The scheduler's path: re-evaluates claimed patients at `now` (time passed).
@@ -342,7 +388,7 @@ pub fn wake<'a>(config: &Config, due: Vec<(String, PatientState)>, shared: &Shar
         writes.push(PatientWrite { patient, state, written: Vec::new(), changes });
     }
     let stats = Stats { patients: writes.len() as u64, alert_changes: all.len() as u64, ..Stats::default() };
-    Outcome { writes, shared_writes: Vec::new(), orphan_writes: Orphans::new(), changes: all, stats }
+    Outcome { writes, shared_writes: Vec::new(), unheld_writes: Unheld::new(), changes: all, stats }
 }
 
 /// The desired alert set of one patient at `now`, and its next wake time.
@@ -360,6 +406,14 @@ pub fn assess(
     let assessment = islet_guideline::evaluate(state.record.facts().chain(&resolved), now, config);
     let alerts = assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, config.profile, a)).collect();
     (alerts, assessment.wake_at)
+}
+
+/// Keeps `stamp` for a resource no patient holds, when it beats what is kept.
+fn keep_unheld(unheld: &mut Unheld, writes: &mut Unheld, reference: String, stamp: VersionStamp) {
+    if unheld.get(&reference).is_none_or(|old| stamp.versus(old) == Versus::Newer) {
+        unheld.insert(reference.clone(), stamp.clone());
+        writes.insert(reference, stamp);
+    }
 }
 
 fn count(stats: &mut Stats, outcome: Applied) {

@@ -72,13 +72,12 @@ impl Engine {
         let states = tx.lock_patients(&patients).await?;
         let needed = plan.shared_needed(&batch.items, &states);
         let shared = if needed.is_empty() { Default::default() } else { tx.load_shared(&needed).await? };
-        let orphans =
-            if plan.references.is_empty() { Default::default() } else { tx.orphan_deletes(&plan.references).await? };
-        let locked = Locked::new(patients, states, holders, referrers, shared, orphans);
+        let unheld = if plan.references.is_empty() { Default::default() } else { tx.unheld(&plan.references).await? };
+        let locked = Locked::new(patients, states, holders, referrers, shared, unheld);
         let outcome = core::apply(&self.config, &batch.items, locked, now);
         tx.save_patients(outcome.writes).await?;
-        if !outcome.orphan_writes.is_empty() {
-            tx.save_orphan_deletes(&outcome.orphan_writes).await?;
+        if !outcome.unheld_writes.is_empty() {
+            tx.save_unheld(&outcome.unheld_writes).await?;
         }
         if !outcome.shared_writes.is_empty() {
             tx.save_shared(&outcome.shared_writes).await?;

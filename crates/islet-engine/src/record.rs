@@ -251,6 +251,13 @@ impl PatientRecord {
         }
     }
 
+    /// A version seen while no patient held the resource (a DELETE, or a
+    /// version Islet does not use), as a tombstone the next version is
+    /// compared with.
+    pub fn apply_tombstone(&mut self, reference: String, stamp: VersionStamp) -> Applied {
+        self.put(reference, StoredResource::tombstone(stamp, false))
+    }
+
     /// A DELETE: a tombstone (module doc for which versions it beats).
     pub fn apply_delete(&mut self, reference: String, version_id: Option<String>) -> Applied {
         self.put(reference, StoredResource::tombstone(VersionStamp::deletion(version_id), false))

@@ -6,7 +6,7 @@
 //! wake times and the source position commit together or not at all.
 
 use crate::alert::{AlertChange, AlertRecord};
-use crate::core::{self, Locked, Orphans, Plan, Shared, SharedEntry, SharedWrite};
+use crate::core::{self, Locked, Plan, Shared, SharedEntry, SharedWrite, Unheld};
 use crate::ingest::{Batch, Rejection, SourcePosition, Stats};
 use crate::record::PatientRecord;
 use islet_fhir::ResourceVersion;
@@ -113,10 +113,10 @@ pub trait Transaction: Send {
 
     /// The tombstones of DELETEs that named one of these resources before any
     /// patient held it.
-    fn orphan_deletes(&mut self, references: &[String]) -> impl Future<Output = Result<Orphans, Self::Error>> + Send;
+    fn unheld(&mut self, references: &[String]) -> impl Future<Output = Result<Unheld, Self::Error>> + Send;
 
     /// Keeps new or stronger orphan DELETE tombstones.
-    fn save_orphan_deletes(&mut self, orphans: &Orphans) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn save_unheld(&mut self, unheld: &Unheld) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Writes the shared resource versions this batch made current.
     fn save_shared(&mut self, writes: &[SharedWrite<'_>]) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -153,7 +153,7 @@ pub struct MemStore {
     /// Shared resources (Medications) by reference.
     shared: Shared,
     /// DELETEs that found no holder.
-    orphans: Orphans,
+    unheld: Unheld,
     /// Shared resource → the patients whose records point to it.
     referrers: HashMap<String, Vec<String>>,
     /// Keep the change log (replay `--changes`); off saves memory.
@@ -183,11 +183,11 @@ impl MemStore {
         let patients = plan.patients_to_lock(&holders, &referrers);
         let states: Vec<PatientState> = patients.iter().map(|p| self.patients.remove(p).unwrap_or_default()).collect();
         let shared = self.shared_of(&plan.shared_needed(&batch.items, &states));
-        let orphans =
-            plan.references.iter().filter_map(|r| self.orphans.get(r).map(|s| (r.clone(), s.clone()))).collect();
-        let locked = Locked::new(patients, states, holders, referrers, shared, orphans);
+        let unheld =
+            plan.references.iter().filter_map(|r| self.unheld.get(r).map(|s| (r.clone(), s.clone()))).collect();
+        let locked = Locked::new(patients, states, holders, referrers, shared, unheld);
         let outcome = core::apply(config, &batch.items, locked, now);
-        self.orphans.extend(outcome.orphan_writes.clone());
+        self.unheld.extend(outcome.unheld_writes.clone());
         for w in &outcome.shared_writes {
             let v = w.version;
             let stamp = crate::record::VersionStamp {

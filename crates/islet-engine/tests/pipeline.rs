@@ -412,3 +412,29 @@ fn a_delete_before_the_resource_still_deletes_it() {
     assert_eq!(alerts(&first), alerts(&last));
     assert!(alerts(&first).is_empty(), "without the diagnosis, no pNET alerts");
 }
+
+/// A diagnosis re-coded to something Islet does not use (a newer version of
+/// the same Condition) stops counting; the resource is not kept for a
+/// patient who never held it.
+#[test]
+fn a_resource_re_coded_to_an_unused_code_stops_counting() {
+    let Change::Upsert(mut recoded) = resource("p1", "Condition/dx", 2, datetime!(2024-01-20 00:00 UTC), vec![], false)
+    else {
+        unreachable!()
+    };
+    recoded.clinical_time = None;
+    let recoded = Change::Unused(recoded);
+    let tumour = small_tumour("p1");
+    for (changes, batch) in
+        [([tumour.clone(), vec![recoded.clone()]].concat(), 1), ([vec![recoded.clone()], tumour.clone()].concat(), 1)]
+    {
+        let store = run_all(&changes, batch);
+        assert!(store.alerts().is_empty(), "without the pNET diagnosis, no pNET alerts: {:?}", rules(&store));
+    }
+    // Alone, it creates nothing.
+    let Change::Unused(mut other) = recoded else { unreachable!() };
+    other.patient = "Patient/p9".into();
+    other.id = "other".into();
+    let store = run_all(&[Change::Unused(other)], 1);
+    assert_eq!(store.patients().count(), 0, "a resource Islet does not use creates no patient");
+}

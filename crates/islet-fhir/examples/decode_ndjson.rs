@@ -48,6 +48,7 @@ fn main() {
                 }
                 Change::Delete { resource_type, .. } => format!("delete {resource_type}"),
                 Change::Skipped { resource_type, .. } => format!("skipped {resource_type}"),
+                Change::Unused(v) => format!("unused {}", v.resource_type),
                 Change::Shared(s) => format!("shared {}", s.reference.split('/').next().unwrap_or("")),
             };
             *changes.entry(key).or_default() += 1;

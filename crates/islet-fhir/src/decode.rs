@@ -122,8 +122,9 @@ fn single(
         return out.changes.push(skipped(rt, obj));
     };
     match resources::decode(reading.term, reading.received_at, supported, obj, raw, bundle) {
-        Ok(Some(version)) => out.changes.push(Change::Upsert(version)),
-        Ok(None) => out.changes.push(skipped(rt, obj)),
+        Ok(resources::Decoded::Used(version)) => out.changes.push(Change::Upsert(version)),
+        Ok(resources::Decoded::Unused(version)) => out.changes.push(Change::Unused(version)),
+        Ok(resources::Decoded::Skipped) => out.changes.push(skipped(rt, obj)),
         Err((id, reason)) => {
             let resource = id.map(|id| format!("{rt}/{}", echo(&id)));
             reject(out, entry, resource, reason)

@@ -183,10 +183,22 @@ pub enum Change {
     /// Bundle; a notification without events: skipped, counted. `id` only
     /// when it is a FHIR id.
     Skipped { resource_type: String, id: Option<String> },
+    /// A version of a supported resource whose code Islet does not use: no
+    /// facts. The engine applies it only where a patient holds an earlier
+    /// version (a diagnosis re-coded to something else stops counting);
+    /// otherwise it is counted as skipped and not kept.
+    Unused(ResourceVersion),
     /// A version of a resource that belongs to no patient but that patients'
     /// resources point to (a Medication): the engine keeps it and re-evaluates
     /// the patients that point to it.
     Shared(SharedVersion),
+}
+
+impl Change {
+    /// Nothing Islet uses: skipped, or a version of a resource whose code it does not use.
+    pub fn is_unused(&self) -> bool {
+        matches!(self, Change::Skipped { .. } | Change::Unused(_))
+    }
 }
 
 /// One version of a shared (not patient-scoped) resource Islet reads.

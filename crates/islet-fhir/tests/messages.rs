@@ -17,6 +17,7 @@ fn upserts(changes: &[Change]) -> Vec<String> {
             Change::Upsert(v) => v.reference(),
             Change::Delete { resource_type, id, .. } => format!("DELETE {resource_type}/{id}"),
             Change::Skipped { resource_type, .. } => format!("SKIP {resource_type}"),
+            Change::Unused(v) => format!("SKIP {}", v.resource_type),
             Change::Shared(s) => format!("SHARED {}", s.reference),
         })
         .collect()

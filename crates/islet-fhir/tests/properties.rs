@@ -202,6 +202,11 @@ fn check(bytes: &[u8]) -> Decoded {
                 assert!(patient.as_deref().is_none_or(|p| p.strip_prefix("Patient/").is_some_and(is_fhir_id)));
             }
             Change::Skipped { .. } => {}
+            Change::Unused(v) => {
+                assert!(v.facts.is_empty() && v.pending.is_empty() && !v.retracted, "{v:?}");
+                assert!(v.patient.strip_prefix("Patient/").is_some_and(is_fhir_id), "{}", v.patient);
+                assert!(is_fhir_id(&v.id) && v.version_id.as_deref().is_none_or(is_fhir_id), "{v:?}");
+            }
             Change::Shared(sv) => {
                 let (_, id) = sv.reference.split_once('/').expect("Type/id");
                 assert!(is_fhir_id(id) && sv.version_id.as_deref().is_none_or(is_fhir_id), "{sv:?}");

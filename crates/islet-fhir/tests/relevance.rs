@@ -51,7 +51,7 @@ fn an_observation_islet_does_not_use_is_skipped_whatever_else_is_wrong() {
     for (what, body) in broken_bodies(&haemoglobin) {
         let d = decode(&body);
         assert!(d.rejections.is_empty(), "{what}: {:?}", d.rejections);
-        assert!(matches!(d.changes[..], [Change::Skipped { .. }]), "{what}: {:?}", d.changes);
+        assert!(matches!(&d.changes[..], [c] if c.is_unused()), "{what}: {:?}", d.changes);
     }
     // The same defects in a Ki-67 are rejections (a quantity without value, a
     // problem fact): it is validated.
@@ -108,7 +108,7 @@ fn a_type_islet_does_not_use_is_skipped_whatever_its_header_holds() {
     ] {
         let d = decode(&body);
         assert!(d.rejections.is_empty(), "{body}: {:?}", d.rejections);
-        assert!(matches!(d.changes[..], [Change::Skipped { .. }]), "{body}");
+        assert!(matches!(&d.changes[..], [c] if c.is_unused()), "{body}");
     }
     // The skipped id is kept only when it is a FHIR id (it is counted, never a key).
     let d = decode(&json!({"resourceType": "Practitioner", "id": 1}));
@@ -128,7 +128,7 @@ fn in_a_bundle_only_the_entries_islet_uses_are_validated() {
         {"resource": broken_ki67, "request": {"method": "POST", "url": "Observation"}},
     ]});
     let d = decode(&b);
-    assert!(matches!(d.changes[..], [Change::Skipped { .. }, Change::Skipped { .. }]), "{:?}", d.changes);
+    assert!(d.changes.len() == 2 && d.changes.iter().all(Change::is_unused), "{:?}", d.changes);
     let r: Vec<_> = d.rejections.iter().map(|r| (r.entry, r.reason.code())).collect();
     assert_eq!(r, [(Some(2), "no-patient")]);
 }
@@ -163,4 +163,25 @@ fn a_retraction_that_lost_its_code_is_still_honoured() {
     let mut hr = obs(LOINC, "8867-4", "valueQuantity", qty(72.0, "/min"));
     hr["status"] = json!("entered-in-error");
     assert!(skipped(&hr));
+}
+
+/// A resource of a supported type whose code Islet does not use still
+/// carries its identity, so it can replace an earlier version that Islet
+/// used (a pNET diagnosis re-coded to another diagnosis must stop counting).
+#[test]
+fn an_unused_resource_with_a_readable_identity_is_an_unused_version() {
+    let asthma = json!({"resourceType": "Condition", "id": "dx", "meta": {"versionId": "2"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "195967001"}]},
+        "subject": {"reference": "Patient/p1"}});
+    let d = decode(&asthma);
+    let [Change::Unused(v)] = &d.changes[..] else { panic!("{:?}", d.changes) };
+    assert_eq!(
+        (v.reference().as_str(), v.patient.as_str(), v.version_id.as_deref()),
+        ("Condition/dx", "Patient/p1", Some("2"))
+    );
+    assert!(v.facts.is_empty());
+    // Without a readable patient it is only skipped (nothing to replace).
+    let mut orphan = asthma.clone();
+    orphan.as_object_mut().unwrap().remove("subject");
+    assert!(matches!(decode(&orphan).changes[..], [Change::Skipped { .. }]));
 }

@@ -169,7 +169,7 @@ const SNAPSHOT: &[(&str, &str)] = &[
         "shared_resource",
         "SELECT json_build_array(reference, stamp, definition, raw)::text FROM shared_resource ORDER BY reference",
     ),
-    ("orphan_delete", "SELECT json_build_array(reference, stamp)::text FROM orphan_delete ORDER BY reference"),
+    ("unheld_tombstone", "SELECT json_build_array(reference, stamp)::text FROM unheld_tombstone ORDER BY reference"),
     (
         "shared_reference",
         "SELECT json_build_array(reference, patient_id)::text FROM shared_reference ORDER BY reference, patient_id",

@@ -2,7 +2,7 @@
 //! (arrays through `unnest`), whatever the batch size.
 
 use crate::StoreError;
-use islet_engine::core::{Orphans, Shared, SharedEntry, SharedWrite};
+use islet_engine::core::{Shared, SharedEntry, SharedWrite, Unheld};
 use islet_engine::record::PatientRecord;
 use islet_engine::record::{ContentHash, VersionStamp};
 use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, RejectedMessage, SourcePosition, Written};
@@ -300,8 +300,8 @@ impl islet_engine::Transaction for PgTx {
         Ok(shared)
     }
 
-    async fn orphan_deletes(&mut self, references: &[String]) -> Result<Orphans, StoreError> {
-        let rows = sqlx::query("SELECT reference, stamp FROM orphan_delete WHERE reference = ANY($1)")
+    async fn unheld(&mut self, references: &[String]) -> Result<Unheld, StoreError> {
+        let rows = sqlx::query("SELECT reference, stamp FROM unheld_tombstone WHERE reference = ANY($1)")
             .bind(references)
             .fetch_all(&mut *self.tx)
             .await?;
@@ -313,15 +313,15 @@ impl islet_engine::Transaction for PgTx {
             .collect()
     }
 
-    async fn save_orphan_deletes(&mut self, orphans: &Orphans) -> Result<(), StoreError> {
-        let references: Vec<&str> = orphans.keys().map(String::as_str).collect();
-        let stamps = orphans
+    async fn save_unheld(&mut self, unheld: &Unheld) -> Result<(), StoreError> {
+        let references: Vec<&str> = unheld.keys().map(String::as_str).collect();
+        let stamps = unheld
             .values()
             .map(|s| serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect::<Result<Vec<String>, StoreError>>()?;
         sqlx::query(
-            "INSERT INTO orphan_delete (reference, stamp) SELECT r, s::jsonb FROM unnest($1::text[], $2::text[]) \
-             AS u(r, s) ON CONFLICT (reference) DO UPDATE SET stamp = EXCLUDED.stamp",
+            "INSERT INTO unheld_tombstone (reference, stamp) SELECT r, s::jsonb FROM unnest($1::text[], $2::text[]) \
+             AS u(r, s) ON CONFLICT (reference) DO UPDATE SET stamp = EXCLUDED.stamp, updated_at = now()",
         )
         .bind(&references)
         .bind(&stamps)

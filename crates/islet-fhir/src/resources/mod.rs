@@ -40,8 +40,21 @@ fn value_err(b: Bad) -> RejectReason {
     RejectReason::MalformedValue { field: b.field, problem: b.problem }
 }
 
-/// Decode one supported resource: `Ok(None)` when it is not one Islet
-/// would use (its code is not in the tables), whatever else is wrong with it
+/// What decoding one supported resource gave.
+pub(crate) enum Decoded {
+    /// A resource Islet uses.
+    Used(ResourceVersion),
+    /// A resource of a supported type whose code Islet does not use, with a
+    /// readable identity (id, patient, version): it carries no facts, and
+    /// replaces an earlier version that did (a diagnosis re-coded to
+    /// something else must stop counting).
+    Unused(ResourceVersion),
+    /// Not used, and without a readable identity: skipped.
+    Skipped,
+}
+
+/// Decode one supported resource. A resource Islet would not use (its code
+/// is not in the tables) is never rejected, whatever else is wrong with it
 /// (contract.md v2, "Relevance before validation"); only a resource Islet
 /// would use is validated. On error, also returns the id when it was read.
 pub(crate) fn decode(
@@ -51,14 +64,14 @@ pub(crate) fn decode(
     obj: &Obj<'_>,
     raw: &str,
     bundle: Option<&BundleIndex<'_>>,
-) -> Result<Option<ResourceVersion>, (Option<String>, RejectReason)> {
+) -> Result<Decoded, (Option<String>, RejectReason)> {
     let ctx = Ctx { term, received_at, obj, bundle, resource_type };
     if !ctx.relevant() {
-        return Ok(None);
+        return Ok(ctx.unused(raw).map_or(Decoded::Skipped, Decoded::Unused));
     }
     let id = identity(obj, resource_type.as_str(), raw)?;
     let id: &str = &id;
-    ctx.version(id, raw).map(Some).map_err(|r| (Some(id.to_owned()), r))
+    ctx.version(id, raw).map(Decoded::Used).map_err(|r| (Some(id.to_owned()), r))
 }
 
 /// What every stored resource must be before anything else is read: no
@@ -270,6 +283,37 @@ impl<'c, 'a> Ctx<'c, 'a> {
             Ok(None) => Relevance::NoCode,
             Err(_) => Relevance::Used,
         }
+    }
+
+    /// The identity of a resource Islet does not use, when everything it
+    /// needs is readable and storable; `None` otherwise (then it is only skipped).
+    fn unused(&self, raw: &str) -> Option<ResourceVersion> {
+        if find_control_character(raw).is_some() {
+            return None;
+        }
+        let id = self.obj.str(F::Id).ok()??;
+        if !is_valid_id(&id) {
+            return None;
+        }
+        let (version_id, last_updated) = version_keys(self.obj).ok()?;
+        let patient = match self.resource_type {
+            ResourceType::Patient => return None,
+            _ => self.patient().ok()?,
+        };
+        Some(ResourceVersion {
+            resource_type: self.resource_type,
+            id: id.to_string(),
+            patient,
+            version_id: version_id.map(|v| v.to_string()),
+            last_updated,
+            clinical_time: None,
+            retracted: false,
+            facts: Vec::new(),
+            raw: raw.to_owned(),
+            content_hash: crate::canonical::content_sha256(raw),
+            pending: Vec::new(),
+            definition: None,
+        })
     }
 
     fn version(&self, id: &str, raw: &str) -> Result<ResourceVersion> {

@@ -32,7 +32,10 @@ pub fn upsert(d: &Decoded) -> &ResourceVersion {
 /// Upsert's facts, or none for a resource skipped as one Islet does not use.
 pub fn kinds(v: &Value) -> Vec<FactKind> {
     let d = decode(v);
-    if let [Change::Skipped { .. }] = d.changes.as_slice() {
+    if let [c] = d.changes.as_slice() {
+        if !c.is_unused() {
+            return upsert(&d).facts.iter().map(|f| f.kind.clone()).collect();
+        }
         assert!(d.rejections.is_empty(), "unexpected rejections: {:#?}", d.rejections);
         return Vec::new();
     }
@@ -43,7 +46,7 @@ pub fn kinds(v: &Value) -> Vec<FactKind> {
 pub fn skipped(v: &Value) -> bool {
     let d = decode(v);
     assert!(d.rejections.is_empty(), "unexpected rejections: {:#?}", d.rejections);
-    matches!(d.changes.as_slice(), [Change::Skipped { .. }])
+    matches!(d.changes.as_slice(), [c] if c.is_unused())
 }
 
 /// The code of the single rejection of a message without changes.

@@ -206,7 +206,7 @@ fn is_store_refused(batch: &Batch) -> bool {
 
 fn resource_of(change: &islet_fhir::Change) -> Option<String> {
     match change {
-        islet_fhir::Change::Upsert(v) => Some(v.reference()),
+        islet_fhir::Change::Upsert(v) | islet_fhir::Change::Unused(v) => Some(v.reference()),
         islet_fhir::Change::Delete { resource_type, id, .. } => Some(format!("{resource_type}/{id}")),
         islet_fhir::Change::Skipped { .. } => None,
         islet_fhir::Change::Shared(s) => Some(s.reference.clone()),
