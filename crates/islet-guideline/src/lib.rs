@@ -165,7 +165,7 @@ mod tests {
         // The evidence says what was recorded.
         let a = before.alerts.iter().find(|a| a.rule == "monitoring.ssa").unwrap();
         assert_eq!(
-            a.evidence[0].fact, "somatostatin analogue done, recorded period until 2024-07-01 on 2024-02-01",
+            a.evidence[0].fact, "somatostatin analogue done (until 2024-06-30), started on 2024-02-01",
             "{:?}",
             a.evidence
         );

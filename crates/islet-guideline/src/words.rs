@@ -142,8 +142,12 @@ pub fn fact_in_words(k: &FactKind) -> String {
                 None => {}
             }
             if let Some(until) = t.until {
-                // Its own calendar date, as every date in the evidence.
-                s.push_str(&format!(", recorded period until {}", until.date()));
+                // `until` is exclusive: an end at midnight (a date-only end,
+                // read as the start of the next day) is shown as the day the
+                // record names, in its own offset, as every date in the evidence.
+                let last = if until.time() == time::Time::MIDNIGHT { until - time::Duration::DAY } else { until };
+                // The evidence line goes on " on <start date>".
+                s.push_str(&format!(" (until {}), started", last.date()));
             }
             s
         }

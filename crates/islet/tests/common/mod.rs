@@ -20,7 +20,22 @@ pub fn cohort(dir: &Path, patients: usize, seed: u64) -> PathBuf {
         .output()
         .expect("run islet generate");
     assert!(out.status.success(), "generate failed: {}", String::from_utf8_lossy(&out.stderr));
-    std::fs::write(&path, out.stdout).unwrap();
+    // Spread through the file, what no patient holds: a DELETE of a resource
+    // Islet never saw, and a versioned resource whose code Islet does not use
+    // (both kept as tombstones, so every table has rows to compare).
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let every = (lines.len() / 6).max(1);
+    for n in (1..=5).rev() {
+        let at = (n * every).min(lines.len());
+        lines.insert(at, format!(
+            r#"{{"resourceType":"Bundle","type":"transaction","entry":[{{"request":{{"method":"DELETE","url":"Observation/never-seen-{n}"}}}}]}}"#
+        ));
+        lines.insert(at, format!(
+            r#"{{"resourceType":"Condition","id":"unused-{n}","meta":{{"versionId":"3"}},"code":{{"coding":[{{"system":"http://snomed.info/sct","code":"195967001"}}]}},"subject":{{"reference":"Patient/someone-{n}"}}}}"#
+        ));
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path
 }
 
