@@ -444,3 +444,59 @@ fn free_port() -> u16 {
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
+
+/// A resource version with these facts, for engine and store tests (the
+/// content hash is made from patient, reference and version).
+pub fn version(
+    patient: &str,
+    reference: &str,
+    v: u32,
+    at: islet_guideline::Instant,
+    kinds: Vec<islet_guideline::FactKind>,
+) -> islet_fhir::Change {
+    let (rt, id) = reference.split_once('/').expect("Type/id");
+    islet_fhir::Change::Upsert(islet_fhir::ResourceVersion {
+        resource_type: islet_fhir::ResourceType::parse(rt).expect("a supported type"),
+        id: id.into(),
+        patient: format!("Patient/{patient}"),
+        version_id: Some(v.to_string()),
+        last_updated: Some(at),
+        clinical_time: Some(at),
+        retracted: false,
+        facts: kinds
+            .into_iter()
+            .map(|kind| islet_guideline::Fact {
+                source: islet_guideline::SourceRef(reference.into()),
+                at,
+                preliminary: false,
+                kind,
+            })
+            .collect(),
+        raw: format!(r#"{{"resourceType":"{rt}","id":"{id}"}}"#),
+        content_hash: islet_fhir::canonical::content_sha256(&format!("{patient}{reference}{v}")),
+        pending: Vec::new(),
+        definition: None,
+    })
+}
+
+/// A small incidental non-functioning tumour (surveillance with follow-ups)
+/// per patient, as one item per resource from partition 3 of `topic-a`.
+pub fn small_tumour_cohort(patients: usize) -> Vec<islet_engine::Item> {
+    use islet_guideline::facts::{FactKind, Millimetres, TumourSite};
+    let topic = islet_engine::Source::topic("topic-a");
+    let mut items = Vec::new();
+    for p in 0..patients {
+        let pid = format!("p{p:04}");
+        let base = time::macros::datetime!(2024-01-10 00:00 UTC) + time::Duration::days((p % 5) as i64);
+        let size = FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(14.0).expect("14 mm") };
+        let changes = [
+            version(&pid, &format!("Condition/dx-{p}"), 1, base, vec![FactKind::PnetDiagnosis]),
+            version(&pid, &format!("Observation/size-{p}"), 1, base, vec![size]),
+        ];
+        for c in changes {
+            let origin = islet_engine::Origin { source: topic.clone(), partition: 3, offset: items.len() as i64 };
+            items.push(islet_engine::Item::new(origin, islet_fhir::Decoded { changes: vec![c], rejections: vec![] }));
+        }
+    }
+    items
+}

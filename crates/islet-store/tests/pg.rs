@@ -4,10 +4,10 @@ use islet_engine::ingest::{Fingerprint, FramingError};
 use islet_engine::{
     Batch, Engine, Item, MemStore, Origin, RejectedMessage, Source, SourcePosition, Store, Transaction,
 };
-use islet_fhir::{Change, Decoded, ResourceType, ResourceVersion, SiteMapping};
+use islet_fhir::{Change, Decoded, SiteMapping};
 use islet_guideline::facts::*;
-use islet_guideline::{Config, Instant};
-use islet_store::test_support::TestDb;
+use islet_guideline::Config;
+use islet_store::test_support::{self, version, TestDb};
 use islet_store::{ConnectError, StoreError};
 use time::macros::datetime;
 
@@ -15,50 +15,8 @@ fn engine() -> Engine {
     Engine::new(SiteMapping::empty(), Config::default())
 }
 
-fn version(patient: &str, reference: &str, v: u32, at: Instant, kinds: Vec<FactKind>) -> Change {
-    let (rt, id) = reference.split_once('/').unwrap();
-    Change::Upsert(ResourceVersion {
-        resource_type: ResourceType::parse(rt).unwrap(),
-        id: id.into(),
-        patient: format!("Patient/{patient}"),
-        version_id: Some(v.to_string()),
-        last_updated: Some(at),
-        clinical_time: Some(at),
-        retracted: false,
-        facts: kinds
-            .into_iter()
-            .map(|kind| Fact { source: SourceRef(reference.into()), at, preliminary: false, kind })
-            .collect(),
-        raw: format!(r#"{{"resourceType":"{rt}","id":"{id}"}}"#),
-        content_hash: islet_fhir::canonical::content_sha256(&format!("{patient}{reference}{v}")),
-        pending: Vec::new(),
-        definition: None,
-    })
-}
-
-/// A small incidental non-functioning tumour (surveillance with follow-ups), per patient.
 fn cohort(patients: usize) -> Vec<Item> {
-    let topic = Source::topic("topic-a");
-    let mut items = Vec::new();
-    for p in 0..patients {
-        let pid = format!("p{p:04}");
-        let base = datetime!(2024-01-10 00:00 UTC) + time::Duration::days((p % 5) as i64);
-        let changes = vec![
-            version(&pid, &format!("Condition/dx-{p}"), 1, base, vec![FactKind::PnetDiagnosis]),
-            version(
-                &pid,
-                &format!("Observation/size-{p}"),
-                1,
-                base,
-                vec![FactKind::TumourSize { site: TumourSite::Primary, largest: Millimetres::new(14.0).unwrap() }],
-            ),
-        ];
-        for c in changes {
-            let origin = Origin { source: topic.clone(), partition: 3, offset: items.len() as i64 };
-            items.push(Item::new(origin, Decoded { changes: vec![c], rejections: vec![] }));
-        }
-    }
-    items
+    test_support::small_tumour_cohort(patients)
 }
 
 #[tokio::test]
