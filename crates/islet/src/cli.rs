@@ -287,13 +287,26 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                 let store = PgStore::new(connect_and_migrate(&url, s.database.pool_size, false).await?);
                 let scheduler =
                     Scheduler { engine, store, clock, batch: s.scheduler.batch, backoff: Default::default() };
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
+                let shutdown = shutdown_signal();
                 scheduler.run(Duration::from_secs(s.scheduler.interval_seconds), shutdown).await;
                 Ok(ExitCode::SUCCESS)
             })
         }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what a container runtime sends).
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }
 

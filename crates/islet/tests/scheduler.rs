@@ -57,3 +57,27 @@ async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event()
     assert_eq!(updates, patients * 4);
     assert!(log.iter().filter(|c| c.change == ChangeKind::Updated).all(|c| c.cause == islet_engine::Cause::Clock));
 }
+
+/// `islet scheduler` stops cleanly on SIGTERM (what a container runtime
+/// sends), not only on Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_command_stops_on_sigterm() {
+    let db = TestDb::new().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_islet"))
+        .args(["scheduler", "--database-url", &db.url, "--interval", "1"])
+        .spawn()
+        .expect("start islet scheduler");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(child.try_wait().unwrap().is_none(), "it runs until told to stop");
+    // SAFETY: signals our own child by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "no exit after SIGTERM");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -100,7 +100,9 @@ pub async fn backfill(
             })
             .map_err(read_err)?;
             match latest {
-                Some(t) => t,
+                // In UTC: the latest time keeps its resource's offset, and the
+                // instant's calendar date must not depend on which one it was.
+                Some(t) => t.to_offset(time::UtcOffset::UTC),
                 None if resources > 0 => {
                     return Err(BackfillError::NoClinicalTime { path: path.display().to_string() })
                 }

@@ -88,7 +88,10 @@ pub fn replay(
     })?;
 
     let at = match (opts.at, latest) {
-        (Some(at), _) | (None, Some(at)) => at,
+        (Some(at), _) => at,
+        // In UTC: the latest time keeps its resource's offset, and the
+        // instant's calendar date must not depend on which one it was.
+        (None, Some(latest)) => latest.to_offset(time::UtcOffset::UTC),
         (None, None) => {
             let resources: u64 = pending.iter().map(|b| b.ingest_stats().resources).sum();
             if resources > 0 {
