@@ -160,7 +160,10 @@ fn bundle(reading: &Reading<'_>, obj: &Obj<'_>, place: Place, out: &mut Decoded)
     }
     let entries: &[Entry<'_>] = obj.entry.as_deref().unwrap_or(&[]);
     let (index, parse_errors) = BundleIndex::read(entries);
-    if &*bundle_type == "subscription-notification" {
+    // R4 / R4B carry topic-based notifications as `history` Bundles whose
+    // first entry is the backport status `Parameters` (Subscriptions Backport IG).
+    let backport = &*bundle_type == "history" && index.entry(0).is_some_and(is_backport_status);
+    if &*bundle_type == "subscription-notification" || backport {
         match notification(&index, entries) {
             Notification::Events => {}
             Notification::NoEvents => return out.changes.push(skipped("Bundle", obj)),
@@ -273,6 +276,21 @@ fn notification(index: &BundleIndex<'_>, entries: &[Entry<'_>]) -> Notification 
     } else {
         Notification::Events
     }
+}
+
+/// The notification status of the R4 Subscriptions Backport: a `Parameters`
+/// with a `type` parameter naming a notification type.
+fn is_backport_status(o: &Obj<'_>) -> bool {
+    o.resource_type.as_deref() == Some("Parameters")
+        && o.list::<Parameter<'_>>(F::Parameter).is_ok_and(|ps| {
+            ps.iter().any(|p| {
+                p.name.as_deref() == Some("type")
+                    && matches!(
+                        p.value_code.as_deref(),
+                        Some("handshake" | "heartbeat" | "event-notification" | "query-status" | "query-event")
+                    )
+            })
+        })
 }
 
 fn is_delete(e: &Entry<'_>) -> bool {

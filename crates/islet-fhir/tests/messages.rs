@@ -472,3 +472,32 @@ fn identity_does_not_need_meta() {
     assert_eq!((b.version_id.as_deref(), b.last_updated), (None, None));
     assert_eq!(a.facts, b.facts);
 }
+
+/// The Subscriptions Backport IG carries R4 notifications as `history`
+/// Bundles whose first entry is the status `Parameters` (its
+/// `r4-notification-id-only` and `r4-notification-empty` examples): they are
+/// notifications too, so missing content is visible, not an empty entry or
+/// nothing at all.
+#[test]
+fn r4_backport_notifications_are_history_bundles() {
+    let as_history = |mut b: Value| {
+        b["type"] = json!("history");
+        b
+    };
+    let id_only = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1",
+        "request": {"method": "PUT", "url": "Observation/o1"}, "response": {"status": "200"}});
+    let (code, text) = rejected(&as_history(notification("event-notification", vec![id_only])));
+    assert_eq!(code, "notification-without-content");
+    assert!(text.contains("id-only"), "{text}");
+    let (code, _) = rejected(&as_history(notification("event-notification", vec![])));
+    assert_eq!(code, "notification-without-content");
+    // With full resources it is read like any history Bundle.
+    let event = json!({"fullUrl": "http://ehr.example/fhir/Observation/o1", "resource": ki67(4.5),
+        "request": {"method": "PUT", "url": "Observation/o1"}, "response": {"status": "200"}});
+    let d = decode(&as_history(notification("event-notification", vec![event])));
+    assert!(d.rejections.is_empty(), "{:?}", d.rejections);
+    assert_eq!(upserts(&d.changes), ["SKIP Parameters", "Observation/o1"]);
+    // A plain history Bundle (no status entry) is not a notification.
+    let plain = bundle("history", vec![json!({"resource": ki67(4.5)})]);
+    assert_eq!(upserts(&decode(&plain).changes), ["Observation/o1"]);
+}
