@@ -179,6 +179,9 @@ pub fn liver_ablation(p: &Picture) -> Option<Finding> {
     }
     let unresectable = p.liver_unresectable()?;
     let (size, mm) = p.largest_liver_lesion()?;
+    if liver_replaced(p, &[Some(unresectable), Some(size)]) {
+        return None;
+    }
     if mm.get() > ABLATION_MAX_DIAMETER_MM {
         return None;
     }
@@ -236,6 +239,9 @@ pub fn liver_embolization(p: &Picture) -> Option<Finding> {
         return None;
     }
     let unresectable = p.unresectable()?;
+    if liver_replaced(p, &[Some(liver), Some(unresectable)]) {
+        return None;
+    }
     let (inv, pct) = p.liver_involvement()?;
     if pct.get() >= EMBOLIZATION_MAX_INVOLVEMENT_PERCENT {
         return None;
@@ -332,6 +338,9 @@ pub fn liver_sirt(p: &Picture) -> Option<Finding> {
         return None;
     }
     let unresectable = p.liver_unresectable()?;
+    if liver_replaced(p, &[p.liver_metastases(), Some(unresectable)]) {
+        return None;
+    }
     if p.portal_vein_occlusion().is_some() || p.liver_failure().is_some() {
         return None;
     }
@@ -514,6 +523,17 @@ impl<'a> Criterion<'a> {
 ///   is not documented.
 /// - No extrahepatic metastases: none recorded at any site but the liver
 ///   (regional nodes and unknown sites included).
+/// v2: "after a curative resection or a transplant the advice it made moot
+/// stops". A transplant replaces the liver the metastases were in, so the
+/// liver-directed recommendations (ablation, embolization, SIRT) stop —
+/// unless the liver disease they rest on (`evidence`) was recorded after the
+/// transplant: a recurrence in the new liver makes them a question again.
+/// The spec rows are silent on this; it is the reading of the v2 summary.
+fn liver_replaced(p: &Picture, evidence: &[Option<&Fact>]) -> bool {
+    let Some(transplant) = p.transplanted() else { return false };
+    evidence.iter().flatten().all(|f| f.at <= transplant.at)
+}
+
 fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     use Verdict::*;
     let mut out = Vec::new();
@@ -688,6 +708,32 @@ mod tests {
             assert!(r.summary.chars().count() < 140, "{}: summary too long", r.id);
             assert!(r.citation.starts_with("Rossi et al. 2014, ref"), "{}", r.id);
         }
+    }
+
+    // --- after a transplant ------------------------------------------------
+
+    /// A transplant replaces the diseased liver: ablation, embolization and
+    /// SIRT stop; liver disease recorded after it brings them back.
+    #[test]
+    fn liver_directed_advice_stops_after_a_transplant_until_a_recurrence() {
+        let rules = ["liver.ablation", "liver.embolization", "liver.sirt"];
+        for rule in rules {
+            assert!(liver(8.0).fires(NOW, rule), "{rule} before");
+        }
+        let transplanted = liver(8.0).on("2024-03-01", therapy(TherapyClass::LiverTransplant, Tense::Done));
+        for rule in rules {
+            assert!(!transplanted.fires(NOW, rule), "{rule} after the transplant");
+        }
+        let recurrence = transplanted
+            .on("2024-05-01", metastasis(MetastasisSite::Liver))
+            .on("2024-05-01", liver_lesion_mm(30.0))
+            .on("2024-05-02", FactKind::LiverResectable(false));
+        for rule in rules {
+            assert!(recurrence.fires(NOW, rule), "{rule} after a recurrence");
+        }
+        // A planned transplant changes nothing yet.
+        let planned = liver(8.0).on("2024-03-01", therapy(TherapyClass::LiverTransplant, Tense::Planned));
+        assert!(rules.iter().all(|r| planned.fires(NOW, r)));
     }
 
     // --- liver.ablation ----------------------------------------------------
