@@ -402,10 +402,36 @@ pub fn assess(
     shared: &Shared,
     now: Instant,
 ) -> (Vec<AlertRecord>, Option<Instant>) {
-    let resolved = state.record.resolved_facts(&|r| shared.get(r).map(|e| e.definition.clone()));
+    let (resolved, waiting) = state.record.resolved_facts(&|r| shared.get(r).map(|e| e.definition.clone()));
     let assessment = islet_guideline::evaluate(state.record.facts().chain(&resolved), now, config);
-    let alerts = assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, config.profile, a)).collect();
+    let mut alerts: Vec<AlertRecord> =
+        assessment.alerts.iter().map(|a| AlertRecord::from_guideline(patient, config.profile, a)).collect();
+    // What Islet could not take into account must show where it advises.
+    let untold = waiting_notes(&waiting, now);
+    if !untold.is_empty() {
+        for a in alerts.iter_mut().filter(|a| a.kind != islet_guideline::Kind::Data) {
+            a.detail.push_str(&untold);
+        }
+    }
     (alerts, assessment.wake_at)
+}
+
+/// A note for each fact still waiting for a resource sent in another message
+/// (a therapy whose Medication, a size whose BodyStructure, has not arrived).
+fn waiting_notes(waiting: &[&islet_fhir::PendingFact], now: Instant) -> String {
+    let mut notes = String::new();
+    for p in waiting.iter().filter(|p| p.at <= now) {
+        let what = match p.kind {
+            islet_fhir::PendingKind::Therapy { .. } => "that therapy is not taken into account",
+            islet_fhir::PendingKind::TumourSize { .. } => "that size is not used",
+        };
+        notes.push_str(&format!(
+            "\n\n_{} names {}, which Islet has not received: {what}._",
+            p.source.as_str(),
+            p.needs
+        ));
+    }
+    notes
 }
 
 /// Keeps `stamp` for a resource no patient holds, when it beats what is kept.

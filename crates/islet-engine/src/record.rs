@@ -351,17 +351,22 @@ impl PatientRecord {
 
     /// The pending facts that resolve now: a BodyStructure from this record,
     /// a Medication from `shared`. Those still waiting are not facts yet.
-    pub fn resolved_facts(&self, shared: &dyn Fn(&str) -> Option<Definition>) -> Vec<Fact> {
+    /// Also returns the pending facts still waiting for their resource.
+    pub fn resolved_facts(&self, shared: &dyn Fn(&str) -> Option<Definition>) -> (Vec<Fact>, Vec<&PendingFact>) {
         let mut out = Vec::new();
+        let mut waiting = Vec::new();
         for pending in self.resources.values().filter(|r| !r.gone).flat_map(|r| r.pending.iter()) {
             let definition = match self.resources.get(&pending.needs) {
                 Some(r) if !r.gone => r.definition.clone(),
                 Some(_) => None,
                 None => shared(&pending.needs),
             };
-            out.extend(definition.and_then(|d| pending.resolve(&d)));
+            match definition {
+                Some(d) => out.extend(pending.resolve(&d)),
+                None => waiting.push(pending),
+            }
         }
-        out
+        (out, waiting)
     }
 }
 

@@ -347,6 +347,10 @@ fn a_medication_from_another_message_resolves_in_either_order() {
     }
     let unknown = run_all(&without, 1);
     assert!(!rules(&unknown).contains(&"monitoring.ssa".to_string()), "an unknown medication is not used");
+    // …and the advice says what it could not take into account.
+    let note = "MedicationStatement/ms names Medication/m1, which Islet has not received";
+    assert!(unknown.alerts().iter().filter(|a| a.kind != islet_guideline::Kind::Data).all(|a| a.detail.contains(note)));
+    assert!(reference.iter().all(|a| !a.detail.contains(note)));
 }
 
 /// When the Medication changes, the patients pointing to it are re-evaluated
