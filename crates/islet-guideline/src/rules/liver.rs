@@ -505,6 +505,17 @@ impl<'a> Criterion<'a> {
     }
 }
 
+/// v2: "after a curative resection or a transplant the advice it made moot
+/// stops". A transplant replaces the liver the metastases were in, so the
+/// liver-directed recommendations (ablation, embolization, SIRT) stop —
+/// unless the liver disease they rest on (`evidence`) was recorded after the
+/// transplant: a recurrence in the new liver makes them a question again.
+/// The spec rows are silent on this; it is the reading of the v2 summary.
+fn liver_replaced(p: &Picture, evidence: &[Option<&Fact>]) -> bool {
+    let Some(transplant) = p.transplanted() else { return false };
+    evidence.iter().flatten().all(|f| f.at <= transplant.at)
+}
+
 /// The six Milan-NET criteria of the spec, in order (paper Table 2, I–V, plus
 /// "free of extra-hepatic tumors"). Undocumented data fails as
 /// [`Verdict::NotDocumented`].
@@ -523,17 +534,6 @@ impl<'a> Criterion<'a> {
 ///   is not documented.
 /// - No extrahepatic metastases: none recorded at any site but the liver
 ///   (regional nodes and unknown sites included).
-/// v2: "after a curative resection or a transplant the advice it made moot
-/// stops". A transplant replaces the liver the metastases were in, so the
-/// liver-directed recommendations (ablation, embolization, SIRT) stop —
-/// unless the liver disease they rest on (`evidence`) was recorded after the
-/// transplant: a recurrence in the new liver makes them a question again.
-/// The spec rows are silent on this; it is the reading of the v2 summary.
-fn liver_replaced(p: &Picture, evidence: &[Option<&Fact>]) -> bool {
-    let Some(transplant) = p.transplanted() else { return false };
-    evidence.iter().flatten().all(|f| f.at <= transplant.at)
-}
-
 fn milan<'a>(p: &Picture<'a>) -> Vec<Criterion<'a>> {
     use Verdict::*;
     let mut out = Vec::new();
