@@ -26,7 +26,7 @@ pub fn content_sha256(raw: &str) -> [u8; 32] {
         let mut pool = pool.take();
         let mut out = pool.pop().unwrap_or_default();
         out.clear();
-        let mut p = Canon { s: raw.as_bytes(), i: 0, pool, lists: Vec::new() };
+        let mut p = Canon { raw, s: raw.as_bytes(), i: 0, pool, lists: Vec::new() };
         let ok = p.value(&mut out, true).is_some() && {
             p.ws();
             p.i == p.s.len()
@@ -46,6 +46,7 @@ thread_local! {
 type Members<'a> = Vec<(std::borrow::Cow<'a, str>, std::ops::Range<usize>)>;
 
 struct Canon<'a> {
+    raw: &'a str,
     s: &'a [u8],
     i: usize,
     pool: Vec<Vec<u8>>,
@@ -192,13 +193,11 @@ impl<'a> Canon<'a> {
             return None;
         }
         let start = self.i + 1;
-        let mut j = start;
-        while j < s.len() && s[j] != b'"' && s[j] != b'\\' {
-            j += 1;
-        }
-        if s.get(j)? == &b'"' {
+        let j = start + memchr::memchr2(b'"', b'\\', s.get(start..)?)?;
+        if s[j] == b'"' {
             self.i = j + 1;
-            return std::str::from_utf8(&s[start..j]).ok().map(std::borrow::Cow::Borrowed);
+            // Quotes are ASCII, so the slice is on character boundaries.
+            return self.raw.get(start..j).map(std::borrow::Cow::Borrowed);
         }
         // Escapes: let serde_json read the whole token.
         let mut end = j;
@@ -212,9 +211,11 @@ impl<'a> Canon<'a> {
     }
 }
 
-/// `s` as a JSON string with serde_json's minimal escaping.
-fn write_string(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+/// `s` as a JSON string with serde_json's minimal escaping. (A string read
+/// without escapes needs none: JSON text holds no raw quote, backslash or
+/// control character inside a string.)
+fn write_string(s: &std::borrow::Cow<'_, str>, out: &mut Vec<u8>) {
+    if matches!(s, std::borrow::Cow::Borrowed(_)) || s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -231,7 +232,9 @@ mod tests {
 
     fn canonical_text(raw: &str) -> String {
         let mut out = Vec::new();
-        super::Canon { s: raw.as_bytes(), i: 0, pool: Vec::new(), lists: Vec::new() }.value(&mut out, true).unwrap();
+        super::Canon { raw, s: raw.as_bytes(), i: 0, pool: Vec::new(), lists: Vec::new() }
+            .value(&mut out, true)
+            .unwrap();
         String::from_utf8(out).unwrap()
     }
 
