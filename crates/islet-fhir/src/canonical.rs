@@ -74,7 +74,7 @@ impl<'a> Canon<'a> {
             b'[' => self.array(out),
             b'"' => {
                 let s = self.string()?;
-                write_string(&s, out);
+                write_str(&s, matches!(s, std::borrow::Cow::Borrowed(_)), out);
                 Some(())
             }
             b't' => self.literal(b"true", out),
@@ -147,7 +147,7 @@ impl<'a> Canon<'a> {
             if n > 0 {
                 out.push(b',');
             }
-            write_string(name, out);
+            write_str(name, matches!(name, std::borrow::Cow::Borrowed(_)), out);
             out.push(b':');
             out.extend_from_slice(&scratch[range.clone()]);
         }
@@ -211,11 +211,11 @@ impl<'a> Canon<'a> {
     }
 }
 
-/// `s` as a JSON string with serde_json's minimal escaping. (A string read
-/// without escapes needs none: JSON text holds no raw quote, backslash or
-/// control character inside a string.)
-fn write_string(s: &std::borrow::Cow<'_, str>, out: &mut Vec<u8>) {
-    if matches!(s, std::borrow::Cow::Borrowed(_)) || s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+/// `s` as a JSON string with serde_json's minimal escaping. `verbatim`: it
+/// was read without escapes, so it needs none (JSON text holds no raw quote,
+/// backslash or control character inside a string).
+fn write_str(s: &str, verbatim: bool, out: &mut Vec<u8>) {
+    if verbatim || s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
