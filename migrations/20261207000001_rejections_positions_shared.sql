@@ -12,11 +12,13 @@ CREATE TABLE rejection (
     code         text NOT NULL,                   -- stable reason code
     reason       text NOT NULL,                   -- names elements and codes, never patient data
     message      bytea,                           -- the message exactly as received
+    message_key  bytea,                           -- the Kafka record's key (the dead letter keeps it)
+    source_time  timestamptz,                     -- the Kafka record's timestamp
     received_at  timestamptz NOT NULL DEFAULT now(),
     published_at timestamptz
 );
 -- A message re-read (a load without --resume, a redelivered batch) is not rejected twice.
-CREATE UNIQUE INDEX rejection_once ON rejection (source, partition, "offset", coalesce(entry, -1), code);
+CREATE UNIQUE INDEX rejection_once ON rejection (source, partition, "offset", coalesce(entry, -1), code, coalesce(resource, ''));
 CREATE INDEX rejection_unpublished ON rejection (seq) WHERE published_at IS NULL;
 
 -- A file source's identity at its position: the bytes consumed and their

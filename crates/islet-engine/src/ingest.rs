@@ -89,6 +89,16 @@ pub struct Message<'a> {
     pub bytes: &'a [u8],
     /// For file sources: the file's fingerprint just after this message.
     pub fingerprint: Option<Fingerprint>,
+    /// For Kafka records: the record's key (a dead letter keeps it).
+    pub key: Option<&'a [u8]>,
+    /// For Kafka records: the record's timestamp, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl<'a> Message<'a> {
+    pub fn new(origin: Origin, bytes: &'a [u8]) -> Message<'a> {
+        Message { origin, bytes, fingerprint: None, key: None, timestamp_ms: None }
+    }
 }
 
 /// A message that is not a message at all (the driver could not frame it):
@@ -119,12 +129,16 @@ pub struct Item {
     pub bytes: Option<Arc<[u8]>>,
     /// Set when the driver could not frame the message (see [`FramingError`]).
     pub framing: Option<FramingError>,
+    /// The Kafka record key, kept with the bytes.
+    pub key: Option<Arc<[u8]>>,
+    /// The Kafka record timestamp, ms since the epoch.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Item {
     /// A decoded message from `origin`.
     pub fn new(origin: Origin, decoded: Decoded) -> Item {
-        Item { origin, fingerprint: None, decoded, bytes: None, framing: None }
+        Item { origin, fingerprint: None, decoded, bytes: None, framing: None, key: None, timestamp_ms: None }
     }
 
     /// Has this message (or one of its Bundle entries) been rejected?
@@ -295,6 +309,37 @@ impl Batch {
             .collect()
     }
 
+    /// The Kafka partitions this batch consumes (what a transaction fences on).
+    pub fn topic_partitions(&self) -> Vec<(String, i32)> {
+        self.ends
+            .keys()
+            .filter(|(source, _)| matches!(source, Source::Topic(_)))
+            .map(|(source, partition)| (source.name().to_owned(), *partition))
+            .collect()
+    }
+
+    /// This batch without the records below `committed` (the next offset
+    /// already committed per (topic, partition), read under lock in the
+    /// batch's transaction): another consumer that owned the partition during
+    /// a rebalance applied them. `None` when nothing is dropped.
+    pub fn fenced(&self, committed: &BTreeMap<(String, i32), i64>) -> Option<Batch> {
+        let below = |o: &Origin| {
+            matches!(o.source, Source::Topic(_))
+                && committed.get(&(o.source.name().to_owned(), o.partition)).is_some_and(|next| o.offset < *next)
+        };
+        if !self.items.iter().any(|i| below(&i.origin)) {
+            return None;
+        }
+        let mut fenced = self.clone();
+        fenced.items.retain(|i| !below(&i.origin));
+        for ((source, partition), (next, _)) in fenced.ends.iter_mut() {
+            if let Some(done) = committed.get(&(source.name().to_owned(), *partition)) {
+                *next = (*next).max(*done);
+            }
+        }
+        Some(fenced)
+    }
+
     /// Counts known before the store: messages, resources, rejections.
     pub fn ingest_stats(&self) -> Stats {
         let mut s = Stats { messages: self.messages, ..Stats::default() };
@@ -411,6 +456,8 @@ impl Batcher {
                 decoded,
                 bytes: self.keep_bytes.then(|| Arc::from(message.bytes)),
                 framing,
+                key: message.key.filter(|_| self.keep_bytes).map(Arc::from),
+                timestamp_ms: message.timestamp_ms,
             });
         }
         (batch.messages as usize >= self.limits.max_messages).then(|| self.take())
@@ -455,7 +502,7 @@ mod tests {
     }
 
     fn line<'a>(source: &Source, n: u64, text: &'a str) -> Message<'a> {
-        Message { origin: Origin::line(source, n), bytes: text.as_bytes(), fingerprint: None }
+        Message::new(Origin::line(source, n), text.as_bytes())
     }
 
     #[test]
@@ -484,11 +531,7 @@ mod tests {
         let topic = Source::topic("fhir");
         let mut b = batcher(10);
         for (partition, offset) in [(0, 7), (1, 3), (0, 8)] {
-            let m = Message {
-                origin: Origin { source: topic.clone(), partition, offset },
-                bytes: KI67.as_bytes(),
-                fingerprint: None,
-            };
+            let m = Message::new(Origin { source: topic.clone(), partition, offset }, KI67.as_bytes());
             b.push(m);
         }
         let ends: Vec<(i32, i64)> = b.take().positions().iter().map(|p| (p.partition, p.next_offset)).collect();
@@ -499,7 +542,7 @@ mod tests {
     fn invalid_utf8_is_one_rejected_message() {
         let file = Source::file("f");
         let mut b = batcher(10);
-        b.push(Message { origin: Origin::line(&file, 1), bytes: b"{\"a\":\"\xff\"}", fingerprint: None });
+        b.push(Message::new(Origin::line(&file, 1), b"{\"a\":\"\xff\"}"));
         let batch = b.take();
         let r: Vec<_> = batch.rejections().collect();
         assert_eq!(r.len(), 1);
@@ -520,6 +563,30 @@ mod tests {
         assert_eq!(head.positions()[0].next_offset, 3);
         assert_eq!(tail.positions()[0].next_offset, 5, "the tail covers the blank line too");
         assert_eq!(tail.items.len(), 1);
+    }
+
+    #[test]
+    fn fencing_drops_what_another_consumer_committed() {
+        let topic = Source::topic("fhir");
+        let mut b = batcher(10);
+        for offset in [5, 6, 7] {
+            b.push(Message::new(Origin { source: topic.clone(), partition: 0, offset }, KI67.as_bytes()));
+        }
+        b.push(Message::new(Origin { source: topic.clone(), partition: 1, offset: 3 }, KI67.as_bytes()));
+        let batch = b.take();
+        let none: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        assert!(batch.fenced(&none).is_none(), "nothing committed yet: the batch stands");
+        let committed = BTreeMap::from([(("fhir".to_string(), 0), 7)]);
+        let fenced = batch.fenced(&committed).expect("offsets 5 and 6 were applied elsewhere");
+        let kept: Vec<(i32, i64)> = fenced.items.iter().map(|i| (i.origin.partition, i.origin.offset)).collect();
+        assert_eq!(kept, [(0, 7), (1, 3)]);
+        let ends: Vec<(i32, i64)> = fenced.positions().iter().map(|p| (p.partition, p.next_offset)).collect();
+        assert_eq!(ends, [(0, 8), (1, 4)]);
+        // Everything already applied: nothing left but the position.
+        let all = BTreeMap::from([(("fhir".to_string(), 0), 9), (("fhir".to_string(), 1), 4)]);
+        let fenced = batch.fenced(&all).unwrap();
+        assert!(fenced.items.is_empty());
+        assert_eq!(fenced.positions().iter().map(|p| p.next_offset).collect::<Vec<_>>(), [9, 4]);
     }
 
     #[test]

@@ -64,8 +64,14 @@ impl Engine {
         batch: &Batch,
         now: Instant,
     ) -> Result<(Vec<AlertChange>, Stats), S::Error> {
-        let plan = Plan::of(&batch.items);
         let mut tx = store.begin().await?;
+        // Kafka partitions: lock their positions first and skip what another
+        // consumer already committed (two owners during a rebalance apply a
+        // record once).
+        let partitions = batch.topic_partitions();
+        let fenced = if partitions.is_empty() { None } else { batch.fenced(&tx.fence_positions(&partitions).await?) };
+        let batch = fenced.as_ref().unwrap_or(batch);
+        let plan = Plan::of(&batch.items);
         let holders = if plan.references.is_empty() { Vec::new() } else { tx.patients_of(&plan.references).await? };
         let referrers = if plan.shared.is_empty() { Vec::new() } else { tx.patients_referring(&plan.shared).await? };
         let patients = plan.patients_to_lock(&holders, &referrers);

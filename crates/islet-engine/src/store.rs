@@ -55,16 +55,26 @@ pub struct PatientWrite<'a> {
 pub struct RejectedMessage {
     pub rejection: Rejection,
     pub message: Option<Arc<[u8]>>,
+    /// The Kafka record's key and timestamp (for the dead-letter record).
+    pub key: Option<Arc<[u8]>>,
+    pub timestamp_ms: Option<i64>,
 }
 
 impl RejectedMessage {
     /// Every rejection of `batch`, with the bytes of its message when kept.
+    /// An HTTP request's rejections are its answer, not kept.
     pub fn of_batch(batch: &Batch) -> Vec<RejectedMessage> {
         batch
             .items
             .iter()
+            .filter(|item| item.origin.source != crate::ingest::Source::Http)
             .flat_map(|item| {
-                item.rejections().map(|rejection| RejectedMessage { rejection, message: item.bytes.clone() })
+                item.rejections().map(|rejection| RejectedMessage {
+                    rejection,
+                    message: item.bytes.clone(),
+                    key: item.key.clone(),
+                    timestamp_ms: item.timestamp_ms,
+                })
             })
             .collect()
     }
@@ -134,6 +144,15 @@ pub trait Transaction: Send {
         now: Instant,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<String>, Self::Error>> + Send;
+
+    /// Locks the position rows of these Kafka partitions for the rest of the
+    /// transaction (creating them when new) and returns the committed next
+    /// offsets: the batch skips what is below them (fencing against a
+    /// consumer that owned a partition during a rebalance).
+    fn fence_positions(
+        &mut self,
+        partitions: &[(String, i32)],
+    ) -> impl Future<Output = Result<std::collections::BTreeMap<(String, i32), i64>, Self::Error>> + Send;
 
     /// Records how far sources were consumed, atomically with the batch.
     fn save_positions(&mut self, positions: &[SourcePosition]) -> impl Future<Output = Result<(), Self::Error>> + Send;

@@ -157,7 +157,7 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "rejection",
-        "SELECT json_build_array(source, partition, \"offset\", entry, resource, code, reason, message)::text \
+        "SELECT json_build_array(source, partition, \"offset\", entry, resource, code, reason, message, message_key)::text \
          FROM rejection ORDER BY seq",
     ),
     (

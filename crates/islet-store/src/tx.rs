@@ -374,6 +374,34 @@ impl islet_engine::Transaction for PgTx {
         Ok(ids)
     }
 
+    async fn fence_positions(
+        &mut self,
+        partitions: &[(String, i32)],
+    ) -> Result<std::collections::BTreeMap<(String, i32), i64>, StoreError> {
+        let (sources, numbers): (Vec<&str>, Vec<i32>) = partitions.iter().map(|(s, p)| (s.as_str(), *p)).unzip();
+        // A row first (next offset 0: nothing committed), so a new partition is locked too.
+        sqlx::query(
+            "INSERT INTO source_position (source, partition, next_offset) \
+             SELECT s, p, 0 FROM unnest($1::text[], $2::int[]) AS u(s, p) ON CONFLICT DO NOTHING",
+        )
+        .bind(&sources)
+        .bind(&numbers)
+        .execute(&mut *self.tx)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT source, partition, next_offset FROM source_position \
+             WHERE (source, partition) IN (SELECT * FROM unnest($1::text[], $2::int[])) \
+             ORDER BY source, partition FOR UPDATE",
+        )
+        .bind(&sources)
+        .bind(&numbers)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok(((r.try_get("source")?, r.try_get("partition")?), r.try_get("next_offset")?)))
+            .collect()
+    }
+
     async fn save_positions(&mut self, positions: &[SourcePosition]) -> Result<(), StoreError> {
         let sources: Vec<&str> = positions.iter().map(|p| p.source.as_str()).collect();
         let partitions: Vec<i32> = positions.iter().map(|p| p.partition).collect();
@@ -408,12 +436,18 @@ impl islet_engine::Transaction for PgTx {
             rows.codes.push(j.code);
             rows.reasons.push(j.reason.as_str());
             rows.messages.push(r.message.as_deref());
+            rows.keys.push(r.key.as_deref());
+            rows.times.push(
+                r.timestamp_ms
+                    .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()),
+            );
         }
         sqlx::query(
-            "INSERT INTO rejection (source, partition, \"offset\", entry, resource, code, reason, message) \
+            "INSERT INTO rejection (source, partition, \"offset\", entry, resource, code, reason, message, \
+             message_key, source_time) \
              SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], \
-             $7::text[], $8::bytea[]) \
-             ON CONFLICT (source, partition, \"offset\", coalesce(entry, -1), code) DO NOTHING",
+             $7::text[], $8::bytea[], $9::bytea[], $10::timestamptz[]) \
+             ON CONFLICT (source, partition, \"offset\", coalesce(entry, -1), code, coalesce(resource, '')) DO NOTHING",
         )
         .bind(&rows.sources)
         .bind(&rows.partitions)
@@ -423,6 +457,8 @@ impl islet_engine::Transaction for PgTx {
         .bind(&rows.codes)
         .bind(&rows.reasons)
         .bind(&rows.messages)
+        .bind(&rows.keys)
+        .bind(&rows.times)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -486,6 +522,8 @@ struct RejectionRows<'a> {
     codes: Vec<&'a str>,
     reasons: Vec<&'a str>,
     messages: Vec<Option<&'a [u8]>>,
+    keys: Vec<Option<&'a [u8]>>,
+    times: Vec<Option<Instant>>,
 }
 
 #[derive(Default)]

@@ -258,3 +258,28 @@ async fn a_shared_medication_reaches_the_patients_pointing_to_it() {
         sqlx::query_as("SELECT reference, patient_id FROM shared_reference").fetch_all(&db.pool).await.unwrap();
     assert_eq!(referring, vec![("Medication/m1".to_string(), "Patient/p0000".to_string())]);
 }
+
+/// Fencing: a batch of a Kafka partition skips the records below the
+/// committed position (another consumer applied them while it owned the
+/// partition during a rebalance), and never moves the position back.
+#[tokio::test]
+async fn a_batch_skips_what_another_consumer_committed() {
+    let db = TestDb::new().await;
+    let engine = engine();
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let items = cohort(8); // 16 records, offsets 0..16 of topic-a/3
+    let mut pg = db.store();
+    let first = Batch::of_items(items[..10].to_vec());
+    engine.process(&mut pg, &first, now).await.unwrap();
+    let log = pg.change_log().await.unwrap();
+    // A second owner of the partition still had offsets 6..16 in flight.
+    let overlapping = Batch::of_items(items[6..].to_vec());
+    let (_, stats) = engine.process(&mut pg, &overlapping, now).await.unwrap();
+    assert_eq!(stats.resources, 6, "only offsets 10..16 are applied");
+    assert_eq!(stats.duplicates, 0, "the fenced records are not even compared");
+    assert_eq!(pg.position("topic-a", 3).await.unwrap().unwrap().next_offset, 16);
+    // An old batch arriving late moves nothing back.
+    engine.process(&mut pg, &first, now).await.unwrap();
+    assert_eq!(pg.position("topic-a", 3).await.unwrap().unwrap().next_offset, 16);
+    assert!(pg.change_log().await.unwrap().starts_with(&log));
+}

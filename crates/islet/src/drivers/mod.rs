@@ -80,7 +80,7 @@ pub fn frame_lines<R: BufRead>(
             continue;
         }
         let Line { number, bytes, terminated: _, fingerprint } = &line;
-        let message = Message { origin: Origin::line(source, *number), bytes, fingerprint: *fingerprint };
+        let message = Message { fingerprint: *fingerprint, ..Message::new(Origin::line(source, *number), bytes) };
         let full = if line.is_incomplete() {
             match incomplete {
                 IncompleteLastLine::HoldBack => {
