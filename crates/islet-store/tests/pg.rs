@@ -39,6 +39,9 @@ async fn postgres_and_memory_give_the_same_alerts_and_log() {
     assert_eq!(pg.change_log().await.unwrap(), mem.change_log());
 }
 
+/// The same records twice: redelivered on their partition they are fenced
+/// (below the committed offset, not even compared); published again on
+/// another source they are content duplicates. Either way nothing changes.
 #[tokio::test]
 async fn a_redelivered_batch_changes_nothing_and_positions_commit_with_state() {
     let db = TestDb::new().await;
@@ -48,14 +51,31 @@ async fn a_redelivered_batch_changes_nothing_and_positions_commit_with_state() {
     let mut pg = db.store();
     engine.process(&mut pg, &batch, now).await.unwrap();
     let log = pg.change_log().await.unwrap();
+    assert_eq!(pg.position("topic-a", 3).await.unwrap().map(|p| p.next_offset), Some(10));
+
     let (changes, stats) = engine.process(&mut pg, &batch, now).await.unwrap();
+    assert!(changes.is_empty());
+    assert_eq!((stats.resources, stats.duplicates), (0, 0), "fenced before decoding counts");
+    assert_eq!(pg.change_log().await.unwrap(), log);
+
+    let elsewhere: Vec<Item> = batch
+        .items
+        .iter()
+        .cloned()
+        .map(|mut item| {
+            item.origin.source = Source::topic("topic-b");
+            item
+        })
+        .collect();
+    let republished = Batch::of_items(elsewhere);
+    let (changes, stats) = engine.process(&mut pg, &republished, now).await.unwrap();
     assert!(changes.is_empty());
     assert_eq!(stats.duplicates as usize, batch.items.len());
     assert_eq!(pg.change_log().await.unwrap(), log);
     assert_eq!(pg.position("topic-a", 3).await.unwrap().map(|p| p.next_offset), Some(10));
-    let items = &batch.items;
+    assert_eq!(pg.position("topic-b", 3).await.unwrap().map(|p| p.next_offset), Some(10));
     let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_version").fetch_one(&db.pool).await.unwrap();
-    assert_eq!(versions as usize, items.len());
+    assert_eq!(versions as usize, batch.items.len());
 }
 
 #[tokio::test]
