@@ -144,6 +144,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Does the server answer a query now? (Readiness; never retried.)
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}
+
 /// The engine's `Store` over PostgreSQL.
 #[derive(Clone)]
 pub struct PgStore {

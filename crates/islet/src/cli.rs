@@ -9,6 +9,7 @@ use crate::drivers::clock::{horizon, Clock, FixedClock, SystemClock};
 use crate::drivers::replay::{replay, ReplayOptions};
 use crate::drivers::scheduler::Scheduler;
 use crate::output::{self, Printer};
+use crate::serve::Application;
 use crate::settings::{parse_instant, Settings, BATCH_SIZE_RANGE};
 use clap::{Parser, Subcommand};
 use islet_engine::ingest::{Rejection, Source};
@@ -113,6 +114,26 @@ enum Command {
         #[command(flatten)]
         guideline: GuidelineArgs,
     },
+    /// Run the service: HTTP ingest (POST /fhir), /livez, /readyz, /metrics and
+    /// the scheduler, until SIGTERM or Ctrl-C. Settings: --config, ISLET_* variables.
+    Serve {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Listen address (host:port; default 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        http_addr: Option<String>,
+        #[command(flatten)]
+        guideline: GuidelineArgs,
+    },
+    /// Print a database's current alerts (or, with --changes, its change log)
+    /// exactly as `islet replay` prints them.
+    Alerts {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// Print the change log (raised / updated / resolved) instead of the current alerts.
+        #[arg(long)]
+        changes: bool,
+    },
     /// Validate an NDJSON file: report each unusable line on stderr, print nothing else.
     Check {
         #[arg(long, value_name = "FILE")]
@@ -157,7 +178,7 @@ fn settings(config: Option<&Path>, guideline: Option<&GuidelineArgs>, url: Optio
     Ok(s)
 }
 
-fn engine(s: &Settings) -> Result<Engine, String> {
+pub(crate) fn engine(s: &Settings) -> Result<Engine, String> {
     Ok(Engine::new(load_mapping(s.ingest.mapping.as_deref())?, s.guideline.clone()))
 }
 
@@ -235,6 +256,40 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                     })
                 }
             }
+        }
+        Command::Serve { database_url, http_addr, guideline } => {
+            let mut s = settings(config, Some(&guideline), database_url.as_deref())?;
+            if let Some(addr) = http_addr {
+                s.set("http.addr", &addr).map_err(|e| format!("--http-addr: {e}"))?;
+            }
+            let clock: Arc<dyn Clock> = match s.clock {
+                Some(at) => Arc::new(FixedClock(at)),
+                None => Arc::new(SystemClock),
+            };
+            runtime()?.block_on(async move {
+                let app = Application::build(s, clock).await.map_err(|e| e.to_string())?;
+                app.run(shutdown_signal()).await.map_err(|e| e.to_string())?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Alerts { database_url, changes } => {
+            let s = settings(config, None, database_url.as_deref())?;
+            let url = s.database_url()?.to_owned();
+            runtime()?.block_on(async move {
+                // Reading only: no migration, and a database that is not
+                // Islet's (or not migrated) is an error, not created.
+                let store = PgStore::new(islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?);
+                let mut out = output::stdout();
+                let written = if changes {
+                    let log = store.change_log().await.map_err(|e| e.to_string())?;
+                    log.iter().try_for_each(|c| out.json_line(c))
+                } else {
+                    let alerts = store.alerts().await.map_err(|e| e.to_string())?;
+                    alerts.iter().try_for_each(|a| out.json_line(a))
+                };
+                written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+                Ok(ExitCode::SUCCESS)
+            })
         }
         Command::Check { mapping, file } => {
             let args = GuidelineArgs { profile: None, mapping };
@@ -333,7 +388,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Connects (failing fast on errors retrying cannot fix), optionally
 /// creating the database first, and applies the migrations.
-async fn connect_and_migrate(url: &str, pool_size: u32, create: bool) -> Result<PgPool, String> {
+pub(crate) async fn connect_and_migrate(url: &str, pool_size: u32, create: bool) -> Result<PgPool, String> {
     if create && islet_store::create_database_if_missing(url).await.map_err(|e| e.to_string())? {
         tracing::warn!("created the database");
     }

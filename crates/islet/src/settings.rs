@@ -22,10 +22,21 @@
 //! [scheduler]
 //! interval_seconds = 5
 //! batch = 500
+//!
+//! [http]
+//! addr = "127.0.0.1:8080"
+//!
+//! [kafka]
+//! brokers = "kafka-1:9092,kafka-2:9092"   # empty: no Kafka, HTTP ingest only
+//! input_topics = ["fhir.events"]
+//! [kafka.properties]                      # librdkafka, passed through
+//! "security.protocol" = "SASL_SSL"
 //! ```
 
 use islet_guideline::{Config, Instant, Profile};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -36,6 +47,8 @@ pub struct Settings {
     pub guideline: Config,
     pub ingest: IngestSettings,
     pub scheduler: SchedulerSettings,
+    pub http: HttpSettings,
+    pub kafka: KafkaSettings,
     /// A fixed "now" instead of the system clock (tests, what-if runs).
     #[serde(with = "time::serde::rfc3339::option")]
     pub clock: Option<Instant>,
@@ -85,6 +98,99 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// The service's HTTP listener: ingest, health, metrics.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub addr: SocketAddr,
+    /// The largest request body accepted (`413` above it).
+    pub max_body_bytes: usize,
+    /// A shared secret the ingest endpoints require as `Authorization:
+    /// Bearer …`. Required when `addr` is not a loopback address: a service
+    /// that writes clinical state never listens unauthenticated on a network.
+    pub ingest_token: Option<String>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 16 * 1024 * 1024,
+            ingest_token: None,
+        }
+    }
+}
+
+/// Kafka (contract "The service" → "Kafka"). No brokers: no Kafka at all.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// `host:port[,host:port…]`; empty: HTTP ingest only.
+    pub brokers: String,
+    pub input_topics: Vec<String>,
+    pub group_id: String,
+    pub dead_letter_topic: String,
+    pub alert_topic: String,
+    /// `fhir` (the FHIR resource of each alert) or `json` (the alert JSON).
+    pub alert_format: AlertFormatSetting,
+    /// librdkafka properties passed through to the consumer and producers
+    /// (SASL, TLS, timeouts). Islet's own choices (manual commits, the
+    /// idempotent producer) cannot be overridden here.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: String::new(),
+            input_topics: vec!["fhir.events".into()],
+            group_id: "islet".into(),
+            dead_letter_topic: "islet.dead-letter".into(),
+            alert_topic: "islet.alerts".into(),
+            alert_format: AlertFormatSetting::Fhir,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// Is Kafka configured at all?
+    pub fn enabled(&self) -> bool {
+        !self.brokers.trim().is_empty()
+    }
+}
+
+/// What the alert topic carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormatSetting {
+    Fhir,
+    Json,
+}
+
+impl std::str::FromStr for AlertFormatSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fhir" => Ok(AlertFormatSetting::Fhir),
+            "json" => Ok(AlertFormatSetting::Json),
+            other => Err(format!("{other:?} is neither fhir nor json")),
+        }
+    }
+}
+
+/// Librdkafka properties Islet sets itself: overriding them would break
+/// effectively-once (positions live in PostgreSQL) or the relays' guarantees.
+pub const RESERVED_KAFKA_PROPERTIES: &[&str] = &[
+    "group.id",
+    "bootstrap.servers",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.idempotence",
+    "acks",
+    "transactional.id",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {setting} (from {origin}): {problem}")]
 pub struct SettingsError {
@@ -106,12 +212,22 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("ISLET_SCHEDULER_INTERVAL_SECONDS", "scheduler.interval_seconds"),
     ("ISLET_SCHEDULER_BATCH", "scheduler.batch"),
     ("ISLET_CLOCK", "clock"),
+    ("ISLET_HTTP_ADDR", "http.addr"),
+    ("ISLET_HTTP_MAX_BODY_BYTES", "http.max_body_bytes"),
+    ("ISLET_INGEST_TOKEN", "http.ingest_token"),
+    ("ISLET_KAFKA_BROKERS", "kafka.brokers"),
+    ("ISLET_INPUT_TOPICS", "kafka.input_topics"),
+    ("ISLET_GROUP_ID", "kafka.group_id"),
+    ("ISLET_DEAD_LETTER_TOPIC", "kafka.dead_letter_topic"),
+    ("ISLET_ALERT_TOPIC", "kafka.alert_topic"),
+    ("ISLET_ALERT_FORMAT", "kafka.alert_format"),
 ];
 
 /// Limits on the values (a batch is one transaction held in memory).
 pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1..=islet_engine::ingest::MAX_BATCH_MESSAGES;
 const POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=200;
 const SCHEDULER_BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
+const MAX_BODY_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024 * 1024;
 
 impl Settings {
     /// The file (when given), then the environment (`env` looks a variable up).
@@ -162,6 +278,20 @@ impl Settings {
             "scheduler.interval_seconds" => self.scheduler.interval_seconds = number(value, 1..=86_400)?,
             "scheduler.batch" => self.scheduler.batch = number(value, SCHEDULER_BATCH_RANGE)?,
             "clock" => self.clock = Some(parse_instant(value)?),
+            "http.addr" => {
+                self.http.addr = value.trim().parse().map_err(|_| format!("{value:?} is not a host:port address"))?
+            }
+            "http.max_body_bytes" => self.http.max_body_bytes = number(value, MAX_BODY_RANGE)?,
+            "http.ingest_token" => self.http.ingest_token = Some(value.to_owned()),
+            "kafka.brokers" => self.kafka.brokers = value.trim().to_owned(),
+            "kafka.input_topics" => {
+                self.kafka.input_topics =
+                    value.split(',').map(str::trim).filter(|t| !t.is_empty()).map(Into::into).collect()
+            }
+            "kafka.group_id" => self.kafka.group_id = value.trim().to_owned(),
+            "kafka.dead_letter_topic" => self.kafka.dead_letter_topic = value.trim().to_owned(),
+            "kafka.alert_topic" => self.kafka.alert_topic = value.trim().to_owned(),
+            "kafka.alert_format" => self.kafka.alert_format = value.trim().parse()?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
@@ -188,6 +318,39 @@ impl Settings {
         in_range("guideline.thresholds.embolization_max_ecog", t.embolization_max_ecog.into(), 0, 4)?;
         in_range("guideline.thresholds.followup_satisfaction_days", t.followup_satisfaction_days.into(), 0, 365)?;
         in_range("guideline.thresholds.followup_due_window_days", t.followup_due_window_days.into(), 0, 365)?;
+        let (lo, hi) = (*MAX_BODY_RANGE.start() as u64, *MAX_BODY_RANGE.end() as u64);
+        in_range("http.max_body_bytes", self.http.max_body_bytes as u64, lo, hi)?;
+        if self.http.ingest_token.as_deref().is_some_and(|t| t.len() < MIN_TOKEN_LENGTH) {
+            return Err(fail(
+                "http.ingest_token",
+                format!("shorter than {MIN_TOKEN_LENGTH} characters: too easy to guess"),
+            ));
+        }
+        let k = &self.kafka;
+        if k.enabled() {
+            if k.input_topics.is_empty() {
+                return Err(fail("kafka.input_topics", "Kafka brokers are set but no input topic".into()));
+            }
+            for (setting, name) in [
+                ("kafka.group_id", &k.group_id),
+                ("kafka.dead_letter_topic", &k.dead_letter_topic),
+                ("kafka.alert_topic", &k.alert_topic),
+            ]
+            .into_iter()
+            .chain(k.input_topics.iter().map(|t| ("kafka.input_topics", t)))
+            {
+                topic_name(name).map_err(|p| fail(setting, p))?;
+            }
+            if k.input_topics.iter().any(|t| *t == k.alert_topic || *t == k.dead_letter_topic) {
+                return Err(fail("kafka.input_topics", "an input topic is also an output topic (a loop)".into()));
+            }
+            if let Some(key) = k.properties.keys().find(|p| RESERVED_KAFKA_PROPERTIES.contains(&p.as_str())) {
+                return Err(fail(
+                    "kafka.properties",
+                    format!("{key} is set by Islet (or by its own setting) and cannot be overridden"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -197,6 +360,20 @@ impl Settings {
             .url
             .as_deref()
             .ok_or_else(|| "no database URL: give --database-url, ISLET_DATABASE_URL or [database] url".into())
+    }
+}
+
+/// An ingest token shorter than this is refused.
+const MIN_TOKEN_LENGTH: usize = 16;
+
+/// Kafka's rule for topic (and here group) names: 1–249 of `[A-Za-z0-9._-]`.
+fn topic_name(name: &str) -> Result<(), String> {
+    let ok = (1..=249).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid Kafka name (1–249 of A–Z a–z 0–9 . _ -)"))
     }
 }
 
@@ -294,6 +471,30 @@ mod tests {
     }
 
     #[test]
+    fn kafka_and_http_settings_are_checked() {
+        let s = Settings::load(None, &env(&[])).unwrap();
+        assert!(!s.kafka.enabled(), "no brokers: HTTP only");
+        let s =
+            Settings::load(None, &env(&[("ISLET_KAFKA_BROKERS", "127.0.0.1:9092"), ("ISLET_INPUT_TOPICS", "a, b,,c")]))
+                .unwrap();
+        assert_eq!(s.kafka.input_topics, ["a", "b", "c"]);
+        let e = Settings::load(None, &env(&[("ISLET_KAFKA_BROKERS", "x:1"), ("ISLET_INPUT_TOPICS", "islet.alerts")]))
+            .unwrap_err();
+        assert!(e.problem.contains("loop"), "{e}");
+        let e = Settings::load(None, &env(&[("ISLET_KAFKA_BROKERS", "x:1"), ("ISLET_GROUP_ID", "a b")])).unwrap_err();
+        assert_eq!(e.setting, "kafka.group_id");
+        let f = file("[kafka]\nbrokers = \"x:1\"\n[kafka.properties]\n\"enable.auto.commit\" = \"true\"\n");
+        let e = Settings::load(Some(&f.0), &env(&[])).unwrap_err();
+        assert!(e.problem.contains("enable.auto.commit"), "{e}");
+        let e = Settings::load(None, &env(&[("ISLET_INGEST_TOKEN", "short")])).unwrap_err();
+        assert_eq!(e.setting, "http.ingest_token");
+        let e = Settings::load(None, &env(&[("ISLET_HTTP_ADDR", "localhost")])).unwrap_err();
+        assert_eq!(e.origin, "ISLET_HTTP_ADDR");
+        let e = Settings::load(None, &env(&[("ISLET_ALERT_FORMAT", "xml")])).unwrap_err();
+        assert!(e.problem.contains("xml"), "{e}");
+    }
+
+    #[test]
     fn the_clock_takes_an_instant_or_a_date() {
         let s = Settings::load(None, &env(&[("ISLET_CLOCK", "2025-06-01")])).unwrap();
         assert_eq!(s.clock, Some(time::macros::datetime!(2025-06-01 0:00 UTC)));
@@ -319,7 +520,12 @@ mod tests {
             let sample = match *setting {
                 "guideline.profile" => "nccn",
                 "clock" => "2025-01-01",
-                "database.url" | "ingest.mapping" => "x",
+                "database.url" | "ingest.mapping" | "kafka.brokers" => "x",
+                "http.addr" => "127.0.0.1:0",
+                "http.max_body_bytes" => "4096",
+                "http.ingest_token" => "a-long-enough-secret",
+                "kafka.input_topics" | "kafka.group_id" | "kafka.dead_letter_topic" | "kafka.alert_topic" => "t",
+                "kafka.alert_format" => "json",
                 _ => "5",
             };
             s.set(setting, sample).unwrap_or_else(|e| panic!("{var}: {e}"));

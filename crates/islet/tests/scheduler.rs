@@ -45,7 +45,7 @@ async fn follow_ups_turn_due_then_overdue_with_two_schedulers_and_no_new_event()
         clock.set(at);
         let (mut one, mut two) = (scheduler(clock.clone()), scheduler(clock.clone()));
         let (r1, r2) = tokio::join!(one.tick(), two.tick());
-        let changed = r1.unwrap() + r2.unwrap();
+        let changed = r1.unwrap().changes.len() + r2.unwrap().changes.len();
         assert_eq!(changed, patients * 2, "each patient's two follow-ups change exactly once");
         let states = imaging_states(pg.alerts().await.unwrap());
         assert_eq!(states.len(), patients);

@@ -14,13 +14,14 @@
 //! - A last line without a newline that is not complete JSON (a file still
 //!   being written) is not consumed: `--resume` reads it once it is complete.
 
+use super::commit::commit_isolating;
 use super::lines::Lines;
 use super::replay::panic_text;
 use super::{frame_lines, FrameError, IncompleteLastLine, ResumeAt};
 use islet_engine::ingest::{Batch, BatchLimits, Rejection, Source, Stats};
 use islet_engine::Engine;
 use islet_guideline::Instant;
-use islet_store::retry::{is_data_error, sqlstate, with_retry, Backoff};
+use islet_store::retry::{with_retry, Backoff};
 use islet_store::{PgStore, StoreError};
 use std::io::BufReader;
 use std::path::Path;
@@ -137,7 +138,7 @@ pub async fn backfill(
     });
     let mut failed = None;
     while let Some(batch) = batches.recv().await {
-        match commit_isolating(engine, store, batch, at, &opts.backoff, on_rejection).await {
+        match commit_isolating(engine, store, batch, at, &opts.backoff, on_rejection).await.map(|(_, stats)| stats) {
             Ok(stats) => outcome.stats += &stats,
             Err(e) => {
                 failed = Some(e);
@@ -157,78 +158,4 @@ pub async fn backfill(
         Err(panic) => return Err(BackfillError::ReaderPanicked(panic_text(panic))),
     }
     Ok(outcome)
-}
-
-/// Commits `batch`, retrying transient errors. When PostgreSQL refuses the
-/// batch's data, splits it in halves until the message responsible stands
-/// alone, rejects that message (its offset stays consumed) and commits the rest.
-async fn commit_isolating(
-    engine: &Engine,
-    store: &PgStore,
-    batch: Batch,
-    at: Instant,
-    backoff: &Backoff,
-    on_rejection: &mut (dyn FnMut(&Rejection) + Send),
-) -> Result<Stats, StoreError> {
-    let mut stats = Stats::default();
-    // Halves still to commit, in file order (the last pushed is committed first).
-    let mut todo = vec![batch];
-    while let Some(mut batch) = todo.pop() {
-        match commit(engine, store, &batch, at, backoff).await {
-            Ok(s) => {
-                batch.rejections().for_each(|r| on_rejection(&r));
-                stats += &s;
-            }
-            Err(e) if is_data_error(&e) && batch.items.len() > 1 => {
-                let tail = batch.split_off(batch.items.len() / 2);
-                todo.push(tail);
-                todo.push(batch);
-            }
-            Err(e) if is_data_error(&e) && !batch.items.is_empty() && !is_store_refused(&batch) => {
-                let item = &batch.items[0];
-                let resources: Vec<String> = item.decoded.changes.iter().filter_map(resource_of).collect();
-                let reason = format!(
-                    "PostgreSQL refused to store this message (SQLSTATE {}){}; it was not used",
-                    sqlstate(&e).unwrap_or_else(|| "unknown".into()),
-                    if resources.is_empty() { String::new() } else { format!(": {}", resources.join(", ")) }
-                );
-                tracing::warn!(line = item.origin.offset, sqlstate = ?sqlstate(&e), "message refused by PostgreSQL; rejected");
-                batch.reject_item(0, "store-refused", reason);
-                todo.push(batch);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(stats)
-}
-
-fn is_store_refused(batch: &Batch) -> bool {
-    batch.items.first().and_then(|i| i.framing.as_ref()).is_some_and(|f| f.code == "store-refused")
-}
-
-fn resource_of(change: &islet_fhir::Change) -> Option<String> {
-    match change {
-        islet_fhir::Change::Upsert(v) | islet_fhir::Change::Unused(v) => Some(v.reference()),
-        islet_fhir::Change::Delete { resource_type, id, .. } => Some(format!("{resource_type}/{id}")),
-        islet_fhir::Change::Skipped { .. } => None,
-        islet_fhir::Change::Shared(s) => Some(s.reference.clone()),
-    }
-}
-
-/// One batch, retried as a whole on transient errors.
-async fn commit(
-    engine: &Engine,
-    store: &PgStore,
-    batch: &Batch,
-    at: Instant,
-    backoff: &Backoff,
-) -> Result<Stats, StoreError> {
-    let last = batch.items.last().map_or(0, |i| i.origin.offset);
-    let what = format!("batch ending at line {last}");
-    let (_, stats) = with_retry(&what, backoff, || {
-        let mut store = store.clone();
-        async move { engine.process(&mut store, batch, at).await }
-    })
-    .await?;
-    Ok(stats)
 }

@@ -5,11 +5,13 @@
 //! - [`replay`]: a file through the in-memory store (`islet replay`).
 //! - [`check`]: a file through the decoder only (`islet check`).
 //! - [`backfill`]: a file into PostgreSQL, resumable (`islet replay --database-url`).
+//! - [`commit`]: one batch into PostgreSQL, isolating a message it refuses.
 //! - [`scheduler`]: patients whose wake time has passed (`islet scheduler`).
 
 pub mod backfill;
 pub mod check;
 pub mod clock;
+pub mod commit;
 pub mod lines;
 pub mod replay;
 pub mod scheduler;

@@ -4,7 +4,7 @@
 //! `FOR UPDATE SKIP LOCKED`.
 
 use super::clock::Clock;
-use islet_engine::Engine;
+use islet_engine::{AlertChange, Engine};
 use islet_store::retry::{with_retry, Backoff};
 use islet_store::{PgStore, StoreError};
 use std::sync::Arc;
@@ -19,12 +19,20 @@ pub struct Scheduler {
     pub backoff: Backoff,
 }
 
+/// What one tick did.
+#[derive(Debug, Default)]
+pub struct Tick {
+    /// Patients re-evaluated.
+    pub claimed: usize,
+    pub changes: Vec<AlertChange>,
+}
+
 impl Scheduler {
     /// Evaluates every patient due at the clock's "now", one batch per
-    /// transaction, until none is left. Returns the number of alert changes.
-    pub async fn tick(&mut self) -> Result<usize, StoreError> {
+    /// transaction, until none is left.
+    pub async fn tick(&mut self) -> Result<Tick, StoreError> {
         let now = self.clock.now();
-        let mut total = 0;
+        let mut tick = Tick::default();
         loop {
             let (engine, store, batch) = (self.engine.clone(), self.store.clone(), self.batch);
             let (changes, claimed) = with_retry("scheduler batch", &self.backoff, || {
@@ -32,11 +40,12 @@ impl Scheduler {
                 async move { engine.wake_due(&mut store, now, batch).await }
             })
             .await?;
-            total += changes.len();
+            tick.claimed += claimed;
+            tick.changes.extend(changes);
             // Re-evaluation always moves a patient's wake time past `now`, so
             // a short batch means nobody else is due (or another instance holds them).
             if claimed < batch {
-                return Ok(total);
+                return Ok(tick);
             }
         }
     }
@@ -46,7 +55,7 @@ impl Scheduler {
         tokio::pin!(shutdown);
         loop {
             match self.tick().await {
-                Ok(n) if n > 0 => tracing::info!(changes = n, "scheduler tick"),
+                Ok(t) if !t.changes.is_empty() => tracing::info!(changes = t.changes.len(), "scheduler tick"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scheduler tick failed; trying again next interval"),
             }

@@ -1,0 +1,176 @@
+//! `islet serve`: the service a hospital runs. One [`Application`] built
+//! from [`Settings`]: the HTTP listener (FHIR ingest, `/livez`, `/readyz`,
+//! `/metrics`), the embedded scheduler and, when brokers are configured,
+//! the Kafka consumer and the relays to the alert and dead-letter topics.
+//!
+//! Shutdown (SIGTERM): `/readyz` fails at once, no new request or batch is
+//! taken, the ones in flight finish and commit, then the tasks stop.
+
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod outcome;
+
+use crate::drivers::clock::Clock;
+use crate::drivers::scheduler::Scheduler;
+use crate::settings::Settings;
+use islet_engine::Engine;
+use islet_store::retry::Backoff;
+use islet_store::PgStore;
+use metrics::Metrics;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What every request handler and task shares.
+pub struct State {
+    pub engine: Arc<Engine>,
+    pub store: PgStore,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// Set on shutdown: `/readyz` fails and ingest answers 503.
+    pub draining: AtomicBool,
+    pub ingest_token: Option<String>,
+    pub max_body_bytes: usize,
+    /// Numbers HTTP messages (their `Origin` offset) for logs and answers.
+    pub http_messages: AtomicI64,
+    /// A request waits for the database at most this long before `503`.
+    pub http_backoff: Backoff,
+    /// Kafka's part of readiness, when Kafka is configured.
+    pub kafka_ready: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Settings(String),
+    #[error("database: {0}")]
+    Database(String),
+    #[error("listening on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("HTTP server: {0}")]
+    Http(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<State>,
+    settings: Settings,
+}
+
+impl Application {
+    /// Connects to PostgreSQL (applying the migrations) and binds the
+    /// listener; nothing runs until [`Application::run`].
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Application, ServeError> {
+        let addr = settings.http.addr;
+        if !addr.ip().is_loopback() && settings.http.ingest_token.is_none() {
+            return Err(ServeError::Settings(format!(
+                "http.addr {addr} is not a loopback address and no http.ingest_token (ISLET_INGEST_TOKEN) is set: \
+                 refusing to accept clinical data unauthenticated on a network"
+            )));
+        }
+        if settings.kafka.enabled() {
+            return Err(ServeError::Settings(
+                "kafka.brokers is set, but this build of islet serve has no Kafka consumer yet: \
+                 unset ISLET_KAFKA_BROKERS to run with HTTP ingest only"
+                    .into(),
+            ));
+        }
+        let engine = Arc::new(crate::cli::engine(&settings).map_err(ServeError::Settings)?);
+        let url = settings.database_url().map_err(ServeError::Settings)?.to_owned();
+        let pool = crate::cli::connect_and_migrate(&url, settings.database.pool_size, false)
+            .await
+            .map_err(ServeError::Database)?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
+        let state = Arc::new(State {
+            engine,
+            store: PgStore::new(pool),
+            clock,
+            metrics: Metrics::new(),
+            draining: AtomicBool::new(false),
+            ingest_token: settings.http.ingest_token.clone(),
+            max_body_bytes: settings.http.max_body_bytes,
+            http_messages: AtomicI64::new(1),
+            http_backoff: Backoff { deadline: Duration::from_secs(10), ..Backoff::default() },
+            kafka_ready: None,
+        });
+        Ok(Application { listener, state, settings })
+    }
+
+    /// The address actually bound (a test binds port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> Arc<State> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        let Application { listener, state, settings } = self;
+        let (stop, stopped) = watch::channel(false);
+        let drain = {
+            let state = state.clone();
+            async move {
+                shutdown.await;
+                state.draining.store(true, Ordering::SeqCst);
+                tracing::warn!("shutting down: draining");
+                let _ = stop.send(true);
+            }
+        };
+        tokio::spawn(drain);
+        let scheduler = tokio::spawn(run_scheduler(
+            state.clone(),
+            settings.scheduler.batch,
+            Duration::from_secs(settings.scheduler.interval_seconds),
+            stopped.clone(),
+        ));
+        tracing::warn!(addr = %listener.local_addr().map_err(ServeError::Http)?, "islet serve listening");
+        let mut until_stopped = stopped.clone();
+        axum::serve(listener, http::router(state.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = until_stopped.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(ServeError::Http)?;
+        let _ = scheduler.await;
+        tracing::warn!("stopped");
+        Ok(())
+    }
+}
+
+/// The embedded scheduler: every interval, the patients whose wake time has
+/// passed, claimed with SKIP LOCKED (several instances share the work).
+async fn run_scheduler(state: Arc<State>, batch: usize, interval: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut scheduler = Scheduler {
+        engine: state.engine.clone(),
+        store: state.store.clone(),
+        clock: state.clock.clone(),
+        batch,
+        backoff: Backoff::default(),
+    };
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        match scheduler.tick().await {
+            Ok(tick) => {
+                state.metrics.scheduler_wakes.inc_by(tick.claimed as u64);
+                state.metrics.alert_changes_committed(&tick.changes);
+            }
+            Err(e) => {
+                state.metrics.scheduler_errors.inc();
+                tracing::error!(error = %e, "scheduler tick failed; trying again next interval");
+            }
+        }
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
