@@ -32,7 +32,8 @@
 //! `requested`, resolved `completed` ([`Resolution::Done`]) or `cancelled`
 //! ([`Resolution::Withdrawn`]); RequestGroup `active`, resolved `revoked`.
 //! Contained requests follow their container: `active`, `completed`,
-//! `revoked`.
+//! withdrawn `revoked` (ServiceRequest) or `cancelled` (MedicationRequest,
+//! whose R4 status set has no `revoked`).
 
 use crate::activity::{self, Activity, RequestType};
 use crate::status::{AlertStatus, Resolution};
@@ -123,14 +124,14 @@ fn task(alert: &AlertRecord, status: AlertStatus) -> Task<'_> {
     let activity = activity::of_rule(&alert.rule);
     // A follow-up proposes one activity; an unknown rule still gets a focus,
     // worded by the alert, so that the evidence has a place.
-    let (resource, request_code, request_text) = match activity.as_ref().and_then(|a| a.requests.first()) {
+    let (resource, request_code, request_text) = match activity.and_then(|a| a.requests.first()) {
         Some(r) => (r.resource, r.code.map(|(c, _)| c), Some(r.text)),
         None => (RequestType::ServiceRequest, None, text(&alert.summary)),
     };
     let supporting: Vec<Reference<'_>> = evidence(alert).map(Reference::evidence).collect();
     let focus = Proposal {
         id: proposal_id(1),
-        status: request_status(status),
+        state: proposal_state(status),
         intent: "proposal",
         code: CodeableConcept { coding: request_code.map(Coding::from).into_iter().collect(), text: request_text },
         subject: Reference::to(&alert.patient),
@@ -181,13 +182,13 @@ fn request_group(alert: &AlertRecord, status: AlertStatus) -> RequestGroup<'_> {
         value_reference: Some(Reference::evidence(e)),
     }));
     // A RequestGroup cannot be done, only withdrawn: its proposals with it.
-    let request_status = match status {
-        AlertStatus::Current => "active",
-        AlertStatus::Resolved(_) => "revoked",
+    let state = match status {
+        AlertStatus::Current => ProposalState::Open,
+        AlertStatus::Resolved(_) => ProposalState::Withdrawn,
     };
     let mut contained = Vec::new();
     let action = match activity::of_rule(&alert.rule) {
-        Some(activity) => action(alert, &activity, request_status, &mut contained),
+        Some(activity) => action(alert, activity, state, &mut contained),
         None => Action {
             title: text(&alert.summary),
             description: None,
@@ -222,14 +223,14 @@ fn request_group(alert: &AlertRecord, status: AlertStatus) -> RequestGroup<'_> {
 fn action<'a>(
     alert: &'a AlertRecord,
     activity: &Activity,
-    request_status: &'static str,
+    state: ProposalState,
     contained: &mut Vec<Contained<'a>>,
 ) -> Action<'a> {
     let mut references = Vec::new();
     for (i, request) in activity.requests.iter().enumerate() {
         let proposal = Proposal {
             id: proposal_id(i + 1),
-            status: request_status,
+            state,
             intent: "proposal",
             code: CodeableConcept {
                 coding: request.code.map(|(c, _)| Coding::from(c)).into_iter().collect(),
@@ -268,12 +269,20 @@ fn action<'a>(
     action
 }
 
-/// The status of a Task's focus: done with the Task, revoked when withdrawn.
-fn request_status(status: AlertStatus) -> &'static str {
+/// Where a contained proposal stands: it follows its container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProposalState {
+    Open,
+    Done,
+    Withdrawn,
+}
+
+/// A Task's focus: done with the Task, withdrawn when it is cancelled.
+fn proposal_state(status: AlertStatus) -> ProposalState {
     match status {
-        AlertStatus::Current => "active",
-        AlertStatus::Resolved(Resolution::Done) => "completed",
-        AlertStatus::Resolved(Resolution::Withdrawn) => "revoked",
+        AlertStatus::Current => ProposalState::Open,
+        AlertStatus::Resolved(Resolution::Done) => ProposalState::Done,
+        AlertStatus::Resolved(Resolution::Withdrawn) => ProposalState::Withdrawn,
     }
 }
 
@@ -506,9 +515,15 @@ enum Contained<'a> {
 impl<'a> Contained<'a> {
     fn new(resource: RequestType, p: Proposal<'a>) -> Contained<'a> {
         match resource {
+            // The two resources have different status value sets (R4
+            // request-status; medicationrequest-status has no `revoked`).
             RequestType::ServiceRequest => Contained::ServiceRequest(ServiceRequest {
                 id: p.id,
-                status: p.status,
+                status: match p.state {
+                    ProposalState::Open => "active",
+                    ProposalState::Done => "completed",
+                    ProposalState::Withdrawn => "revoked",
+                },
                 intent: p.intent,
                 code: p.code,
                 subject: p.subject,
@@ -516,7 +531,11 @@ impl<'a> Contained<'a> {
             }),
             RequestType::MedicationRequest => Contained::MedicationRequest(MedicationRequest {
                 id: p.id,
-                status: p.status,
+                status: match p.state {
+                    ProposalState::Open => "active",
+                    ProposalState::Done => "completed",
+                    ProposalState::Withdrawn => "cancelled",
+                },
                 intent: p.intent,
                 medication_codeable_concept: p.code,
                 subject: p.subject,
@@ -528,7 +547,7 @@ impl<'a> Contained<'a> {
 
 struct Proposal<'a> {
     id: String,
-    status: &'static str,
+    state: ProposalState,
     intent: &'static str,
     code: CodeableConcept<'a>,
     subject: Reference<'a>,
