@@ -658,3 +658,344 @@ impl<'a> From<&'a str> for Annotation<'a> {
         Annotation { text }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use time::macros::{date, datetime};
+
+    fn alert(kind: Kind, rule: &str, evidence: &[(&str, &str)]) -> AlertRecord {
+        AlertRecord {
+            id: "0123456789abcdef0123456789abcdef".into(),
+            patient: "Patient/p1".into(),
+            rule: rule.into(),
+            kind,
+            severity: Severity::Warning,
+            state: if kind == Kind::FollowUp { State::Due } else { State::Active },
+            due: (kind == Kind::FollowUp).then_some(date!(2024 - 04 - 10)),
+            summary: "One line".into(),
+            detail: "What to do and why.".into(),
+            evidence: evidence
+                .iter()
+                .map(|(r, f)| EvidenceRecord { reference: (*r).into(), fact: (*f).into() })
+                .collect(),
+            citation: "Rossi et al. 2014, ref 12".into(),
+            profile: Profile::Enets,
+            preliminary: false,
+            since: datetime!(2024-01-10 08:00 +02:00),
+        }
+    }
+
+    fn render(a: &AlertRecord, status: AlertStatus) -> Value {
+        let r = alert_resource(a, status);
+        let v = r.to_value();
+        assert_eq!(v["resourceType"], r.resource_type());
+        // The bytes and the value are the same resource.
+        assert_eq!(serde_json::from_slice::<Value>(&r.to_vec()).unwrap(), v);
+        v
+    }
+
+    const WITHDRAWN: AlertStatus = AlertStatus::Resolved(Resolution::Withdrawn);
+    const DONE: AlertStatus = AlertStatus::Resolved(Resolution::Done);
+
+    #[test]
+    fn every_resource_carries_id_identifier_tags_code_and_citation() {
+        for (kind, rule, rt) in [
+            (Kind::Safety, "ssa.not-in-g3", "DetectedIssue"),
+            (Kind::Data, "data.unknown-unit", "DetectedIssue"),
+            (Kind::FollowUp, "followup.cga-surveillance", "Task"),
+            (Kind::Recommendation, "prrt.candidate", "RequestGroup"),
+            (Kind::Monitoring, "monitoring.prrt", "RequestGroup"),
+            (Kind::Workup, "workup.cga-missing", "RequestGroup"),
+        ] {
+            let mut a = alert(kind, rule, &[("Observation/o1", "Ki-67 4 % on 2024-01-05")]);
+            let v = render(&a, AlertStatus::Current);
+            assert_eq!(v["resourceType"], rt, "{rule}");
+            assert_eq!(v["id"], a.id);
+            assert_eq!(v["identifier"], json!([{"system": "https://islet.dev/fhir/alert-id", "value": a.id}]));
+            assert_eq!(
+                v["meta"]["tag"],
+                json!([{"system": uri::CODES, "code": "enets", "display": "ENETS 2012 profile"}])
+            );
+            assert_eq!(v["code"]["coding"][0]["system"], "https://islet.dev/fhir/CodeSystem/pnet");
+            assert_eq!(v["code"]["coding"][0]["code"], rule);
+            assert_eq!(v["code"]["text"], "One line");
+            assert_eq!(
+                v["extension"][0],
+                json!({"url": "https://islet.dev/fhir/StructureDefinition/citation", "valueString": "Rossi et al. 2014, ref 12"})
+            );
+            // The rule's display is its catalogue summary, whatever the finding's wording.
+            let summary = islet_guideline::rules::catalogue().into_iter().find(|r| r.id == rule).unwrap().summary;
+            assert_eq!(v["code"]["coding"][0]["display"], summary);
+            // The evidence reference exactly as received, with its fact.
+            let text = v.to_string();
+            assert!(text.contains(r#"{"display":"Ki-67 4 % on 2024-01-05","reference":"Observation/o1"}"#), "{text}");
+
+            a.profile = Profile::Nccn;
+            a.preliminary = true;
+            let tags = render(&a, AlertStatus::Current)["meta"]["tag"].clone();
+            assert_eq!(tags[0]["code"], "nccn");
+            assert_eq!(tags[1]["code"], "preliminary");
+        }
+    }
+
+    #[test]
+    fn safety_implicates_the_therapy_and_cites_the_rest() {
+        let a = alert(
+            Kind::Safety,
+            "ssa.not-in-g3",
+            &[
+                ("Condition/dx", "pNET diagnosis on 2024-01-02"),
+                ("Observation/ki67", "Ki-67 25 % on 2024-01-05"),
+                ("MedicationRequest/ssa", "somatostatin analogue planned on 2024-01-10"),
+                ("https://ehr.example/fhir/Procedure/op/_history/2", "resection of the primary planned on 2024-02-01"),
+            ],
+        );
+        let v = render(&a, AlertStatus::Current);
+        assert_eq!(v["status"], "final");
+        assert_eq!(v["severity"], "moderate");
+        assert_eq!(v["patient"], json!({"reference": "Patient/p1"}));
+        assert_eq!(v["identifiedDateTime"], "2024-01-10T08:00:00+02:00");
+        let refs = |v: &Value| -> Vec<String> {
+            v.as_array().unwrap().iter().map(|r| r["reference"].as_str().unwrap().to_string()).collect()
+        };
+        assert_eq!(
+            refs(&v["implicated"]),
+            ["MedicationRequest/ssa", "https://ehr.example/fhir/Procedure/op/_history/2"]
+        );
+        assert_eq!(refs(&v["evidence"][0]["detail"]), ["Condition/dx", "Observation/ki67"]);
+        assert_eq!(v["detail"], "One line\n\nWhat to do and why.");
+        assert_eq!(v["reference"], "https://islet.dev/fhir/rule/ssa.not-in-g3");
+
+        // Without a therapy among the evidence nothing is implicated; without other evidence, no `evidence`.
+        let only_observation = alert(Kind::Safety, "prrt.needs-uptake", &[("Observation/k", "Krenning 1")]);
+        let v = render(&only_observation, AlertStatus::Current);
+        assert!(v.get("implicated").is_none());
+        assert_eq!(refs(&v["evidence"][0]["detail"]), ["Observation/k"]);
+        let only_therapy = alert(Kind::Safety, "prrt.needs-uptake", &[("ServiceRequest/prrt", "PRRT planned")]);
+        let v = render(&only_therapy, AlertStatus::Current);
+        assert_eq!(refs(&v["implicated"]), ["ServiceRequest/prrt"]);
+        assert!(v.get("evidence").is_none());
+    }
+
+    #[test]
+    fn severity_and_status_of_a_detected_issue() {
+        let mut a = alert(Kind::Safety, "ssa.not-in-g3", &[]);
+        for (severity, expected) in
+            [(Severity::Critical, "high"), (Severity::Warning, "moderate"), (Severity::Info, "low")]
+        {
+            a.severity = severity;
+            assert_eq!(render(&a, AlertStatus::Current)["severity"], expected);
+        }
+        assert_eq!(render(&a, AlertStatus::Current)["status"], "final");
+        a.preliminary = true;
+        assert_eq!(render(&a, AlertStatus::Current)["status"], "preliminary");
+        // Resolved is cancelled, preliminary or not, however it ended.
+        assert_eq!(render(&a, WITHDRAWN)["status"], "cancelled");
+        assert_eq!(render(&a, DONE)["status"], "cancelled");
+    }
+
+    #[test]
+    fn data_problems_implicate_every_resource() {
+        let a = alert(
+            Kind::Data,
+            "data.grade-discordant",
+            &[("Observation/ki67", "Ki-67 25 %"), ("Observation/mitoses", "2 mitoses / 10 HPF")],
+        );
+        let v = render(&a, AlertStatus::Current);
+        assert_eq!(v["resourceType"], "DetectedIssue");
+        assert_eq!(v["implicated"].as_array().unwrap().len(), 2);
+        assert!(v.get("evidence").is_none());
+    }
+
+    #[test]
+    fn a_follow_up_is_a_task_with_a_dated_proposal() {
+        let a = alert(Kind::FollowUp, "followup.surveillance-imaging", &[("Observation/size1", "baseline 14 mm")]);
+        let v = render(&a, AlertStatus::Current);
+        assert_eq!(v["status"], "requested");
+        assert_eq!(v["intent"], "plan");
+        assert_eq!(v["for"], json!({"reference": "Patient/p1"}));
+        assert_eq!(v["restriction"], json!({"period": {"end": "2024-04-10"}}));
+        assert_eq!(
+            v["businessStatus"],
+            json!({"coding": [{"system": uri::CODES, "code": "due", "display": "Due"}], "text": "due"})
+        );
+        assert_eq!(v["instantiatesUri"], "https://islet.dev/fhir/rule/followup.surveillance-imaging");
+        assert_eq!(v["description"], "One line");
+        assert_eq!(v["note"], json!([{"text": "What to do and why."}]));
+        assert_eq!(v["focus"], json!({"reference": "#proposal-1"}));
+        let sr = &v["contained"][0];
+        assert_eq!(sr["resourceType"], "ServiceRequest");
+        assert_eq!(sr["id"], "proposal-1");
+        assert_eq!((&sr["status"], &sr["intent"]), (&json!("active"), &json!("proposal")));
+        // No order code exists in the contract for surveillance imaging: text only.
+        assert_eq!(sr["code"], json!({"text": "Imaging to measure the pancreatic tumour"}));
+        assert_eq!(sr["supportingInfo"], json!([{"reference": "Observation/size1", "display": "baseline 14 mm"}]));
+        assert!(v.get("statusReason").is_none());
+
+        for (state, code) in [(State::Scheduled, "scheduled"), (State::Overdue, "overdue")] {
+            let a = AlertRecord { state, ..a.clone() };
+            assert_eq!(render(&a, AlertStatus::Current)["businessStatus"]["coding"][0]["code"], code);
+        }
+        // No due date: no restriction.
+        let undated = AlertRecord { due: None, ..a.clone() };
+        assert!(render(&undated, AlertStatus::Current).get("restriction").is_none());
+    }
+
+    #[test]
+    fn a_resolved_task_is_completed_only_when_known_done() {
+        let a = alert(Kind::FollowUp, "followup.cga-surveillance", &[]);
+        let v = render(&a, WITHDRAWN);
+        assert_eq!(v["status"], "cancelled");
+        assert_eq!(v["statusReason"]["text"], "No longer proposed by Islet");
+        assert_eq!(v["contained"][0]["status"], "revoked");
+        let v = render(&a, DONE);
+        assert_eq!(v["status"], "completed");
+        assert!(v.get("statusReason").is_none());
+        assert_eq!(v["contained"][0]["status"], "completed");
+        // The state it was in when it ended is kept.
+        assert_eq!(v["businessStatus"]["text"], "due");
+    }
+
+    #[test]
+    fn a_recommendation_is_a_request_group_of_proposals() {
+        let a = alert(
+            Kind::Recommendation,
+            "targeted.after-chemo",
+            &[
+                ("Condition/dx", "pNET diagnosis"),
+                ("MedicationStatement/chemo", "chemotherapy done"),
+                ("Observation/pd", "progressive disease"),
+                ("Patient/p1", "born 1960-05-01"),
+            ],
+        );
+        let v = render(&a, AlertStatus::Current);
+        assert_eq!((&v["status"], &v["intent"]), (&json!("active"), &json!("proposal")));
+        assert_eq!(v["instantiatesUri"], json!(["https://islet.dev/fhir/rule/targeted.after-chemo"]));
+        assert_eq!(v["subject"], json!({"reference": "Patient/p1"}));
+        assert_eq!(v["authoredOn"], "2024-01-10T08:00:00+02:00");
+        assert_eq!(v["note"], json!([{"text": "One line"}, {"text": "What to do and why."}]));
+        // R4 takes only Condition/Observation/DiagnosticReport/DocumentReference as reasons.
+        let reasons: Vec<&str> =
+            v["reasonReference"].as_array().unwrap().iter().map(|r| r["reference"].as_str().unwrap()).collect();
+        assert_eq!(reasons, ["Condition/dx", "Observation/pd"]);
+        let others: Vec<&Value> = v["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["url"] == uri::EVIDENCE_EXTENSION)
+            .map(|e| &e["valueReference"])
+            .collect();
+        assert_eq!(
+            others,
+            [
+                &json!({"reference": "MedicationStatement/chemo", "display": "chemotherapy done"}),
+                &json!({"reference": "Patient/p1", "display": "born 1960-05-01"})
+            ]
+        );
+        // Everolimus or sunitinib: alternatives, at most one, each a contained proposal.
+        let action = &v["action"][0];
+        assert_eq!(action["title"], "Everolimus or sunitinib");
+        assert_eq!(action["description"], "One line");
+        assert_eq!(action["selectionBehavior"], "at-most-one");
+        assert_eq!(action["action"][1]["resource"], json!({"reference": "#proposal-2"}));
+        let mr = &v["contained"][1];
+        assert_eq!(mr["resourceType"], "MedicationRequest");
+        assert_eq!(mr["id"], "proposal-2");
+        assert_eq!((&mr["status"], &mr["intent"]), (&json!("active"), &json!("proposal")));
+        assert_eq!(mr["medicationCodeableConcept"]["coding"][0]["code"], "L01EX01");
+        assert_eq!(mr["subject"], json!({"reference": "Patient/p1"}));
+
+        let revoked = render(&a, WITHDRAWN);
+        assert_eq!(revoked["status"], "revoked");
+        // MedicationRequest has no `revoked` in R4.
+        assert_eq!(revoked["contained"][0]["status"], "cancelled");
+        assert_eq!(render(&a, DONE)["status"], "revoked");
+    }
+
+    #[test]
+    fn one_request_is_the_action_itself_and_none_is_just_words() {
+        let a = alert(Kind::Recommendation, "prrt.candidate", &[]);
+        let v = render(&a, AlertStatus::Current);
+        assert_eq!(v["action"][0]["resource"], json!({"reference": "#proposal-1"}));
+        assert!(v["action"][0].get("selectionBehavior").is_none());
+        assert_eq!(v["contained"][0]["code"]["coding"][0]["code"], "prrt");
+        assert_eq!(render(&a, WITHDRAWN)["contained"][0]["status"], "revoked");
+
+        let sirt = render(&alert(Kind::Recommendation, "liver.sirt", &[]), AlertStatus::Current);
+        assert_eq!(sirt["action"][0]["selectionBehavior"], "all");
+        assert_eq!(sirt["contained"].as_array().unwrap().len(), 2);
+
+        let watch = render(&alert(Kind::Monitoring, "monitoring.ssa", &[]), AlertStatus::Current);
+        assert!(watch.get("contained").is_none());
+        assert_eq!(
+            watch["action"],
+            json!([{"title": "Side effects of the somatostatin analogue", "description": "One line"}])
+        );
+    }
+
+    #[test]
+    fn an_unknown_rule_still_renders() {
+        // An alert stored by another version of Islet, whose rule this build does not know.
+        let rg = render(&alert(Kind::Recommendation, "retired.rule", &[("Observation/o", "x")]), AlertStatus::Current);
+        assert_eq!(rg["code"]["coding"][0], json!({"system": uri::CODES, "code": "retired.rule"}));
+        assert_eq!(rg["action"], json!([{"title": "One line"}]));
+        let task = render(&alert(Kind::FollowUp, "retired.followup", &[("Observation/o", "x")]), AlertStatus::Current);
+        assert_eq!(task["contained"][0]["code"], json!({"text": "One line"}));
+        assert_eq!(task["contained"][0]["supportingInfo"][0]["reference"], "Observation/o");
+    }
+
+    #[test]
+    fn empty_strings_are_left_out() {
+        let mut a = alert(Kind::Recommendation, "prrt.candidate", &[("", "lost"), ("Observation/o", "")]);
+        a.summary.clear();
+        a.detail.clear();
+        a.citation.clear();
+        let v = render(&a, AlertStatus::Current);
+        assert!(v.get("note").is_none());
+        assert!(v.get("extension").is_none());
+        assert!(v["code"].get("text").is_none());
+        assert!(v["action"][0].get("description").is_none());
+        assert_eq!(v["reasonReference"], json!([{"reference": "Observation/o"}]));
+        let issue = render(&AlertRecord { kind: Kind::Safety, ..a.clone() }, AlertStatus::Current);
+        assert!(issue.get("detail").is_none());
+        let mut only_detail = a.clone();
+        only_detail.detail = "d".into();
+        let issue = render(&AlertRecord { kind: Kind::Safety, ..only_detail }, AlertStatus::Current);
+        assert_eq!(issue["detail"], "d");
+    }
+
+    #[test]
+    fn times_are_written_as_fhir_can_read_them() {
+        assert_eq!(date_time(datetime!(2024-01-10 08:00 +02:00)).unwrap(), "2024-01-10T08:00:00+02:00");
+        assert_eq!(date_time(datetime!(2024-01-10 08:00:00.5 UTC)).unwrap(), "2024-01-10T08:00:00.5Z");
+        assert_eq!(date_time(datetime!(2024-01-10 08:00 +14:00)).unwrap(), "2024-01-10T08:00:00+14:00");
+        // FHIR offsets stop at ±14:00 and have no seconds: written in UTC instead.
+        assert_eq!(date_time(datetime!(2024-01-10 08:00 +14:30)).unwrap(), "2024-01-09T17:30:00Z");
+        assert_eq!(date_time(datetime!(2024-01-10 08:00 -01:00:30)).unwrap(), "2024-01-10T09:00:30Z");
+        // Years FHIR cannot write.
+        assert_eq!(date_time(datetime!(0000-06-01 00:00 UTC)), None);
+        assert_eq!(date_time(datetime!(-0001-06-01 00:00 UTC)), None);
+        assert_eq!(date(date!(2024 - 04 - 10)).unwrap(), "2024-04-10");
+        assert_eq!(date(date!(0099 - 01 - 02)).unwrap(), "0099-01-02");
+        assert_eq!(date(date!(-0001 - 01 - 02)), None);
+        // And then they are left out.
+        let mut a = alert(Kind::FollowUp, "followup.cga-surveillance", &[]);
+        a.since = datetime!(-0001-06-01 00:00 UTC);
+        a.due = Some(date!(-0001 - 01 - 01));
+        let v = render(&a, AlertStatus::Current);
+        assert!(v.get("authoredOn").is_none() && v.get("restriction").is_none());
+    }
+
+    #[test]
+    fn reference_types() {
+        assert_eq!(type_of("Observation/o1"), "Observation");
+        assert_eq!(type_of("https://ehr.example/fhir/Procedure/op"), "Procedure");
+        assert_eq!(type_of("Procedure/op/_history/3"), "Procedure");
+        assert_eq!(type_of("urn:uuid:2f1c"), "");
+        assert_eq!(type_of(""), "");
+        assert!(is_therapy("MedicationStatement/m") && is_therapy("ServiceRequest/s"));
+        assert!(!is_therapy("Observation/o") && !is_therapy("Medication/m"));
+    }
+}
