@@ -28,6 +28,10 @@
 //!   Observation, DiagnosticReport, DocumentReference); any other type in
 //!   the [`uri::EVIDENCE_EXTENSION`] extension.
 //!
+//! Times: the alert's `since` (the clinical time of its newest evidence) is
+//! `DetectedIssue.identifiedDateTime` and `Task` / `RequestGroup.authoredOn`;
+//! a follow-up's due date is `Task.restriction.period.end`.
+//!
 //! Status: DetectedIssue `preliminary` / `final`, resolved `cancelled`; Task
 //! `requested`, resolved `completed` ([`Resolution::Done`]) or `cancelled`
 //! ([`Resolution::Withdrawn`]); RequestGroup `active`, resolved `revoked`.

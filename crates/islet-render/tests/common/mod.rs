@@ -112,13 +112,18 @@ pub fn evidence(reference: &str, fact: &str) -> EvidenceRecord {
     EvidenceRecord { reference: reference.into(), fact: fact.into() }
 }
 
-/// The python of the validator's venv (installed when missing).
+/// The python of the validator's venv (installed when missing), once per test binary.
 pub fn validator_python() -> PathBuf {
-    let script = repo().join("scripts/ensure-fhir-validator");
-    let out = std::process::Command::new(&script)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
-    assert!(out.status.success(), "{} failed: {}", script.display(), out.status);
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let script = repo().join("scripts/ensure-fhir-validator");
+            let out = std::process::Command::new(&script)
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+            assert!(out.status.success(), "{} failed: {}", script.display(), out.status);
+            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        })
+        .clone()
 }
