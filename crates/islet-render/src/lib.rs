@@ -32,10 +32,11 @@
 //! - Pure: no I/O, no clock, no store. What an alert's lifecycle says beyond
 //!   the alert itself (resolved, later acknowledged) comes in as an
 //!   [`AlertStatus`].
-//! - Never panics and never writes invalid FHIR for any alert: strings FHIR
-//!   would refuse (empty) are left out, a time that cannot be written as a
-//!   FHIR `dateTime` is left out. Tests validate every kind in every status
-//!   with an independent implementation (PyPI `fhir.resources`).
+//! - Never panics, and writes valid R4 for every alert the engine makes (its
+//!   ids are FHIR ids, its patient a reference): strings FHIR would refuse
+//!   (empty) are left out, and so is a time FHIR cannot write. Tests validate
+//!   every kind in every status with an independent implementation (PyPI
+//!   `fhir.resources`, `scripts/fhir-validate.py`).
 //! - Islet's own output is never a clinical fact for Islet: DetectedIssue,
 //!   Task and RequestGroup are types the decoder skips, and the contained
 //!   requests are `intent: proposal`, which the decoder never reads as a plan
