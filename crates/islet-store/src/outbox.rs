@@ -212,22 +212,17 @@ impl<R: OutboxRow> Outbox<R> {
     }
 
     /// Becomes this outbox's only relay, when no other session is: the lock is
-    /// taken on a connection of its own (taken out of the pool, so the lock
-    /// never goes back into it with a pooled connection). `None`: another
-    /// instance leads.
+    /// taken on a pooled connection which, when it got the lock, leaves the
+    /// pool for good (the lock must never go back into the pool with it). When
+    /// another instance leads (`None`), the connection goes back unchanged.
     pub async fn try_lead(&self) -> Result<Option<Leader<R>>, StoreError> {
-        let mut conn = self.pool.acquire().await?.detach();
+        let mut conn = self.pool.acquire().await?;
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
             .bind(LOCK_NAMESPACE)
             .bind(R::KIND.lock_key())
-            .fetch_one(&mut conn)
+            .fetch_one(&mut *conn)
             .await?;
-        if locked {
-            Ok(Some(Leader { conn, row: PhantomData }))
-        } else {
-            let _ = conn.close().await;
-            Ok(None)
-        }
+        Ok(locked.then(|| Leader { conn: conn.detach(), row: PhantomData }))
     }
 
     /// How many rows wait, and since when (any instance may ask).
