@@ -664,3 +664,82 @@ fn poll_loop(consumer: Arc<BaseConsumer<Context>>, tx: mpsc::Sender<Event>) {
     drop(context);
     drop(consumer);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use islet_engine::BatchLimits;
+    use islet_fhir::{Decoder, SiteMapping};
+    use time::macros::datetime;
+
+    fn record(value: Option<&[u8]>) -> Record {
+        Record {
+            origin: Origin { source: Source::topic("fhir"), partition: 3, offset: 41 },
+            value: value.map(<[u8]>::to_vec),
+            key: Some(b"Observation/o1".to_vec()),
+            timestamp_ms: Some(1_765_000_000_123),
+        }
+    }
+
+    fn batch_of(r: &Record) -> Batch {
+        let mut b = Batcher::new(
+            Decoder::new(SiteMapping::empty()),
+            BatchLimits { max_messages: 10 },
+            datetime!(2026-01-01 0:00 UTC),
+        )
+        .keep_bytes(true);
+        assert!(r.push_to(&mut b).is_none());
+        b.take()
+    }
+
+    #[test]
+    fn a_record_without_value_is_rejected_not_skipped() {
+        for value in [None, Some(&b""[..]), Some(&b" \n"[..])] {
+            let batch = batch_of(&record(value));
+            let rejections: Vec<_> = batch.rejections().collect();
+            assert_eq!(rejections.len(), 1, "{value:?}");
+            assert_eq!(rejections[0].code, EMPTY_RECORD);
+            assert_eq!(batch.positions()[0].next_offset, 42, "its offset is consumed");
+            assert_eq!(batch.items[0].key.as_deref(), Some(&b"Observation/o1"[..]));
+            assert_eq!(batch.items[0].timestamp_ms, Some(1_765_000_000_123));
+        }
+    }
+
+    #[test]
+    fn a_record_is_decoded_with_its_coordinates() {
+        let batch = batch_of(&record(Some(b"[1]")));
+        let rejections: Vec<_> = batch.rejections().collect();
+        assert_eq!(rejections[0].code, "not-an-object");
+        assert_eq!(rejections[0].origin, Origin { source: Source::topic("fhir"), partition: 3, offset: 41 });
+        assert_eq!(batch.items[0].bytes.as_deref(), Some(&b"[1]"[..]));
+        assert_eq!(batch.topic_partitions(), [("fhir".to_string(), 3)]);
+    }
+
+    fn with(properties: &[(&str, &str)]) -> ConsumerSettings {
+        let mut s = ConsumerSettings::new("127.0.0.1:1", "islet", vec!["fhir".into()]);
+        s.properties = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        s
+    }
+
+    #[test]
+    fn settings_islet_relies_on_cannot_be_changed() {
+        let (config, start) = with(&[("security.protocol", "ssl")]).client_config().unwrap();
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("security.protocol"), Some("ssl"));
+        assert_eq!(start, Offset::Beginning);
+        assert!(with(&[("enable.auto.commit", "false")]).client_config().is_ok(), "repeating is fine");
+        let err = with(&[("enable.auto.commit", "true")]).client_config().unwrap_err();
+        assert!(err.to_string().contains("enable.auto.commit"), "{err}");
+        let err = with(&[("group.id", "other")]).client_config().unwrap_err();
+        assert!(err.to_string().contains("group.id"), "{err}");
+        let err = with(&[("partition.assignment.strategy", "cooperative-sticky")]).client_config().unwrap_err();
+        assert!(err.to_string().contains("eager"), "{err}");
+        let (_, start) = with(&[("auto.offset.reset", "latest")]).client_config().unwrap();
+        assert_eq!(start, Offset::End);
+        assert!(with(&[("auto.offset.reset", "error")]).client_config().is_err());
+        let mut no_topics = with(&[]);
+        no_topics.topics.clear();
+        assert!(matches!(no_topics.client_config(), Err(SettingsError::Missing(_))));
+    }
+}

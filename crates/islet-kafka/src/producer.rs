@@ -113,3 +113,26 @@ fn outcome<Gone>(report: Result<OwnedDeliveryResult, Gone>) -> Result<Delivered,
         Err(_) => Err(KafkaError::Canceled),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(name: &str, value: &str) -> Result<RelayProducer, SettingsError> {
+        let mut s = ProducerSettings::new("127.0.0.1:1");
+        s.properties.insert(name.into(), value.into());
+        RelayProducer::new(&s)
+    }
+
+    #[test]
+    fn idempotence_and_acks_cannot_be_weakened() {
+        assert!(with("acks", "all").is_ok());
+        assert!(with("message.timeout.ms", "5000").is_ok());
+        for (name, value) in [("acks", "1"), ("enable.idempotence", "false"), ("bootstrap.servers", "elsewhere:9092")] {
+            let err = with(name, value).err().unwrap_or_else(|| panic!("{name}={value} accepted"));
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        assert!(matches!(RelayProducer::new(&ProducerSettings::new(" ")), Err(SettingsError::Missing(_))));
+        assert!(matches!(with("no.such.property", "1"), Err(SettingsError::Client(_))));
+    }
+}

@@ -549,3 +549,77 @@ async fn rejections_become_dead_letters_with_original_bytes_and_headers() {
     assert_eq!(header(line, dead_letter::SOURCE_OFFSET), Some(&b"4"[..]));
     assert_eq!(header(line, dead_letter::SOURCE_TIMESTAMP), None);
 }
+
+/// While PostgreSQL cannot say where a partition stands, nothing is
+/// consumed; once it answers, the partition starts there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_waits_for_the_positions() {
+    let broker = TestBroker::start();
+    let topic = broker.topic("lookup", 1);
+    produce(&broker, &topic, 0, (0..5).map(|i| format!("v{i}"))).await;
+    let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    let lookup = move |_: &str, _: i32| -> Result<Option<i64>, islet_kafka::consumer::LookupError> {
+        match counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+            0..=2 => Err("connection refused at 127.0.0.1:5432".into()),
+            _ => Ok(Some(2)),
+        }
+    };
+    let mut source = KafkaSource::start(&settings(&broker, &unique("group"), &[&topic]), lookup).unwrap();
+    let events = events_until(&mut source, |e| records(e).len() == 3).await;
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 4, "three failures, then the answer");
+    assert_eq!(events[0], Event::Assigned(vec![Assigned { topic: topic.clone(), partition: 0, next_offset: Some(2) }]));
+    assert_eq!(offsets_of(&events, 0), [2, 3, 4]);
+    source.close().await;
+}
+
+/// The relay's loop publishes rows as they are committed and, at shutdown,
+/// finishes, flushes and hands the lead over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_loop_follows_the_outbox_until_shutdown() {
+    let db = TestDb::new().await;
+    let engine = engine();
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let mut store = db.store();
+    let cohort = small_tumour_cohort(10);
+    engine.process(&mut store, &Batch::of_items(cohort[..10].to_vec()), now).await.unwrap();
+    let broker = TestBroker::start();
+    let topic = broker.topic("alerts", 2);
+    let settings = RelaySettings { idle_wait: Duration::from_millis(50), ..RelaySettings::new(topic.clone()) };
+    let relay = Relay::new(AlertOutbox::new(db.pool.clone()), producer(broker.brokers()), settings, alert_record);
+    let metrics = relay.metrics();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(relay.run(async {
+        let _ = stopped.await;
+    }));
+    let drained = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let left: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change WHERE published_at IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                if left == 0 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{left} changes still unpublished");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    drained(&db).await;
+    assert!(metrics.leading.load(std::sync::atomic::Ordering::Relaxed));
+    engine.process(&mut store, &Batch::of_items(cohort[10..].to_vec()), now).await.unwrap();
+    drained(&db).await;
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(15), running).await.expect("the loop ends").unwrap();
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(metrics.published.load(std::sync::atomic::Ordering::Relaxed), total as u64);
+    assert!(!metrics.leading.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(AlertOutbox::new(db.pool.clone()).try_lead().await.unwrap().is_some(), "the lead was released");
+    let messages = tokio::task::block_in_place(|| read_topic(&broker, &topic, 2, total as usize));
+    assert_eq!(messages.len(), total as usize);
+}
