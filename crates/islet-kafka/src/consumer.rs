@@ -104,12 +104,7 @@ impl ConsumerSettings {
                 });
             }
         }
-        let defaults = [
-            ("auto.offset.reset", "earliest"),
-            ("enable.partition.eof", "false"),
-            // Revocation before a member leaves, not after the session times out.
-            ("session.timeout.ms", "45000"),
-        ];
+        let defaults = [("auto.offset.reset", "earliest"), ("enable.partition.eof", "false")];
         let fixed = [
             ("bootstrap.servers", self.brokers.as_str()),
             ("group.id", self.group_id.as_str()),

@@ -213,10 +213,13 @@ where
         let mut backoff = first;
         loop {
             let wait = match self.step().await {
-                Ok(Step::Published { failed: 0, .. }) => {
+                // Some rows went out: go on at once, even if others failed (a
+                // row that can never be sent must not slow down the rest).
+                Ok(Step::Published { published, failed }) if failed == 0 || published > 0 => {
                     backoff = first;
                     Duration::ZERO
                 }
+                // Nothing went out: the broker is away, or only failing rows wait.
                 Ok(Step::Published { .. }) => {
                     let wait = backoff;
                     backoff = (backoff * 2).min(self.settings.max_backoff);

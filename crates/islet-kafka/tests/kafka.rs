@@ -623,3 +623,91 @@ async fn the_relay_loop_follows_the_outbox_until_shutdown() {
     let messages = tokio::task::block_in_place(|| read_topic(&broker, &topic, 2, total as usize));
     assert_eq!(messages.len(), total as usize);
 }
+
+/// Rates on this machine (not a check): records handed over by the source,
+/// rows relayed to a topic. `cargo test -p islet-kafka --test kafka -- --ignored --nocapture rates`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn rates() {
+    const N: usize = 100_000;
+    let broker = TestBroker::start();
+    let topic = broker.topic("rate", 4);
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.brokers()).set("linger.ms", "5").create().unwrap();
+    let value = vec![b'x'; 500];
+    let mut pending = Vec::with_capacity(N);
+    for i in 0..N {
+        let key = format!("Patient/{}", i % 997);
+        loop {
+            match producer.send_result(FutureRecord::to(&topic).key(&key).payload(&value)) {
+                Ok(delivery) => {
+                    pending.push(delivery);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    }
+    for d in pending {
+        d.await.unwrap().unwrap();
+    }
+    let db = TestDb::new().await;
+    let started = Instant::now();
+    let mut source = KafkaSource::start(&settings(&broker, &unique("group"), &[&topic]), positions(&db)).unwrap();
+    let mut got = 0;
+    let mut first = None;
+    let mut buffer = Vec::with_capacity(1000);
+    while got < N {
+        buffer.clear();
+        source.recv_many(&mut buffer, 1000).await;
+        for e in &buffer {
+            if let Event::Record(_) = e {
+                first.get_or_insert_with(Instant::now);
+                got += 1;
+            }
+        }
+    }
+    let consumed = first.unwrap().elapsed();
+    println!(
+        "source: {N} records of 500 bytes in {:.2} s after the first ({:.0}/s); join and first record after {:.2} s",
+        consumed.as_secs_f64(),
+        N as f64 / consumed.as_secs_f64(),
+        (first.unwrap() - started).as_secs_f64()
+    );
+    source.close().await;
+
+    const ROWS: i64 = 20_000;
+    sqlx::query(
+        "INSERT INTO rejection (source, partition, \"offset\", code, reason, message, message_key) \
+         SELECT 'fhir', 0, n, 'invalid-json', 'not valid JSON', convert_to(repeat('x', 500), 'UTF8'), \
+         convert_to('Observation/' || n, 'UTF8') FROM generate_series(1, $1) AS n",
+    )
+    .bind(ROWS)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let dlq = broker.topic("rate-dlq", 4);
+    let mut relay = Relay::new(
+        DeadLetterOutbox::new(db.pool.clone()),
+        producer_for(&broker),
+        RelaySettings {
+            batch_size: std::env::var("RELAY_BATCH").map_or(500, |b| b.parse().unwrap()),
+            ..RelaySettings::new(dlq.clone())
+        },
+        dead_letter_record,
+    );
+    let started = Instant::now();
+    let published = relay.flush(Duration::from_secs(120)).await;
+    let took = started.elapsed();
+    assert_eq!(published as i64, ROWS);
+    println!(
+        "relay: {ROWS} dead letters in {:.2} s ({:.0}/s, rounds of {})",
+        took.as_secs_f64(),
+        ROWS as f64 / took.as_secs_f64(),
+        std::env::var("RELAY_BATCH").unwrap_or("500".into())
+    );
+}
+
+fn producer_for(broker: &TestBroker) -> Arc<RelayProducer> {
+    producer(broker.brokers())
+}
