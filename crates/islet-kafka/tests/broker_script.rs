@@ -81,3 +81,57 @@ fn ports_it_did_not_start_are_left_alone() {
     assert_eq!(kafka.status.code(), Some(2), "{}", text(&kafka));
     assert!(text(&kafka).contains("9092 is left alone"));
 }
+
+/// The SQLite build keeps records across a broker restart. Ignored: the
+/// first run builds tansu (about 9 minutes).
+/// `cargo test -p islet-kafka --test broker_script -- --ignored durable`
+#[test]
+#[ignore]
+fn the_durable_broker_keeps_records_across_a_restart() {
+    use rdkafka::message::Message as _;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let dir = TempDir::new("ensure-broker-durable");
+    let data = dir.path().to_str().unwrap();
+    let port = free_port().to_string();
+    let brokers = format!("127.0.0.1:{port}");
+    let start = || {
+        let out = script(&["start", "--durable", "--port", &port, "--data", data]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let stop = || {
+        let out = script(&["stop", "--data", data]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    start();
+    assert!(dir.path().join("tansu.db").exists(), "the SQLite file is in --data");
+    let topic = unique("durable");
+    let created = script(&["topics", "--port", &port, &format!("{topic}:1")]);
+    assert!(created.status.success(), "{}", text(&created));
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    for i in 0..3 {
+        let value = format!("kept-{i}");
+        producer.send(BaseRecord::<str, str>::to(&topic).key("k").payload(&value)).unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    drop(producer);
+    stop();
+    start();
+
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &brokers).set("group.id", unique("reader")).create().unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(&topic, 0, Offset::Beginning).unwrap();
+    consumer.assign(&list).unwrap();
+    let mut values = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while values.len() < 3 && std::time::Instant::now() < deadline {
+        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+            values.push(String::from_utf8(m.unwrap().payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    drop(consumer);
+    stop();
+    assert_eq!(values, ["kept-0", "kept-1", "kept-2"]);
+}
