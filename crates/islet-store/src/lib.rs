@@ -15,6 +15,7 @@
 //!
 //! [`claim_due`]: islet_engine::Transaction::claim_due
 
+pub mod outbox;
 pub mod retry;
 pub mod test_support;
 mod tx;
@@ -23,7 +24,7 @@ pub use sqlx::PgPool;
 pub use tx::PgTx;
 
 use islet_engine::ingest::Fingerprint;
-use islet_engine::{AlertChange, AlertRecord, ChangeKind, SourcePosition};
+use islet_engine::{AlertChange, AlertRecord, SourcePosition};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row};
 use std::str::FromStr;
@@ -192,24 +193,7 @@ impl PgStore {
     pub async fn change_log(&self) -> Result<Vec<AlertChange>, StoreError> {
         let rows =
             sqlx::query("SELECT at, change, cause, alert FROM alert_change ORDER BY seq").fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|r| {
-                let change: String = r.try_get("change")?;
-                let cause: sqlx::types::Json<islet_engine::Cause> = r.try_get("cause")?;
-                let alert: sqlx::types::Json<AlertRecord> = r.try_get("alert")?;
-                Ok(AlertChange {
-                    at: r.try_get("at")?,
-                    change: match change.as_str() {
-                        "raised" => ChangeKind::Raised,
-                        "updated" => ChangeKind::Updated,
-                        "resolved" => ChangeKind::Resolved,
-                        other => return Err(StoreError::Corrupt(format!("change kind {other:?}"))),
-                    },
-                    cause: cause.0,
-                    alert: alert.0,
-                })
-            })
-            .collect()
+        rows.iter().map(outbox::alert_change).collect()
     }
 
     /// Where a source partition stands, if any batch of it committed.
