@@ -34,6 +34,7 @@
 //! ```
 
 use islet_guideline::{Config, Instant, Profile};
+use islet_render::AlertFormat;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -132,7 +133,8 @@ pub struct KafkaSettings {
     pub dead_letter_topic: String,
     pub alert_topic: String,
     /// `fhir` (the FHIR resource of each alert) or `json` (the alert JSON).
-    pub alert_format: AlertFormatSetting,
+    #[serde(deserialize_with = "parsed")]
+    pub alert_format: AlertFormat,
     /// librdkafka properties passed through to the consumer and producers
     /// (SASL, TLS, timeouts). Islet's own choices (manual commits, the
     /// idempotent producer) cannot be overridden here.
@@ -147,7 +149,7 @@ impl Default for KafkaSettings {
             group_id: "islet".into(),
             dead_letter_topic: "islet.dead-letter".into(),
             alert_topic: "islet.alerts".into(),
-            alert_format: AlertFormatSetting::Fhir,
+            alert_format: AlertFormat::Fhir,
             properties: BTreeMap::new(),
         }
     }
@@ -160,23 +162,13 @@ impl KafkaSettings {
     }
 }
 
-/// What the alert topic carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertFormatSetting {
-    Fhir,
-    Json,
-}
-
-impl std::str::FromStr for AlertFormatSetting {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "fhir" => Ok(AlertFormatSetting::Fhir),
-            "json" => Ok(AlertFormatSetting::Json),
-            other => Err(format!("{other:?} is neither fhir nor json")),
-        }
-    }
+/// A value read through its `FromStr` (one parser for the file and the environment).
+fn parsed<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(d: D) -> Result<T, D::Error>
+where
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 /// Librdkafka properties Islet sets itself: overriding them would break
@@ -291,7 +283,7 @@ impl Settings {
             "kafka.group_id" => self.kafka.group_id = value.trim().to_owned(),
             "kafka.dead_letter_topic" => self.kafka.dead_letter_topic = value.trim().to_owned(),
             "kafka.alert_topic" => self.kafka.alert_topic = value.trim().to_owned(),
-            "kafka.alert_format" => self.kafka.alert_format = value.trim().parse()?,
+            "kafka.alert_format" => self.kafka.alert_format = value.trim().parse().map_err(|e| format!("{e}"))?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())

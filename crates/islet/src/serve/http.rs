@@ -165,10 +165,8 @@ async fn readyz(Extract(state): Extract<Arc<State>>) -> Response {
     if !matches!(ping, Ok(true)) {
         problems.push("database unreachable".to_owned());
     }
-    if let Some(kafka) = &state.kafka_ready {
-        if let Err(why) = kafka() {
-            problems.push(why);
-        }
+    if state.kafka_enabled && !state.kafka_joined.load(Ordering::Relaxed) {
+        problems.push("not in the Kafka consumer group".to_owned());
     }
     if problems.is_empty() {
         (StatusCode::OK, "ready\n").into_response()

@@ -80,13 +80,13 @@ pub async fn ingest(state: &State, body: &[u8], received_ms: i64) -> Result<Inge
     }
     let started = std::time::Instant::now();
     let mut rejections = Vec::new();
-    let counted = batch.clone();
+    let received = super::metrics::Received::of(&batch);
     let (changes, stats) = commit_isolating(&state.engine, &state.store, batch, now, &state.http_backoff, &mut |r| {
         rejections.push(r.clone())
     })
     .await?;
     state.metrics.batch_committed(
-        &counted,
+        &received,
         &stats,
         &changes,
         &rejections,

@@ -182,21 +182,20 @@ impl Metrics {
     /// Counts one committed batch. `now_unix` is the commit's wall time.
     pub fn batch_committed(
         &self,
-        batch_messages: &Batch,
+        received: &Received,
         stats: &Stats,
         changes: &[AlertChange],
         rejections: &[Rejection],
         elapsed: std::time::Duration,
         now_unix: f64,
     ) {
-        for item in &batch_messages.items {
-            let source = item.origin.source.name().to_owned();
-            let labels = RecordLabels { source: source.clone(), partition: item.origin.partition.to_string() };
-            self.records.get_or_create(&labels).inc();
-            if let Some(ms) = item.timestamp_ms {
-                self.event_to_commit.observe((now_unix - ms as f64 / 1000.0).max(0.0));
-            }
-            self.last_event.get_or_create(&SourceLabels { source }).set(now_unix);
+        for ((source, partition), n) in &received.per_partition {
+            let labels = RecordLabels { source: source.clone(), partition: partition.to_string() };
+            self.records.get_or_create(&labels).inc_by(*n);
+            self.last_event.get_or_create(&SourceLabels { source: source.clone() }).set(now_unix);
+        }
+        for ms in &received.timestamps_ms {
+            self.event_to_commit.observe((now_unix - *ms as f64 / 1000.0).max(0.0));
         }
         for (outcome, n) in [
             ("applied", stats.stored),
@@ -215,7 +214,7 @@ impl Metrics {
         }
         self.alert_changes_committed(changes);
         self.batch_duration.observe(elapsed.as_secs_f64());
-        self.batch_size.observe(batch_messages.messages as f64);
+        self.batch_size.observe(received.messages as f64);
     }
 
     pub fn alert_changes_committed(&self, changes: &[AlertChange]) {
@@ -227,6 +226,26 @@ impl Metrics {
             };
             self.alert_changes.get_or_create(&ChangeLabels { change, kind: c.alert.kind.as_str() }).inc();
         }
+    }
+}
+
+/// What a batch brought, noted before the batch goes to the store.
+#[derive(Debug, Default)]
+pub struct Received {
+    pub messages: u64,
+    pub per_partition: std::collections::BTreeMap<(String, i32), u64>,
+    /// The source timestamps (Kafka record time, HTTP arrival).
+    pub timestamps_ms: Vec<i64>,
+}
+
+impl Received {
+    pub fn of(batch: &Batch) -> Received {
+        let mut r = Received { messages: batch.messages, ..Received::default() };
+        for item in &batch.items {
+            *r.per_partition.entry((item.origin.source.name().to_owned(), item.origin.partition)).or_default() += 1;
+            r.timestamps_ms.extend(item.timestamp_ms);
+        }
+        r
     }
 }
 

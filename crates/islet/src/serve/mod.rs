@@ -6,6 +6,7 @@
 //! Shutdown (SIGTERM): `/readyz` fails at once, no new request or batch is
 //! taken, the ones in flight finish and commit, then the tasks stop.
 
+pub mod consume;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -40,8 +41,13 @@ pub struct State {
     pub http_messages: AtomicI64,
     /// A request waits for the database at most this long before `503`.
     pub http_backoff: Backoff,
-    /// Kafka's part of readiness, when Kafka is configured.
-    pub kafka_ready: Option<Box<dyn Fn() -> Result<(), String> + Send + Sync>>,
+    /// Kafka is configured: readiness waits for the group join.
+    pub kafka_enabled: bool,
+    /// The consumer has joined its group (its first assignment came).
+    pub kafka_joined: AtomicBool,
+    /// A Kafka batch waits for the database as long as it takes (the
+    /// consumer keeps its group membership meanwhile).
+    pub kafka_backoff: Backoff,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +60,8 @@ pub enum ServeError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    #[error("{0}")]
+    Kafka(String),
 }
 
 pub struct Application {
@@ -73,13 +81,6 @@ impl Application {
                  refusing to accept clinical data unauthenticated on a network"
             )));
         }
-        if settings.kafka.enabled() {
-            return Err(ServeError::Settings(
-                "kafka.brokers is set, but this build of islet serve has no Kafka consumer yet: \
-                 unset ISLET_KAFKA_BROKERS to run with HTTP ingest only"
-                    .into(),
-            ));
-        }
         let engine = Arc::new(crate::cli::engine(&settings).map_err(ServeError::Settings)?);
         let url = settings.database_url().map_err(ServeError::Settings)?.to_owned();
         let pool = crate::cli::connect_and_migrate(&url, settings.database.pool_size, false)
@@ -96,7 +97,9 @@ impl Application {
             max_body_bytes: settings.http.max_body_bytes,
             http_messages: AtomicI64::new(1),
             http_backoff: Backoff { deadline: Duration::from_secs(10), ..Backoff::default() },
-            kafka_ready: None,
+            kafka_enabled: settings.kafka.enabled(),
+            kafka_joined: AtomicBool::new(false),
+            kafka_backoff: Backoff { deadline: Duration::from_secs(100 * 365 * 86_400), ..Backoff::default() },
         });
         Ok(Application { listener, state, settings })
     }
@@ -110,12 +113,16 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains and returns.
+    /// Serves until `shutdown` resolves, then drains and returns. With
+    /// Kafka: joins the group, consumes, relays the outboxes; on shutdown the
+    /// consumer commits its last batch and leaves the group before the
+    /// relays publish what is left.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let Application { listener, state, settings } = self;
         let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
         let drain = {
-            let state = state.clone();
+            let (state, stop) = (state.clone(), stop.clone());
             async move {
                 shutdown.await;
                 state.draining.store(true, Ordering::SeqCst);
@@ -130,17 +137,46 @@ impl Application {
             Duration::from_secs(settings.scheduler.interval_seconds),
             stopped.clone(),
         ));
+        let (relays_stop, relays_stopped) = watch::channel(false);
+        let mut kafka_tasks = None;
+        if settings.kafka.enabled() {
+            let kafka = consume::Kafka::start(&settings, &state).map_err(ServeError::Kafka)?;
+            let relays = consume::spawn_relays(&state, &settings, kafka.producer.clone(), &relays_stopped);
+            let consumer = tokio::spawn({
+                let (state, stop, stopped) = (state.clone(), stop.clone(), stopped.clone());
+                let limits = islet_engine::ingest::BatchLimits { max_messages: settings.ingest.batch_size };
+                let latency = Duration::from_millis(settings.ingest.max_batch_latency_ms);
+                async move {
+                    let result = consume::run_consumer(state.clone(), kafka.source, limits, latency, stopped).await;
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "the consumer stopped; shutting the service down");
+                        state.draining.store(true, Ordering::SeqCst);
+                        let _ = stop.send(true);
+                    }
+                    result
+                }
+            });
+            kafka_tasks = Some((consumer, relays));
+        }
         tracing::warn!(addr = %listener.local_addr().map_err(ServeError::Http)?, "islet serve listening");
         let mut until_stopped = stopped.clone();
-        axum::serve(listener, http::router(state.clone()))
+        let served = axum::serve(listener, http::router(state.clone()))
             .with_graceful_shutdown(async move {
                 let _ = until_stopped.wait_for(|s| *s).await;
             })
             .await
-            .map_err(ServeError::Http)?;
+            .map_err(ServeError::Http);
         let _ = scheduler.await;
+        let mut consumed = Ok(());
+        if let Some((consumer, relays)) = kafka_tasks {
+            consumed = consumer.await.map_err(|e| e.to_string()).and_then(|r| r).map_err(ServeError::Kafka);
+            let _ = relays_stop.send(true);
+            for relay in relays {
+                let _ = relay.await;
+            }
+        }
         tracing::warn!("stopped");
-        Ok(())
+        served.and(consumed)
     }
 }
 

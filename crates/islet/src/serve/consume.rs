@@ -1,0 +1,284 @@
+//! The Kafka side of `islet serve`: the input topics through the one ingest
+//! path, and the relays of the two outboxes to their topics.
+//!
+//! **Batches.** Records go through the batcher as they arrive; a batch is
+//! committed when it is full (`ingest.batch_size`) or when its first record
+//! has waited `ingest.max_batch_latency_ms`, whichever comes first. Each
+//! batch is one transaction (`commit_isolating`): state, alert changes,
+//! rejections (the dead-letter outbox) and the partitions' next offsets
+//! commit together, and the transaction fences its partitions, so a record
+//! another member applied during a rebalance is skipped. Only then are the
+//! offsets written to Kafka, for lag tools.
+//!
+//! **PostgreSQL down.** The commit is retried with backoff for as long as
+//! it takes; meanwhile the poll thread keeps the member in its group (it
+//! pauses fetching when its channel is full) and `/readyz` fails.
+//!
+//! **Revocation.** Records of revoked partitions still in the unfinished
+//! batch are committed at once: whoever commits a record first applies it,
+//! the other's transaction fences it out.
+
+use super::metrics::{unix_now, EventLabels, OutboxLabels, Received, RecordLabels};
+use super::State;
+use crate::drivers::clock::horizon;
+use crate::drivers::commit::commit_isolating;
+use crate::settings::Settings;
+use islet_engine::ingest::{Batch, BatchLimits};
+use islet_kafka::relay::{Relay, RelaySettings};
+use islet_kafka::{ConsumerSettings, Event, KafkaSource, PgPositions, ProducerSettings, RelayProducer, TopicRecord};
+use islet_store::outbox::{AlertOutbox, DeadLetterOutbox, Outbox};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How long a batch in flight may keep committing after SIGTERM before it
+/// is abandoned (rolled back; its records are read again after restart).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// How often the lag gauge is refreshed from the broker's watermarks.
+const LAG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The Kafka parts, started after the HTTP listener is bound.
+pub struct Kafka {
+    pub source: KafkaSource,
+    pub producer: Arc<RelayProducer>,
+}
+
+impl Kafka {
+    /// Joins the group (partitions start at PostgreSQL's positions) and creates the relays' producer.
+    pub fn start(settings: &Settings, state: &State) -> Result<Kafka, String> {
+        let k = &settings.kafka;
+        let mut consumer = ConsumerSettings::new(k.brokers.clone(), k.group_id.clone(), k.input_topics.clone());
+        consumer.properties = k.properties.clone();
+        consumer.channel_capacity = (settings.ingest.batch_size * 4).max(1000);
+        let lookup = PgPositions::new(state.store.clone(), tokio::runtime::Handle::current());
+        let source = KafkaSource::start(&consumer, lookup).map_err(|e| format!("Kafka consumer: {e}"))?;
+        let mut producer = ProducerSettings::new(k.brokers.clone());
+        producer.properties = k.properties.clone();
+        let producer = RelayProducer::new(&producer).map_err(|e| format!("Kafka producer: {e}"))?;
+        Ok(Kafka { source, producer: Arc::new(producer) })
+    }
+}
+
+/// Consumes until `stopped`, then commits what is pending and leaves the group.
+pub async fn run_consumer(
+    state: Arc<State>,
+    mut source: KafkaSource,
+    limits: BatchLimits,
+    max_latency: Duration,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut stop_signal = stopped.clone();
+    let mut batcher = state.engine.batcher(limits, horizon(Some(state.clock.now()))).keep_bytes(true);
+    let mut deadline: Option<Instant> = None;
+    let mut events = Vec::with_capacity(1024);
+    let mut next_lag = Instant::now() + LAG_INTERVAL;
+    let outcome = loop {
+        let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).min(next_lag);
+        tokio::select! {
+            biased;
+            _ = async { let _ = stop_signal.wait_for(|s| *s).await; } => break Ok(()),
+            _ = tokio::time::sleep_until(wake) => {
+                if deadline.is_some_and(|d| d <= Instant::now()) {
+                    deadline = None;
+                    let batch = batcher.take();
+                    commit(&state, &source, batch, &stopped).await?;
+                }
+                if next_lag <= Instant::now() {
+                    refresh_lag(&state, &source).await;
+                    next_lag = Instant::now() + LAG_INTERVAL;
+                }
+            }
+            n = source.recv_many(&mut events, 1024) => {
+                if n == 0 {
+                    break Err("the Kafka consumer stopped".to_owned());
+                }
+                let mut fatal = None;
+                for event in events.drain(..) {
+                    match event {
+                        Event::Record(record) => {
+                            deadline.get_or_insert_with(|| Instant::now() + max_latency);
+                            if let Some(full) = record.push_to(&mut batcher) {
+                                deadline = None;
+                                commit(&state, &source, full, &stopped).await?;
+                            }
+                        }
+                        Event::Assigned(assigned) => {
+                            state.metrics.rebalances.get_or_create(&EventLabels { event: "assign" }).inc();
+                            state.metrics.assigned_partitions.set(assigned.len() as i64);
+                            state.kafka_joined.store(true, Ordering::SeqCst);
+                            tracing::warn!(partitions = assigned.len(), "partitions assigned");
+                        }
+                        Event::Revoked(revoked) => {
+                            state.metrics.rebalances.get_or_create(&EventLabels { event: "revoke" }).inc();
+                            tracing::warn!(partitions = revoked.len(), "partitions revoked");
+                            deadline = None;
+                            let batch = batcher.take();
+                            commit(&state, &source, batch, &stopped).await?;
+                        }
+                        Event::Fatal(why) => {
+                            state.metrics.rebalances.get_or_create(&EventLabels { event: "error" }).inc();
+                            fatal = Some(format!("the Kafka consumer failed: {why}"));
+                        }
+                    }
+                }
+                if let Some(why) = fatal {
+                    break Err(why);
+                }
+            }
+        }
+    };
+    // Draining (or failing): what is pending commits, then the member leaves
+    // the group so its partitions move to the others at once.
+    let pending = batcher.take();
+    let drained = if outcome.is_ok() { commit(&state, &source, pending, &stopped).await } else { Ok(()) };
+    state.kafka_joined.store(false, Ordering::SeqCst);
+    source.close().await;
+    outcome.and(drained)
+}
+
+/// Commits one batch (retrying while PostgreSQL is unavailable), then
+/// writes its offsets to Kafka. `Err` only for what retrying cannot fix.
+async fn commit(
+    state: &State,
+    source: &KafkaSource,
+    batch: Batch,
+    stopped: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut stopped = stopped.clone();
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let positions = batch.positions();
+    let received = Received::of(&batch);
+    let now = state.clock.now();
+    let started = std::time::Instant::now();
+    let mut rejections = Vec::new();
+    let result = {
+        let mut note = |r: &islet_engine::Rejection| rejections.push(r.clone());
+        let work = commit_isolating(&state.engine, &state.store, batch, now, &state.kafka_backoff, &mut note);
+        let abandon = async {
+            let _ = stopped.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            r = work => r,
+            _ = abandon => {
+                return Err("shutting down: a batch still waiting for PostgreSQL was abandoned \
+                            (rolled back; its records are read again after a restart)".into())
+            }
+        }
+    };
+    let (changes, stats) = result.map_err(|e| format!("committing a batch: {e}"))?;
+    for r in &rejections {
+        tracing::warn!(
+            topic = r.origin.source.name(),
+            partition = r.origin.partition,
+            offset = r.origin.offset,
+            entry = r.entry,
+            code = r.code,
+            "record rejected (kept for the dead-letter topic)"
+        );
+    }
+    state.metrics.batch_committed(&received, &stats, &changes, &rejections, started.elapsed(), unix_now());
+    if let Err(e) = source.commit_to_kafka(&positions) {
+        // For lag tools only: the positions that count are in PostgreSQL.
+        tracing::warn!(error = %e, "writing offsets to Kafka failed (lag tools only)");
+    }
+    Ok(())
+}
+
+/// `islet_consumer_lag_records`: the broker's high watermark minus the next
+/// offset committed in PostgreSQL, per assigned partition.
+async fn refresh_lag(state: &State, source: &KafkaSource) {
+    let marks = match tokio::task::block_in_place(|| source.watermarks(Duration::from_millis(500))) {
+        Ok(marks) => marks,
+        Err(e) => {
+            tracing::debug!(error = %e, "reading watermarks failed");
+            return;
+        }
+    };
+    state.metrics.lag.clear();
+    for w in marks {
+        let next = match state.store.position(&w.topic, w.partition).await {
+            Ok(p) => p.map_or(w.low, |p| p.next_offset),
+            Err(_) => continue,
+        };
+        let labels = RecordLabels { source: w.topic, partition: w.partition.to_string() };
+        state.metrics.lag.get_or_create(&labels).set((w.high - next).max(0));
+    }
+}
+
+/// The two relays (alert changes → the alert topic, rejections → the
+/// dead-letter topic) and the task that exports their backlog. Each runs
+/// until `stopped`, then publishes what is left (bounded by its flush timeout).
+pub fn spawn_relays(
+    state: &Arc<State>,
+    settings: &Settings,
+    producer: Arc<RelayProducer>,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let pool = state.store.pool().clone();
+    let format = settings.kafka.alert_format;
+    let alerts: AlertOutbox = Outbox::new(pool.clone());
+    let alert_relay = Relay::new(
+        alerts,
+        producer.clone(),
+        RelaySettings::new(settings.kafka.alert_topic.clone()),
+        move |seq, change: &islet_engine::AlertChange| {
+            islet_render::topic::alert_record(seq, change, format).map(|r| TopicRecord {
+                key: Some(r.key),
+                value: r.value,
+                headers: r.headers,
+            })
+        },
+    );
+    let dead_letters: DeadLetterOutbox = Outbox::new(pool.clone());
+    let dead_letter_relay = Relay::new(
+        dead_letters,
+        producer,
+        RelaySettings::new(settings.kafka.dead_letter_topic.clone()),
+        |_seq, rejection: &islet_store::outbox::PendingRejection| {
+            Ok::<_, std::convert::Infallible>(islet_kafka::dead_letter::record(rejection))
+        },
+    );
+    let published = [("alerts", alert_relay.metrics()), ("dead-letters", dead_letter_relay.metrics())];
+    let until = |stopped: &watch::Receiver<bool>| {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks =
+        vec![tokio::spawn(alert_relay.run(until(stopped))), tokio::spawn(dead_letter_relay.run(until(stopped)))];
+    let (state, pool) = (state.clone(), pool);
+    let mut stop = stopped.clone();
+    tasks.push(tokio::spawn(async move {
+        let outboxes: (AlertOutbox, DeadLetterOutbox) = (Outbox::new(pool.clone()), Outbox::new(pool));
+        let mut seen = [0u64; 2];
+        loop {
+            // Wall time: the age is operational, not clinical (ISLET_CLOCK may be fixed).
+            let now = time::OffsetDateTime::now_utc();
+            for (i, (label, backlog)) in
+                [("alerts", outboxes.0.backlog().await), ("dead-letters", outboxes.1.backlog().await)]
+                    .into_iter()
+                    .enumerate()
+            {
+                let labels = OutboxLabels { outbox: label };
+                if let Ok(b) = backlog {
+                    state.metrics.outbox_pending.get_or_create(&labels).set(b.unpublished);
+                    state.metrics.outbox_oldest_age.get_or_create(&labels).set(b.oldest_age(now).as_secs_f64());
+                }
+                let total = published[i].1.published.load(Ordering::Relaxed);
+                state.metrics.published.get_or_create(&labels).inc_by(total - seen[i]);
+                seen[i] = total;
+            }
+            tokio::select! {
+                _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }));
+    tasks
+}
