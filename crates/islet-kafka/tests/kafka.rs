@@ -404,7 +404,9 @@ async fn the_alert_relay_publishes_each_change_once_in_order() {
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change").fetch_one(&db.pool).await.unwrap();
     assert!(total > first_changes);
     let holders: Vec<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2::oid AND granted",
+        // pg_locks spans the server; advisory locks are per database.
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2::oid AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .bind(LOCK_NAMESPACE as i64)
     .bind(OutboxKind::AlertChanges.lock_key() as i64)
