@@ -80,9 +80,18 @@ pub enum RelayError {
 }
 
 /// One outbox's relay. `render` turns a row and its `seq` into the record.
+/// Builds a fresh producer (see [`Relay::rebuild_producer_with`]).
+pub type ProducerFactory = Box<dyn Fn() -> Result<RelayProducer, crate::SettingsError> + Send + Sync>;
+
+/// Rounds in a row in which nothing was delivered before the producer is
+/// replaced by a fresh one.
+const FAILED_ROUNDS_BEFORE_REBUILD: u32 = 3;
+
 pub struct Relay<R, F> {
     outbox: Outbox<R>,
     producer: Arc<RelayProducer>,
+    factory: Option<ProducerFactory>,
+    failed_rounds: u32,
     settings: RelaySettings,
     render: F,
     leader: Option<Leader<R>>,
@@ -96,7 +105,27 @@ where
     E: Display,
 {
     pub fn new(outbox: Outbox<R>, producer: Arc<RelayProducer>, settings: RelaySettings, render: F) -> Self {
-        Relay { outbox, producer, settings, render, leader: None, metrics: Arc::default() }
+        Relay {
+            outbox,
+            producer,
+            factory: None,
+            failed_rounds: 0,
+            settings,
+            render,
+            leader: None,
+            metrics: Arc::default(),
+        }
+    }
+
+    /// After a few rounds in which no record was delivered, the relay
+    /// replaces its producer with one `factory` builds. Why: a broker that
+    /// restarted may have lost the idempotent producer's state (tansu's
+    /// SQLite build answers every later record of the old producer id with an
+    /// error, for ever), and librdkafka does not start a new producer id by
+    /// itself; a fresh producer does.
+    pub fn rebuild_producer_with(mut self, factory: ProducerFactory) -> Self {
+        self.factory = Some(factory);
+        self
     }
 
     pub fn metrics(&self) -> Arc<RelayMetrics> {
@@ -164,6 +193,27 @@ where
                 Err(e) => {
                     undelivered += 1;
                     first_error.get_or_insert((seq, e));
+                }
+            }
+        }
+        if delivered.is_empty() && undelivered > 0 {
+            self.failed_rounds += 1;
+        } else {
+            self.failed_rounds = 0;
+        }
+        if self.failed_rounds >= FAILED_ROUNDS_BEFORE_REBUILD {
+            if let Some(factory) = &self.factory {
+                match factory() {
+                    Ok(fresh) => {
+                        tracing::warn!(
+                            outbox = self.table(),
+                            rounds = self.failed_rounds,
+                            "nothing delivered for several rounds: replacing the producer"
+                        );
+                        self.producer = Arc::new(fresh);
+                        self.failed_rounds = 0;
+                    }
+                    Err(e) => tracing::error!(outbox = self.table(), error = %e, "creating a new producer failed"),
                 }
             }
         }

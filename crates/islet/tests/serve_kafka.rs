@@ -10,7 +10,7 @@ use islet::drivers::clock::{Clock, FixedClock};
 use islet::serve::{Application, ServeError};
 use islet::settings::Settings;
 use islet_kafka::test_support::{fast_group_properties, unique, TestBroker};
-use islet_store::test_support::{TempDir, TestDb};
+use islet_store::test_support::{TempCluster, TempDir, TestDb};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,13 +93,13 @@ impl Topics {
     }
 }
 
-fn kafka_settings(db: &TestDb, broker: &TestBroker, topics: &Topics, group: &str) -> Settings {
+fn kafka_settings(db: &TestDb, brokers: &str, topics: &Topics, group: &str) -> Settings {
     let mut s = Settings::default();
     s.database.url = Some(db.url.clone());
     s.http.addr = "127.0.0.1:0".parse().unwrap();
     s.ingest.batch_size = 200;
     s.ingest.max_batch_latency_ms = 50;
-    s.kafka.brokers = broker.brokers();
+    s.kafka.brokers = brokers.to_owned();
     s.kafka.input_topics = vec![topics.input.clone()];
     s.kafka.group_id = group.to_owned();
     s.kafka.alert_topic = topics.alerts.clone();
@@ -109,12 +109,12 @@ fn kafka_settings(db: &TestDb, broker: &TestBroker, topics: &Topics, group: &str
 }
 
 /// The same settings as `ISLET_*` variables, for `islet serve` the process.
-fn kafka_env(cmd: &mut Command, db: &TestDb, broker: &TestBroker, topics: &Topics, group: &str) {
+fn kafka_env(cmd: &mut Command, db: &TestDb, brokers: &str, topics: &Topics, group: &str) {
     cmd.env("ISLET_DATABASE_URL", &db.url)
         .env("ISLET_HTTP_ADDR", "127.0.0.1:0")
         .env("ISLET_BATCH_SIZE", "200")
         .env("ISLET_MAX_BATCH_LATENCY_MS", "50")
-        .env("ISLET_KAFKA_BROKERS", broker.brokers())
+        .env("ISLET_KAFKA_BROKERS", brokers)
         .env("ISLET_INPUT_TOPICS", &topics.input)
         .env("ISLET_GROUP_ID", group)
         .env("ISLET_ALERT_TOPIC", &topics.alerts)
@@ -151,14 +151,14 @@ impl Running {
 struct ServeProcess(Child);
 
 impl ServeProcess {
-    fn start(db: &TestDb, broker: &TestBroker, topics: &Topics, group: &str, log: &Path) -> ServeProcess {
+    fn start(db: &TestDb, brokers: &str, topics: &Topics, group: &str, log: &Path) -> ServeProcess {
         // librdkafka properties have no variables: a settings file carries them.
         let config = log.with_extension("toml");
         let properties: String = fast_group_properties().iter().map(|(k, v)| format!("\"{k}\" = \"{v}\"\n")).collect();
         std::fs::write(&config, format!("[kafka.properties]\n{properties}")).unwrap();
         let mut cmd = common::islet();
         cmd.arg("serve").arg("--config").arg(&config);
-        kafka_env(&mut cmd, db, broker, topics, group);
+        kafka_env(&mut cmd, db, brokers, topics, group);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         cmd.stdout(Stdio::null()).stderr(log);
         ServeProcess(cmd.spawn().expect("start islet serve"))
@@ -202,6 +202,11 @@ async fn wait_consumed(db: &TestDb, topic: &str, records: i64, within: Duration)
 }
 
 async fn wait_published(db: &TestDb, within: Duration) -> (i64, i64) {
+    wait_published_logged(db, within, None).await
+}
+
+/// As [`wait_published`]; a failure shows the end of the service's log.
+async fn wait_published_logged(db: &TestDb, within: Duration, log: Option<&Path>) -> (i64, i64) {
     let started = Instant::now();
     loop {
         let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change WHERE published_at IS NULL")
@@ -217,7 +222,14 @@ async fn wait_published(db: &TestDb, within: Duration) -> (i64, i64) {
             let r: i64 = sqlx::query_scalar("SELECT count(*) FROM rejection").fetch_one(&db.pool).await.unwrap();
             return (c, r);
         }
-        assert!(started.elapsed() < within, "{changes} changes and {rejections} rejections still unpublished");
+        if started.elapsed() > within {
+            let log = log.map(|p| std::fs::read_to_string(p).unwrap_or_default()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "{changes} changes and {rejections} rejections still unpublished; log tail (newest first):\n{}",
+                tail.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -248,8 +260,8 @@ async fn stored_codes(db: &TestDb) -> Vec<String> {
 
 /// The alert topic after deduplication by `islet.change` is the change log,
 /// each record keyed by its patient, with the FHIR resource as value.
-async fn check_alert_topic(db: &TestDb, broker: &TestBroker, topic: &str, changes: i64) {
-    let records = consume(&broker.brokers(), topic, changes as usize);
+async fn check_alert_topic(db: &TestDb, brokers: &str, topic: &str, changes: i64) {
+    let records = consume(brokers, topic, changes as usize);
     let mut seqs: Vec<i64> =
         sqlx::query_scalar("SELECT seq FROM alert_change ORDER BY seq").fetch_all(&db.pool).await.unwrap();
     let mut seen: Vec<i64> =
@@ -278,7 +290,7 @@ async fn a_cohort_over_six_partitions_gives_what_replay_gives_and_fills_both_top
     let lines = common::line_count(&file);
     let db = TestDb::new().await;
     produce(&broker.brokers(), &topics.input, &file);
-    let service = Running::start(kafka_settings(&db, &broker, &topics, &unique("g"))).await;
+    let service = Running::start(kafka_settings(&db, &broker.brokers(), &topics, &unique("g"))).await;
     wait_consumed(&db, &topics.input, lines, Duration::from_secs(120)).await;
 
     let (replayed, replay_codes) = replay(&file);
@@ -287,7 +299,7 @@ async fn a_cohort_over_six_partitions_gives_what_replay_gives_and_fills_both_top
     assert_eq!(stored_codes(&db).await, replay_codes, "the same messages rejected for the same reasons");
 
     let (changes, rejections) = wait_published(&db, Duration::from_secs(60)).await;
-    check_alert_topic(&db, &broker, &topics.alerts, changes).await;
+    check_alert_topic(&db, &broker.brokers(), &topics.alerts, changes).await;
     let dead = consume(&broker.brokers(), &topics.dead_letters, rejections as usize);
     for d in &dead {
         assert_eq!(d["headers"]["islet.source.topic"].as_str(), Some(topics.input.as_str()));
@@ -323,7 +335,7 @@ async fn a_poison_record_is_dead_lettered_and_the_rest_flows() {
     std::fs::write(&file, &bytes).unwrap();
     let db = TestDb::new().await;
     produce(&broker.brokers(), &topics.input, &file);
-    let service = Running::start(kafka_settings(&db, &broker, &topics, &unique("g"))).await;
+    let service = Running::start(kafka_settings(&db, &broker.brokers(), &topics, &unique("g"))).await;
     wait_consumed(&db, &topics.input, 4, Duration::from_secs(60)).await;
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM resource_version").fetch_one(&db.pool).await.unwrap();
     assert_eq!(stored, 2, "both good records applied");
@@ -361,7 +373,7 @@ async fn killed_five_times_it_ends_where_an_uninterrupted_run_ends() {
     let mut progress = Vec::new();
     for _ in 0..5 {
         let before = consumed(&db, &topics.input).await;
-        let serve = ServeProcess::start(&db, &broker, &topics, &group, &log);
+        let serve = ServeProcess::start(&db, &broker.brokers(), &topics, &group, &log);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -372,7 +384,7 @@ async fn killed_five_times_it_ends_where_an_uninterrupted_run_ends() {
     let done = consumed(&db, &topics.input).await;
     assert!(done < lines, "the kills landed mid-stream ({done} of {lines} consumed)");
     assert!(progress.iter().filter(|p| **p > 0).count() >= 3, "most runs were consuming when killed: {progress:?}");
-    let last = ServeProcess::start(&db, &broker, &topics, &group, &log);
+    let last = ServeProcess::start(&db, &broker.brokers(), &topics, &group, &log);
     feed.join().unwrap();
     wait_consumed(&db, &topics.input, lines, Duration::from_secs(180)).await;
     let (replayed, replay_codes) = replay(&file);
@@ -402,11 +414,11 @@ async fn a_rebalance_mid_stream_loses_and_doubles_nothing() {
     let db = TestDb::new().await;
     let group = unique("g");
     let log = dir.path().join("serve.log");
-    let first = ServeProcess::start(&db, &broker, &topics, &group, &log);
+    let first = ServeProcess::start(&db, &broker.brokers(), &topics, &group, &log);
     // About 20 s of feed.
     let feed = produce_live(&broker.brokers(), &topics.input, &file, (lines / 20) as u32);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let second = ServeProcess::start(&db, &broker, &topics, &group, &log);
+    let second = ServeProcess::start(&db, &broker.brokers(), &topics, &group, &log);
     tokio::time::sleep(Duration::from_secs(6)).await;
     let at_kill = consumed(&db, &topics.input).await;
     first.kill();
@@ -419,4 +431,127 @@ async fn a_rebalance_mid_stream_loses_and_doubles_nothing() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.matches("partitions assigned").count() >= 3, "both joined, then the second took over:\n{log}");
     second.kill();
+}
+
+/// PostgreSQL restarts (a throwaway cluster of this test's own) while a
+/// batch transaction is open: serve retries it, the member stays in its
+/// group, the relays lead again, and the database ends where replay ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_mid_stream_is_survived() {
+    let broker = TestBroker::start();
+    let topics = Topics::create(&broker, 6);
+    let dir = TempDir::new("serve-pg-restart");
+    let file = common::cohort(dir.path(), 120, 13);
+    let lines = common::line_count(&file);
+    let cluster = TempCluster::start();
+    let db = TestDb::on(&cluster.server_url()).await;
+    let log = dir.path().join("serve.log");
+    let serve = ServeProcess::start(&db, &broker.brokers(), &topics, &unique("g"), &log);
+    let feed = produce_live(&broker.brokers(), &topics.input, &file, (lines / 15) as u32);
+    let started = Instant::now();
+    while consumed(&db, &topics.input).await < lines / 5 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress before the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Hold the next batch inside its transaction (its fence waits for the
+    // lock), so the restart cuts a transaction with uncommitted writes.
+    let hold = db.block_writes("source_position").await;
+    db.wait_for_a_blocked_client().await;
+    let before = consumed(&db, &topics.input).await;
+    assert!(before < lines, "the feed ended before the restart");
+    cluster.restart();
+    drop(hold);
+    feed.join().unwrap();
+    wait_consumed(&db, &topics.input, lines, Duration::from_secs(180)).await;
+    let (replayed, replay_codes) = replay(&file);
+    assert_eq!(served_alerts(&db), replayed);
+    assert_eq!(stored_codes(&db).await, replay_codes);
+    let (changes, _) = wait_published(&db, Duration::from_secs(90)).await;
+    check_alert_topic(&db, &broker.brokers(), &topics.alerts, changes).await;
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("retrying"), "the cut batch was retried:\n{log}");
+    serve.kill();
+}
+
+/// A durable broker (tansu's SQLite build) of this test's own, started and
+/// stopped with `scripts/ensure-broker`.
+struct DurableBroker {
+    port: String,
+    dir: TempDir,
+}
+
+impl DurableBroker {
+    fn script(&self, args: &[&str]) {
+        let out = Command::new(repo().join("scripts/ensure-broker"))
+            .args(args)
+            .args(["--port", &self.port])
+            .output()
+            .expect("run scripts/ensure-broker");
+        assert!(out.status.success(), "ensure-broker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn start(&self) {
+        let data = self.dir.path().to_str().unwrap().to_owned();
+        self.script(&["start", "--durable", "--data", &data]);
+    }
+
+    fn stop(&self) {
+        let data = self.dir.path().to_str().unwrap().to_owned();
+        self.script(&["stop", "--data", &data]);
+    }
+
+    fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for DurableBroker {
+    fn drop(&mut self) {
+        let data = self.dir.path().to_str().unwrap().to_owned();
+        let _ = Command::new(repo().join("scripts/ensure-broker")).args(["stop", "--data", &data]).output();
+    }
+}
+
+/// The broker (durable build) restarts between two halves of a feed: the
+/// member rejoins, nothing is lost or applied twice, and the alert topic
+/// still carries every change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_is_survived() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
+    let broker = DurableBroker { port, dir: TempDir::new("serve-durable-broker") };
+    broker.start();
+    let topics = Topics { input: unique("fhir"), alerts: unique("alerts"), dead_letters: unique("dead") };
+    broker.script(&[
+        "topics",
+        &format!("{}:6", topics.input),
+        &format!("{}:3", topics.alerts),
+        &format!("{}:1", topics.dead_letters),
+    ]);
+    let dir = TempDir::new("serve-broker-restart");
+    let file = common::cohort(dir.path(), 60, 17);
+    let lines = common::line_count(&file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let all: Vec<&str> = text.lines().collect();
+    let (first, second) = (dir.path().join("first.ndjson"), dir.path().join("second.ndjson"));
+    std::fs::write(&first, all[..all.len() / 2].join("\n") + "\n").unwrap();
+    std::fs::write(&second, all[all.len() / 2..].join("\n") + "\n").unwrap();
+    let db = TestDb::new().await;
+    let log = dir.path().join("serve.log");
+    let serve = ServeProcess::start(&db, &broker.brokers(), &topics, &unique("g"), &log);
+    produce(&broker.brokers(), &topics.input, &first);
+    wait_consumed(&db, &topics.input, (all.len() / 2) as i64, Duration::from_secs(120)).await;
+    broker.stop();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.start();
+    produce(&broker.brokers(), &topics.input, &second);
+    wait_consumed(&db, &topics.input, lines, Duration::from_secs(180)).await;
+    let (replayed, replay_codes) = replay(&file);
+    assert_eq!(served_alerts(&db), replayed);
+    assert_eq!(stored_codes(&db).await, replay_codes);
+    let (changes, _) = wait_published_logged(&db, Duration::from_secs(120), Some(&log)).await;
+    check_alert_topic(&db, &broker.brokers(), &topics.alerts, changes).await;
+    serve.kill();
 }

@@ -42,7 +42,7 @@ const LAG_INTERVAL: Duration = Duration::from_secs(10);
 /// The Kafka parts, started after the HTTP listener is bound.
 pub struct Kafka {
     pub source: KafkaSource,
-    pub producer: Arc<RelayProducer>,
+    pub producer: ProducerSettings,
 }
 
 impl Kafka {
@@ -56,8 +56,9 @@ impl Kafka {
         let source = KafkaSource::start(&consumer, lookup).map_err(|e| format!("Kafka consumer: {e}"))?;
         let mut producer = ProducerSettings::new(k.brokers.clone());
         producer.properties = k.properties.clone();
-        let producer = RelayProducer::new(&producer).map_err(|e| format!("Kafka producer: {e}"))?;
-        Ok(Kafka { source, producer: Arc::new(producer) })
+        // Refused settings show at start, not in the relays.
+        RelayProducer::new(&producer).map_err(|e| format!("Kafka producer: {e}"))?;
+        Ok(Kafka { source, producer })
     }
 }
 
@@ -216,15 +217,18 @@ async fn refresh_lag(state: &State, source: &KafkaSource) {
 pub fn spawn_relays(
     state: &Arc<State>,
     settings: &Settings,
-    producer: Arc<RelayProducer>,
+    producer: ProducerSettings,
     stopped: &watch::Receiver<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+    let make = move || RelayProducer::new(&producer);
+    let factory = || -> islet_kafka::relay::ProducerFactory { Box::new(make.clone()) };
+    let fresh = || make().map(Arc::new).map_err(|e| format!("Kafka producer: {e}"));
     let pool = state.store.pool().clone();
     let format = settings.kafka.alert_format;
     let alerts: AlertOutbox = Outbox::new(pool.clone());
     let alert_relay = Relay::new(
         alerts,
-        producer.clone(),
+        fresh()?,
         RelaySettings::new(settings.kafka.alert_topic.clone()),
         move |seq, change: &islet_engine::AlertChange| {
             islet_render::topic::alert_record(seq, change, format).map(|r| TopicRecord {
@@ -233,16 +237,18 @@ pub fn spawn_relays(
                 headers: r.headers,
             })
         },
-    );
+    )
+    .rebuild_producer_with(factory());
     let dead_letters: DeadLetterOutbox = Outbox::new(pool.clone());
     let dead_letter_relay = Relay::new(
         dead_letters,
-        producer,
+        fresh()?,
         RelaySettings::new(settings.kafka.dead_letter_topic.clone()),
         |_seq, rejection: &islet_store::outbox::PendingRejection| {
             Ok::<_, std::convert::Infallible>(islet_kafka::dead_letter::record(rejection))
         },
-    );
+    )
+    .rebuild_producer_with(factory());
     let published = [("alerts", alert_relay.metrics()), ("dead-letters", dead_letter_relay.metrics())];
     let until = |stopped: &watch::Receiver<bool>| {
         let mut stopped = stopped.clone();
@@ -280,5 +286,5 @@ pub fn spawn_relays(
             }
         }
     }));
-    tasks
+    Ok(tasks)
 }

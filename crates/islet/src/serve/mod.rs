@@ -141,7 +141,8 @@ impl Application {
         let mut kafka_tasks = None;
         if settings.kafka.enabled() {
             let kafka = consume::Kafka::start(&settings, &state).map_err(ServeError::Kafka)?;
-            let relays = consume::spawn_relays(&state, &settings, kafka.producer.clone(), &relays_stopped);
+            let relays = consume::spawn_relays(&state, &settings, kafka.producer.clone(), &relays_stopped)
+                .map_err(ServeError::Kafka)?;
             let consumer = tokio::spawn({
                 let (state, stop, stopped) = (state.clone(), stop.clone(), stopped.clone());
                 let limits = islet_engine::ingest::BatchLimits { max_messages: settings.ingest.batch_size };
