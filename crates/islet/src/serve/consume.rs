@@ -1,8 +1,8 @@
 //! The Kafka side of `islet serve`: the input topics through the one ingest
 //! path, and the relays of the two outboxes to their topics.
 //!
-//! **Batches.** Records go through the batcher as they arrive; a batch is
-//! committed when it is full (`ingest.batch_size`) or when its first record
+//! **Batches.** Records go through the batcher as they arrive (decoded on
+//! arrival, while the previous batch commits); a batch is committed when it is full (`ingest.batch_size`) or when its first record
 //! has waited `ingest.max_batch_latency_ms`, whichever comes first. Each
 //! batch is one transaction (`commit_isolating`): state, alert changes,
 //! rejections (the dead-letter outbox) and the partitions' next offsets
@@ -23,14 +23,14 @@ use super::State;
 use crate::drivers::clock::horizon;
 use crate::drivers::commit::commit_isolating;
 use crate::settings::Settings;
-use islet_engine::ingest::{Batch, BatchLimits};
+use islet_engine::ingest::{Batch, BatchLimits, SourcePosition};
 use islet_kafka::relay::{Relay, RelaySettings};
 use islet_kafka::{ConsumerSettings, Event, KafkaSource, PgPositions, ProducerSettings, RelayProducer, TopicRecord};
 use islet_store::outbox::{AlertOutbox, DeadLetterOutbox, Outbox};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// How long a batch in flight may keep committing after SIGTERM before it
@@ -63,6 +63,11 @@ impl Kafka {
 }
 
 /// Consumes until `stopped`, then commits what is pending and leaves the group.
+///
+/// Two tasks: this one receives records and decodes them into batches; a
+/// committer commits one batch while the next is decoded (a channel of one
+/// between them), and hands the committed positions back to be written to
+/// Kafka here, where the consumer lives.
 pub async fn run_consumer(
     state: Arc<State>,
     mut source: KafkaSource,
@@ -70,21 +75,50 @@ pub async fn run_consumer(
     max_latency: Duration,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), String> {
+    let (to_commit, mut batches) = mpsc::channel::<Batch>(1);
+    let (report, mut committed) = mpsc::unbounded_channel::<Vec<SourcePosition>>();
+    let committer = tokio::spawn({
+        let (state, stopped) = (state.clone(), stopped.clone());
+        async move {
+            while let Some(batch) = batches.recv().await {
+                let positions = commit(&state, batch, &stopped).await?;
+                let _ = report.send(positions);
+            }
+            Ok::<(), String>(())
+        }
+    });
     let mut stop_signal = stopped.clone();
     let mut batcher = state.engine.batcher(limits, horizon(Some(state.clock.now()))).keep_bytes(true);
     let mut deadline: Option<Instant> = None;
     let mut events = Vec::with_capacity(1024);
     let mut next_lag = Instant::now() + LAG_INTERVAL;
-    let outcome = loop {
+    // `Err` only when the committer stopped (it says why when joined).
+    let hand_over = |batch: Batch, to_commit: &mpsc::Sender<Batch>| {
+        let to_commit = to_commit.clone();
+        async move {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            to_commit.send(batch).await.map_err(|_| ())
+        }
+    };
+    let outcome: Result<(), Option<String>> = loop {
         let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).min(next_lag);
         tokio::select! {
             biased;
             _ = async { let _ = stop_signal.wait_for(|s| *s).await; } => break Ok(()),
+            Some(positions) = committed.recv() => {
+                if let Err(e) = source.commit_to_kafka(&positions) {
+                    // For lag tools only: the positions that count are in PostgreSQL.
+                    tracing::warn!(error = %e, "writing offsets to Kafka failed (lag tools only)");
+                }
+            }
             _ = tokio::time::sleep_until(wake) => {
                 if deadline.is_some_and(|d| d <= Instant::now()) {
                     deadline = None;
-                    let batch = batcher.take();
-                    commit(&state, &source, batch, &stopped).await?;
+                    if hand_over(batcher.take(), &to_commit).await.is_err() {
+                        break Err(None);
+                    }
                 }
                 if next_lag <= Instant::now() {
                     refresh_lag(&state, &source).await;
@@ -93,16 +127,21 @@ pub async fn run_consumer(
             }
             n = source.recv_many(&mut events, 1024) => {
                 if n == 0 {
-                    break Err("the Kafka consumer stopped".to_owned());
+                    break Err(Some("the Kafka consumer stopped".to_owned()));
                 }
-                let mut fatal = None;
+                // Clinical times after "now" are implausible; "now" moves.
+                batcher.set_horizon(horizon(Some(state.clock.now())));
+                let mut failure = None;
                 for event in events.drain(..) {
                     match event {
                         Event::Record(record) => {
                             deadline.get_or_insert_with(|| Instant::now() + max_latency);
                             if let Some(full) = record.push_to(&mut batcher) {
                                 deadline = None;
-                                commit(&state, &source, full, &stopped).await?;
+                                if hand_over(full, &to_commit).await.is_err() {
+                                    failure = Some(None);
+                                    break;
+                                }
                             }
                         }
                         Event::Assigned(assigned) => {
@@ -115,16 +154,18 @@ pub async fn run_consumer(
                             state.metrics.rebalances.get_or_create(&EventLabels { event: "revoke" }).inc();
                             tracing::warn!(partitions = revoked.len(), "partitions revoked");
                             deadline = None;
-                            let batch = batcher.take();
-                            commit(&state, &source, batch, &stopped).await?;
+                            if hand_over(batcher.take(), &to_commit).await.is_err() {
+                                failure = Some(None);
+                                break;
+                            }
                         }
                         Event::Fatal(why) => {
                             state.metrics.rebalances.get_or_create(&EventLabels { event: "error" }).inc();
-                            fatal = Some(format!("the Kafka consumer failed: {why}"));
+                            failure = Some(Some(format!("the Kafka consumer failed: {why}")));
                         }
                     }
                 }
-                if let Some(why) = fatal {
+                if let Some(why) = failure {
                     break Err(why);
                 }
             }
@@ -132,25 +173,27 @@ pub async fn run_consumer(
     };
     // Draining (or failing): what is pending commits, then the member leaves
     // the group so its partitions move to the others at once.
-    let pending = batcher.take();
-    let drained = if outcome.is_ok() { commit(&state, &source, pending, &stopped).await } else { Ok(()) };
+    if outcome.is_ok() {
+        let _ = hand_over(batcher.take(), &to_commit).await;
+    }
+    drop(to_commit);
+    let committed_all = committer.await.map_err(|e| format!("the committer failed: {e}")).and_then(|r| r);
+    while let Ok(positions) = committed.try_recv() {
+        let _ = source.commit_to_kafka(&positions);
+    }
     state.kafka_joined.store(false, Ordering::SeqCst);
     source.close().await;
-    outcome.and(drained)
+    match outcome {
+        Ok(()) => committed_all,
+        Err(Some(why)) => Err(why),
+        Err(None) => Err(committed_all.err().unwrap_or_else(|| "the committer stopped".into())),
+    }
 }
 
-/// Commits one batch (retrying while PostgreSQL is unavailable), then
-/// writes its offsets to Kafka. `Err` only for what retrying cannot fix.
-async fn commit(
-    state: &State,
-    source: &KafkaSource,
-    batch: Batch,
-    stopped: &watch::Receiver<bool>,
-) -> Result<(), String> {
+/// Commits one batch (retrying while PostgreSQL is unavailable) and returns
+/// the positions it committed. `Err` only for what retrying cannot fix.
+async fn commit(state: &State, batch: Batch, stopped: &watch::Receiver<bool>) -> Result<Vec<SourcePosition>, String> {
     let mut stopped = stopped.clone();
-    if batch.is_empty() {
-        return Ok(());
-    }
     let positions = batch.positions();
     let received = Received::of(&batch);
     let now = state.clock.now();
@@ -183,11 +226,7 @@ async fn commit(
         );
     }
     state.metrics.batch_committed(&received, &stats, &changes, &rejections, started.elapsed(), unix_now());
-    if let Err(e) = source.commit_to_kafka(&positions) {
-        // For lag tools only: the positions that count are in PostgreSQL.
-        tracing::warn!(error = %e, "writing offsets to Kafka failed (lag tools only)");
-    }
-    Ok(())
+    Ok(positions)
 }
 
 /// `islet_consumer_lag_records`: the broker's high watermark minus the next
