@@ -56,4 +56,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BrokenPipeError:
+        # The reader went away (`| head`): end quietly, like any filter.
+        sys.stderr.close()
+        sys.exit(0)
