@@ -212,6 +212,19 @@ async fn readiness_follows_the_database_and_draining() {
     assert_eq!(status, 503);
     assert!(body.contains("database unreachable"), "{body}");
     assert_eq!(app.get("/livez").await.0, 200);
+    // Ingest says so too, and applied nothing: the client sends again later.
+    let r = app
+        .client
+        .post(format!("{}/fhir", app.base))
+        .header("content-type", FHIR)
+        .body(observation("o", "p", 1.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["issue"][0]["code"], "transient");
 }
 
 /// The same cohort sent over HTTP (four clients at once, so in no
