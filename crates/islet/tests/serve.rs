@@ -29,13 +29,16 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        TestApp::spawn_with_clock(adjust, Arc::new(FixedClock(datetime!(2027-01-01 00:00 UTC)))).await
+    }
+
+    async fn spawn_with_clock(adjust: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> TestApp {
         let db = TestDb::new().await;
         let mut settings = Settings::default();
         settings.database.url = Some(db.url.clone());
         settings.http.addr = "127.0.0.1:0".parse().unwrap();
         settings.scheduler.interval_seconds = 1;
         adjust(&mut settings);
-        let clock: Arc<dyn Clock> = Arc::new(FixedClock(datetime!(2027-01-01 00:00 UTC)));
         let app = Application::build(settings, clock).await.expect("the service starts");
         let base = format!("http://{}", app.local_addr());
         let state = app.state();
@@ -307,4 +310,39 @@ async fn the_serve_command_drains_and_exits_on_sigterm() {
         panic!("islet serve did not stop within 10 s of SIGTERM");
     };
     assert!(status.success(), "{status:?}");
+}
+
+/// The scheduler runs inside serve: with no new event, a follow-up turns
+/// due when the clock reaches its window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_scheduler_turns_a_follow_up_due() {
+    use islet::drivers::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new(datetime!(2024-06-01 00:00 UTC)));
+    let app = TestApp::spawn_with_clock(|_| {}, clock.clone()).await;
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/04-surveillance-scheduled");
+    for line in std::fs::read_to_string(scenario.join("input.ndjson")).unwrap().lines() {
+        let (status, body) = app.post("/fhir", line.to_owned()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let imaging_state = || async {
+        let out = common::islet().args(["alerts", "--database-url", &app.db.url]).output().unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|a| a["rule"] == "followup.surveillance-imaging")
+            .map(|a| a["state"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(imaging_state().await.as_deref(), Some("scheduled"));
+    // Due 2024-07-10: due from 14 days before.
+    clock.set(datetime!(2024-07-01 00:00 UTC));
+    let started = std::time::Instant::now();
+    while imaging_state().await.as_deref() != Some("due") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "the scheduler did not wake the patient");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(!metrics.contains("islet_scheduler_wakes_total 0"), "{metrics}");
+    app.shutdown().await;
 }
