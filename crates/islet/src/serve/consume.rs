@@ -250,6 +250,15 @@ async fn refresh_lag(state: &State, source: &KafkaSource) {
     }
 }
 
+/// A relay that found its outbox empty looks again after this: an alert
+/// change waits at most this long (plus the send) before it is published.
+/// The look is one index-only query on the outbox's partial index.
+const RELAY_IDLE_WAIT: Duration = Duration::from_millis(25);
+
+fn relay_settings(topic: String) -> RelaySettings {
+    RelaySettings { idle_wait: RELAY_IDLE_WAIT, ..RelaySettings::new(topic) }
+}
+
 /// The two relays (alert changes → the alert topic, rejections → the
 /// dead-letter topic) and the task that exports their backlog. Each runs
 /// until `stopped`, then publishes what is left (bounded by its flush timeout).
@@ -268,7 +277,7 @@ pub fn spawn_relays(
     let alert_relay = Relay::new(
         alerts,
         fresh()?,
-        RelaySettings::new(settings.kafka.alert_topic.clone()),
+        relay_settings(settings.kafka.alert_topic.clone()),
         move |seq, change: &islet_engine::AlertChange| {
             islet_render::topic::alert_record(seq, change, format).map(|r| TopicRecord {
                 key: Some(r.key),
@@ -282,7 +291,7 @@ pub fn spawn_relays(
     let dead_letter_relay = Relay::new(
         dead_letters,
         fresh()?,
-        RelaySettings::new(settings.kafka.dead_letter_topic.clone()),
+        relay_settings(settings.kafka.dead_letter_topic.clone()),
         |_seq, rejection: &islet_store::outbox::PendingRejection| {
             Ok::<_, std::convert::Infallible>(islet_kafka::dead_letter::record(rejection))
         },
