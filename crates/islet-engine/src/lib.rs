@@ -72,12 +72,27 @@ impl Engine {
         let fenced = if partitions.is_empty() { None } else { batch.fenced(&tx.fence_positions(&partitions).await?) };
         let batch = fenced.as_ref().unwrap_or(batch);
         let plan = Plan::of(&batch.items);
+        // The shared resources this batch writes or points to are locked
+        // first (created empty when new). A concurrent batch that writes one
+        // of them, or adds a pointer to one, holds its row until it commits,
+        // so who points to it and what it says are read after that commit:
+        // otherwise a Medication and a statement pointing to it, applied at
+        // the same time, would each miss the other (found by a rebalance
+        // test with two instances).
+        let first = plan.shared_needed(&batch.items, &[]);
+        let mut shared = if first.is_empty() { Default::default() } else { tx.load_shared(&first).await? };
         let holders = if plan.references.is_empty() { Vec::new() } else { tx.patients_of(&plan.references).await? };
         let referrers = if plan.shared.is_empty() { Vec::new() } else { tx.patients_referring(&plan.shared).await? };
         let patients = plan.patients_to_lock(&holders, &referrers);
         let states = tx.lock_patients(&patients).await?;
-        let needed = plan.shared_needed(&batch.items, &states);
-        let shared = if needed.is_empty() { Default::default() } else { tx.load_shared(&needed).await? };
+        let rest: Vec<String> = plan
+            .shared_needed(&batch.items, &states)
+            .into_iter()
+            .filter(|r| !shared.contains_key(r) && !first.contains(r))
+            .collect();
+        if !rest.is_empty() {
+            shared.extend(tx.load_shared(&rest).await?);
+        }
         let unheld = if plan.references.is_empty() { Default::default() } else { tx.unheld(&plan.references).await? };
         let locked = Locked::new(patients, states, holders, referrers, shared, unheld);
         let outcome = core::apply(&self.config, &batch.items, locked, now);

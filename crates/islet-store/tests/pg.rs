@@ -279,6 +279,72 @@ async fn a_shared_medication_reaches_the_patients_pointing_to_it() {
     assert_eq!(referring, vec![("Medication/m1".to_string(), "Patient/p0000".to_string())]);
 }
 
+/// A Medication and a statement pointing to it, applied by two
+/// transactions at the same time (two instances, or HTTP requests): the
+/// writer of the Medication waits for the other and re-evaluates its
+/// patient, so the therapy is known as if they had come one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_medication_and_its_statement_in_concurrent_transactions_meet() {
+    use islet_fhir::{Definition, PendingFact, PendingKind, SharedVersion};
+    let db = TestDb::new().await;
+    let engine = std::sync::Arc::new(engine());
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let at = datetime!(2024-01-15 00:00 UTC);
+    let Change::Upsert(mut statement) = version("p0000", "MedicationStatement/ms", 1, at, vec![]) else {
+        unreachable!()
+    };
+    statement.pending.push(PendingFact {
+        source: SourceRef("MedicationStatement/ms".into()),
+        at,
+        preliminary: false,
+        needs: "Medication/m1".into(),
+        kind: PendingKind::Therapy { tense: Tense::Running, escalated: false, until: None },
+    });
+    let medication = Change::Shared(SharedVersion {
+        reference: "Medication/m1".into(),
+        version_id: Some("1".into()),
+        last_updated: None,
+        content_hash: islet_fhir::canonical::content_sha256("m1"),
+        definition: Definition::Medication { class: Some(TherapyClass::Ssa), escalated: false },
+        raw: r#"{"resourceType":"Medication","id":"m1"}"#.into(),
+    });
+    let one = |source: Source, change: Change| {
+        let origin = Origin { source, partition: 0, offset: 1 };
+        Batch::of_items(vec![Item::new(origin, Decoded { changes: vec![change], rejections: vec![] })])
+    };
+    let mut pg = db.store();
+    let mut mem = MemStore::new(true);
+    let setup = Batch::of_items(cohort(1));
+    engine.process(&mut pg, &setup, now).await.unwrap();
+    mem.process(engine.config(), &setup, now);
+    let statement = one(Source::file("file:statements"), Change::Upsert(statement));
+    let medication = one(Source::Http, medication);
+    mem.process(engine.config(), &statement, now);
+    mem.process(engine.config(), &medication, now);
+
+    // The statement's transaction stops at its position write, after it
+    // locked what it needs and before it commits. (Its own pool: the test
+    // database's sessions are not counted as blocked clients.)
+    let other = islet_store::PgStore::new(islet_store::connect(&db.url, 4).await.unwrap());
+    let hold = db.block_writes("source_position").await;
+    let writer = {
+        let (engine, mut store, batch) = (engine.clone(), other.clone(), statement.clone());
+        tokio::spawn(async move { engine.process(&mut store, &batch, now).await.map(|_| ()) })
+    };
+    db.wait_for_a_blocked_client().await;
+    let reader = {
+        let (engine, mut store, batch) = (engine.clone(), other.clone(), medication.clone());
+        tokio::spawn(async move { engine.process(&mut store, &batch, now).await.map(|_| ()) })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    drop(hold);
+    writer.await.unwrap().unwrap();
+    reader.await.unwrap().unwrap();
+    let mem_alerts: Vec<_> = mem.alerts().into_iter().cloned().collect();
+    assert!(mem_alerts.iter().any(|a| a.rule == "monitoring.ssa"), "{mem_alerts:?}");
+    assert_eq!(pg.alerts().await.unwrap(), mem_alerts);
+}
+
 /// Fencing: a batch of a Kafka partition skips the records below the
 /// committed position (another consumer applied them while it owned the
 /// partition during a rebalance), and never moves the position back.
