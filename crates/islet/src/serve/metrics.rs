@@ -86,6 +86,13 @@ fn seconds_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.001, 2.0, 17)
 }
 
+/// Latency goals are read off these (p99 ≤ batch latency + 100 ms): steps
+/// of 25 % from 5 ms to ~3.5 s, so a quantile is known within a quarter
+/// (doubling buckets only said "256–512 ms").
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.005, 1.25, 30)
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
@@ -102,7 +109,7 @@ impl Metrics {
             alert_changes: Family::default(),
             batch_duration: Histogram::new(seconds_buckets()),
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 18)),
-            event_to_commit: Histogram::new(seconds_buckets()),
+            event_to_commit: Histogram::new(latency_buckets()),
             http_requests: Family::default(),
             last_event: Family::default(),
             scheduler_wakes: Counter::default(),
@@ -268,5 +275,10 @@ mod tests {
         assert!(text.contains("islet_scheduler_wakes_total 3"), "{text}");
         assert!(text.contains("# TYPE islet_batch_duration_seconds histogram"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+        // A quarter-step bucket around 200 ms, where the latency goal lies.
+        m.event_to_commit.observe(0.2);
+        let text = m.encode();
+        assert!(text.contains("islet_event_to_commit_seconds_bucket{le=\"0.17763568394002506\"} 0"), "{text}");
+        assert!(text.contains("islet_event_to_commit_seconds_bucket{le=\"0.2220446049250313\"} 1"), "{text}");
     }
 }
