@@ -238,15 +238,7 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                                            --resume reads it once it is complete" }),
                             );
                         }
-                        let mut out = output::stdout();
-                        let written = if changes {
-                            let log = store.change_log().await.map_err(|e| e.to_string())?;
-                            log.iter().try_for_each(|c| out.json_line(c))
-                        } else {
-                            let alerts = store.alerts().await.map_err(|e| e.to_string())?;
-                            alerts.iter().try_for_each(|a| out.json_line(a))
-                        };
-                        written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+                        print_database(&store, changes).await?;
                         if stats {
                             let _ = output::stderr().json_line(&serde_json::json!({
                                 "at": outcome.at.map(rfc3339), "stats": outcome.stats,
@@ -262,10 +254,7 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
             if let Some(addr) = http_addr {
                 s.set("http.addr", &addr).map_err(|e| format!("--http-addr: {e}"))?;
             }
-            let clock: Arc<dyn Clock> = match s.clock {
-                Some(at) => Arc::new(FixedClock(at)),
-                None => Arc::new(SystemClock),
-            };
+            let clock = clock_of(&s);
             runtime()?.block_on(async move {
                 let app = Application::build(s, clock).await.map_err(|e| e.to_string())?;
                 app.run(shutdown_signal()).await.map_err(|e| e.to_string())?;
@@ -279,15 +268,7 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                 // Reading only: no migration, and a database that is not
                 // Islet's (or not migrated) is an error, not created.
                 let store = PgStore::new(islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?);
-                let mut out = output::stdout();
-                let written = if changes {
-                    let log = store.change_log().await.map_err(|e| e.to_string())?;
-                    log.iter().try_for_each(|c| out.json_line(c))
-                } else {
-                    let alerts = store.alerts().await.map_err(|e| e.to_string())?;
-                    alerts.iter().try_for_each(|a| out.json_line(a))
-                };
-                written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))?;
+                print_database(&store, changes).await?;
                 Ok(ExitCode::SUCCESS)
             })
         }
@@ -334,10 +315,7 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
             }
             let engine = Arc::new(engine(&s)?);
             let url = s.database_url()?.to_owned();
-            let clock: Arc<dyn Clock> = match s.clock {
-                Some(at) => Arc::new(FixedClock(at)),
-                None => Arc::new(SystemClock),
-            };
+            let clock = clock_of(&s);
             runtime()?.block_on(async move {
                 let store = PgStore::new(connect_and_migrate(&url, s.database.pool_size, false).await?);
                 let scheduler =
@@ -347,6 +325,27 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                 Ok(ExitCode::SUCCESS)
             })
         }
+    }
+}
+
+/// The database's current alerts (or change log) on stdout, as replay prints them.
+async fn print_database(store: &PgStore, changes: bool) -> Result<(), String> {
+    let mut out = output::stdout();
+    let written = if changes {
+        let log = store.change_log().await.map_err(|e| e.to_string())?;
+        log.iter().try_for_each(|c| out.json_line(c))
+    } else {
+        let alerts = store.alerts().await.map_err(|e| e.to_string())?;
+        alerts.iter().try_for_each(|a| out.json_line(a))
+    };
+    written.and_then(|_| out.flush()).map_err(|e| format!("writing output: {e}"))
+}
+
+/// "Now": the settings' fixed clock (`ISLET_CLOCK`), else the system clock.
+fn clock_of(s: &Settings) -> Arc<dyn Clock> {
+    match s.clock {
+        Some(at) => Arc::new(FixedClock(at)),
+        None => Arc::new(SystemClock),
     }
 }
 
