@@ -338,7 +338,7 @@ fn header<'a>(m: &'a OwnedMessage, name: &str) -> Option<&'a [u8]> {
 }
 
 async fn unpublished(db: &TestDb, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE published_at IS NULL"))
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}_outbox WHERE published_at IS NULL"))
         .fetch_one(&db.pool)
         .await
         .unwrap()
@@ -599,10 +599,11 @@ async fn the_relay_loop_follows_the_outbox_until_shutdown() {
         async move {
             let deadline = Instant::now() + WAIT;
             loop {
-                let left: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change WHERE published_at IS NULL")
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
+                let left: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM alert_change_outbox WHERE published_at IS NULL")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
                 if left == 0 {
                     break;
                 }

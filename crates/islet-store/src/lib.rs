@@ -180,7 +180,12 @@ impl PgStore {
 
     /// Every current alert, sorted by patient, rule, then id (as replay prints them).
     pub async fn alerts(&self) -> Result<Vec<AlertRecord>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM alert ORDER BY patient_id, rule, id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query(
+            "SELECT c.alert AS body FROM alert a JOIN alert_change c ON c.seq = a.change_seq \
+             ORDER BY a.patient_id, a.rule, a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
             .map(|r| {
                 let body: sqlx::types::Json<AlertRecord> = r.try_get("body")?;

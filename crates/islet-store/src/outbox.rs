@@ -1,8 +1,10 @@
 //! The PostgreSQL side of the two outboxes: the change log (`alert_change`,
 //! relayed to the alert topic) and the rejections (`rejection`, relayed to
-//! the dead-letter topic). A row is written in the batch's transaction with
-//! `published_at` NULL; the relay publishes it and sets `published_at` once
-//! the broker acknowledged it, so a crash loses nothing (a row published but
+//! the dead-letter topic). With each row the batch's transaction writes an
+//! outbox row (`alert_change_outbox`, `rejection_outbox`: the `seq` and a
+//! NULL `published_at`); the relay publishes the row and sets `published_at`
+//! once the broker acknowledged it (the narrow outbox row, not the wide one,
+//! is what a mark rewrites), so a crash loses nothing (a row published but
 //! not yet marked is published again: at-least-once, with the row's `seq` as
 //! the deduplication key).
 //!
@@ -59,14 +61,18 @@ impl OutboxKind {
         }
     }
 
+    /// (The outbox rows are picked first, then their rows by primary key:
+    /// a join was planned as a scan of the whole change log.)
     fn unpublished_sql(self) -> &'static str {
         match self {
             OutboxKind::AlertChanges => {
-                "SELECT seq, at, change, cause, alert FROM alert_change WHERE published_at IS NULL ORDER BY seq LIMIT $1"
+                "SELECT seq, at, change, cause, alert FROM alert_change WHERE seq = ANY(ARRAY(SELECT seq \
+                 FROM alert_change_outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1)) ORDER BY seq"
             }
             OutboxKind::Rejections => {
                 "SELECT seq, source, partition, \"offset\", entry, resource, code, reason, message, message_key, \
-                 source_time, received_at FROM rejection WHERE published_at IS NULL ORDER BY seq LIMIT $1"
+                 source_time, received_at FROM rejection WHERE seq = ANY(ARRAY(SELECT seq FROM rejection_outbox \
+                 WHERE published_at IS NULL ORDER BY seq LIMIT $1)) ORDER BY seq"
             }
         }
     }
@@ -74,21 +80,27 @@ impl OutboxKind {
     fn mark_sql(self) -> &'static str {
         match self {
             OutboxKind::AlertChanges => {
-                "UPDATE alert_change SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL"
+                "UPDATE alert_change_outbox SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL"
             }
             OutboxKind::Rejections => {
-                "UPDATE rejection SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL"
+                "UPDATE rejection_outbox SET published_at = $2 WHERE seq = ANY($1) AND published_at IS NULL"
             }
         }
     }
 
+    /// The oldest is the row with the smallest `seq` (drawn in the
+    /// transaction, so within one batch's apply time of the oldest commit).
     fn backlog_sql(self) -> &'static str {
         match self {
             OutboxKind::AlertChanges => {
-                "SELECT count(*) AS n, min(committed_at) AS oldest FROM alert_change WHERE published_at IS NULL"
+                "SELECT (SELECT count(*) FROM alert_change_outbox WHERE published_at IS NULL) AS n, \
+                 (SELECT committed_at FROM alert_change WHERE seq = (SELECT min(seq) FROM alert_change_outbox \
+                 WHERE published_at IS NULL)) AS oldest"
             }
             OutboxKind::Rejections => {
-                "SELECT count(*) AS n, min(received_at) AS oldest FROM rejection WHERE published_at IS NULL"
+                "SELECT (SELECT count(*) FROM rejection_outbox WHERE published_at IS NULL) AS n, \
+                 (SELECT received_at FROM rejection WHERE seq = (SELECT min(seq) FROM rejection_outbox \
+                 WHERE published_at IS NULL)) AS oldest"
             }
         }
     }

@@ -49,13 +49,19 @@ impl TestDb {
     /// A fresh database on `server` (a URL without a database name, e.g. a
     /// [`TempCluster::server_url`]).
     pub async fn on(server: &str) -> TestDb {
+        let db = TestDb::unmigrated(server).await;
+        migrate(&db.pool).await.expect("migrations apply");
+        db
+    }
+
+    /// A fresh database on `server` with no table at all (for upgrade tests).
+    pub async fn unmigrated(server: &str) -> TestDb {
         let name = format!("islet_test_{}_{}", std::process::id(), rand_suffix());
         let admin = connect(&format!("{server}/postgres"), 2).await.expect("connect to PostgreSQL (is it running?)");
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
         admin.close().await;
         let url = format!("{server}/{name}");
         let pool = connect(&url, 8).await.expect("connect to the test database");
-        migrate(&pool).await.expect("migrations apply");
         TestDb { name, url, pool, server: server.to_string() }
     }
 
@@ -135,7 +141,7 @@ impl TestDb {
 
 /// One query per table: every column except those that say when a row was
 /// written (`received_at`, `updated_at`, `committed_at`, `published_at`) or
-/// number it (`seq`, whose gaps depend on rolled-back inserts), one JSON
+/// number it (`seq` and `change_seq`, whose gaps depend on rolled-back inserts), one JSON
 /// array per row, in an order that depends only on the data (the change log
 /// and the rejections in commit order). `json` columns keep their text, `jsonb` its normal form.
 const SNAPSHOT: &[(&str, &str)] = &[
@@ -148,7 +154,8 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     (
         "alert",
-        "SELECT json_build_array(id, patient_id, rule, kind, severity, state, due, body)::text FROM alert ORDER BY id",
+        "SELECT json_build_array(a.id, a.patient_id, a.rule, a.kind, a.severity, a.state, a.due, c.alert)::text \
+         FROM alert a JOIN alert_change c ON c.seq = a.change_seq ORDER BY a.id",
     ),
     (
         "alert_change",

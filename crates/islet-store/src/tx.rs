@@ -9,15 +9,18 @@ use islet_engine::{AlertRecord, ChangeKind, PatientState, PatientWrite, Rejected
 use islet_guideline::Instant;
 use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct PgTx {
     tx: Transaction<'static, Postgres>,
+    /// The shared resources each locked patient's record pointed to when it
+    /// was loaded: saving writes only the `shared_reference` rows that changed.
+    loaded_needs: HashMap<String, BTreeSet<String>>,
 }
 
 impl PgTx {
     pub(crate) fn new(tx: Transaction<'static, Postgres>) -> Self {
-        PgTx { tx }
+        PgTx { tx, loaded_needs: HashMap::new() }
     }
 }
 
@@ -58,12 +61,18 @@ impl islet_engine::Transaction for PgTx {
             let id: String = row.try_get("id")?;
             let record: Json<PatientRecord> = row.try_get("record")?;
             let wake_at: Option<Instant> = row.try_get("wake_at")?;
+            self.loaded_needs.insert(id.clone(), record.0.needs().map(str::to_owned).collect());
             states.insert(id, PatientState { record: record.0, alerts: BTreeMap::new(), wake_at });
         }
-        let alerts = sqlx::query("SELECT patient_id, body FROM alert WHERE patient_id = ANY($1)")
-            .bind(patients)
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let alerts = sqlx::query(
+            // ARRAY(…): an index lookup per alert whatever the statistics say
+            // (a join was planned as a scan of the whole change log).
+            "SELECT patient_id, alert AS body FROM alert_change \
+             WHERE seq = ANY(ARRAY(SELECT change_seq FROM alert WHERE patient_id = ANY($1)))",
+        )
+        .bind(patients)
+        .fetch_all(&mut *self.tx)
+        .await?;
         for row in alerts {
             let patient: String = row.try_get("patient_id")?;
             let body: Json<AlertRecord> = row.try_get("body")?;
@@ -170,33 +179,49 @@ impl islet_engine::Transaction for PgTx {
         .execute(&mut *self.tx)
         .await?;
 
-        // Which shared resources each record points to (replaced whole per patient).
-        let mut ref_patients: Vec<&str> = Vec::new();
-        let mut ref_targets: Vec<&str> = Vec::new();
+        // Which shared resources each record points to: only the pairs that
+        // changed since the record was loaded (almost always none).
+        let mut added: (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        let mut removed: (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
         for w in &writes {
-            for needed in w.state.record.needs() {
-                ref_patients.push(&w.patient);
-                ref_targets.push(needed);
+            let now: BTreeSet<&str> = w.state.record.needs().collect();
+            let before: BTreeSet<&str> = match self.loaded_needs.get(&w.patient) {
+                Some(before) => before.iter().map(String::as_str).collect(),
+                None => return Err(StoreError::Corrupt(format!("patient {} saved without being locked", w.patient))),
+            };
+            for target in now.difference(&before) {
+                added.0.push(&w.patient);
+                added.1.push(target);
+            }
+            for target in before.difference(&now) {
+                removed.0.push(&w.patient);
+                removed.1.push(target);
             }
         }
-        sqlx::query(
-            "DELETE FROM shared_reference r WHERE r.patient_id = ANY($1) AND NOT EXISTS \
-             (SELECT 1 FROM unnest($2::text[], $3::text[]) AS u(p, t) WHERE u.p = r.patient_id AND u.t = r.reference)",
-        )
-        .bind(&ids)
-        .bind(&ref_patients)
-        .bind(&ref_targets)
-        .execute(&mut *self.tx)
-        .await?;
-        if !ref_patients.is_empty() {
+        if !removed.0.is_empty() {
+            sqlx::query(
+                "DELETE FROM shared_reference r USING unnest($1::text[], $2::text[]) AS u(p, t) \
+                 WHERE r.patient_id = u.p AND r.reference = u.t",
+            )
+            .bind(&removed.0)
+            .bind(&removed.1)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        if !added.0.is_empty() {
             sqlx::query(
                 "INSERT INTO shared_reference (reference, patient_id) SELECT t, p FROM unnest($1::text[], $2::text[]) \
                  AS u(p, t) ON CONFLICT DO NOTHING",
             )
-            .bind(&ref_patients)
-            .bind(&ref_targets)
+            .bind(&added.0)
+            .bind(&added.1)
             .execute(&mut *self.tx)
             .await?;
+        }
+        for w in &writes {
+            if let Some(needs) = self.loaded_needs.get_mut(&w.patient) {
+                *needs = w.state.record.needs().map(str::to_owned).collect();
+            }
         }
 
         // Alerts (final state per id) and the change log.
@@ -220,40 +245,31 @@ impl islet_engine::Transaction for PgTx {
         }
         let mut up = AlertRows::default();
         for a in final_state.values().flatten() {
-            up.ids.push(a.id.clone());
-            up.patients.push(a.patient.clone());
-            up.rules.push(a.rule.clone());
+            up.ids.push(a.id.as_str());
+            up.patients.push(a.patient.as_str());
+            up.rules.push(a.rule.as_str());
             up.kinds.push(kebab(&a.kind));
             up.severities.push(kebab(&a.severity));
             up.states.push(kebab(&a.state));
             up.dues.push(a.due);
-            up.bodies.push(serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-        }
-        if !up.ids.is_empty() {
-            sqlx::query(
-                "INSERT INTO alert (id, patient_id, rule, kind, severity, state, due, body) \
-                 SELECT id, p, r, k, s, st, d, b::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
-                 $5::text[], $6::text[], $7::date[], $8::text[]) AS u(id, p, r, k, s, st, d, b) \
-                 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, severity = EXCLUDED.severity, \
-                 state = EXCLUDED.state, due = EXCLUDED.due, body = EXCLUDED.body, updated_at = now()",
-            )
-            .bind(&up.ids)
-            .bind(&up.patients)
-            .bind(&up.rules)
-            .bind(&up.kinds)
-            .bind(&up.severities)
-            .bind(&up.states)
-            .bind(&up.dues)
-            .bind(&up.bodies)
-            .execute(&mut *self.tx)
-            .await?;
         }
         if !log.at.is_empty() {
+            // One statement: the change log rows, their outbox rows, and the
+            // current alerts pointing to the last change of each (its JSON is
+            // the alert's; seqs are drawn in `n` order, so the largest is the
+            // batch's last change of that alert).
             sqlx::query(
-                "INSERT INTO alert_change (at, patient_id, alert_id, rule, change, cause, alert) \
+                "WITH c AS (INSERT INTO alert_change (at, patient_id, alert_id, rule, change, cause, alert) \
                  SELECT at, p, a, r, c, cause::jsonb, alert::jsonb FROM unnest($1::timestamptz[], $2::text[], \
                  $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY \
-                 AS u(at, p, a, r, c, cause, alert, n) ORDER BY n",
+                 AS u(at, p, a, r, c, cause, alert, n) ORDER BY n RETURNING seq, alert_id), \
+                 o AS (INSERT INTO alert_change_outbox (seq) SELECT seq FROM c) \
+                 INSERT INTO alert (id, patient_id, rule, kind, severity, state, due, change_seq) \
+                 SELECT u.id, u.p, u.r, u.k, u.s, u.st, u.d, l.seq FROM unnest($8::text[], $9::text[], $10::text[], \
+                 $11::text[], $12::text[], $13::text[], $14::date[]) AS u(id, p, r, k, s, st, d) \
+                 JOIN (SELECT alert_id, max(seq) AS seq FROM c GROUP BY alert_id) l ON l.alert_id = u.id \
+                 ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, severity = EXCLUDED.severity, \
+                 state = EXCLUDED.state, due = EXCLUDED.due, change_seq = EXCLUDED.change_seq, updated_at = now()",
             )
             .bind(&log.at)
             .bind(&log.patients)
@@ -262,6 +278,13 @@ impl islet_engine::Transaction for PgTx {
             .bind(&log.changes)
             .bind(&log.causes)
             .bind(&log.alerts)
+            .bind(&up.ids)
+            .bind(&up.patients)
+            .bind(&up.rules)
+            .bind(&up.kinds)
+            .bind(&up.severities)
+            .bind(&up.states)
+            .bind(&up.dues)
             .execute(&mut *self.tx)
             .await?;
         }
@@ -442,12 +465,15 @@ impl islet_engine::Transaction for PgTx {
                     .and_then(|ms| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()),
             );
         }
+        // A rejection stored before (a message read again) gets no second outbox row.
         sqlx::query(
-            "INSERT INTO rejection (source, partition, \"offset\", entry, resource, code, reason, message, \
+            "WITH r AS (INSERT INTO rejection (source, partition, \"offset\", entry, resource, code, reason, message, \
              message_key, source_time) \
              SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::text[], $6::text[], \
              $7::text[], $8::bytea[], $9::bytea[], $10::timestamptz[]) \
-             ON CONFLICT (source, partition, \"offset\", coalesce(entry, -1), code, coalesce(resource, '')) DO NOTHING",
+             ON CONFLICT (source, partition, \"offset\", coalesce(entry, -1), code, coalesce(resource, '')) DO NOTHING \
+             RETURNING seq) \
+             INSERT INTO rejection_outbox (seq) SELECT seq FROM r",
         )
         .bind(&rows.sources)
         .bind(&rows.partitions)
@@ -538,13 +564,12 @@ struct ChangeRows {
 }
 
 #[derive(Default)]
-struct AlertRows {
-    ids: Vec<String>,
-    patients: Vec<String>,
-    rules: Vec<String>,
+struct AlertRows<'a> {
+    ids: Vec<&'a str>,
+    patients: Vec<&'a str>,
+    rules: Vec<&'a str>,
     kinds: Vec<String>,
     severities: Vec<String>,
     states: Vec<String>,
     dues: Vec<Option<time::Date>>,
-    bodies: Vec<String>,
 }

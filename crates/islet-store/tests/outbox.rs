@@ -101,7 +101,7 @@ async fn alert_changes_come_in_seq_order_and_are_marked_once() {
     assert_eq!(rest[0].0, first[3].0, "the next unpublished row follows");
     assert_eq!(outbox.backlog().await.unwrap().unpublished as usize, log.len() - 3);
     let stamped: Vec<time::OffsetDateTime> =
-        sqlx::query_scalar("SELECT published_at FROM alert_change WHERE published_at IS NOT NULL ORDER BY seq")
+        sqlx::query_scalar("SELECT published_at FROM alert_change_outbox WHERE published_at IS NOT NULL ORDER BY seq")
             .fetch_all(&db.pool)
             .await
             .unwrap();

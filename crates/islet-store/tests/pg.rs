@@ -369,3 +369,104 @@ async fn a_batch_skips_what_another_consumer_committed() {
     assert_eq!(pg.position("topic-a", 3).await.unwrap().unwrap().next_offset, 16);
     assert!(pg.change_log().await.unwrap().starts_with(&log));
 }
+
+/// Upgrading a database written before the outbox tables (migration
+/// 20261207000002): every current alert keeps its JSON (now read from the
+/// change log row it points to), what was published stays published, and
+/// what was not is still waiting, for both outboxes.
+#[tokio::test]
+async fn an_upgraded_database_keeps_its_alerts_and_what_waits_to_be_published() {
+    // The alerts and change log to carry over, made by today's code.
+    let source = TestDb::new().await;
+    let engine = engine();
+    let now = datetime!(2024-02-01 00:00 UTC);
+    let mut pg = source.store();
+    for chunk in cohort(6).chunks(5) {
+        engine.process(&mut pg, &Batch::of_items(chunk.to_vec()), now).await.unwrap();
+    }
+    // A year on, follow-ups fall due: alerts change after they were raised.
+    let (woken, _) = engine.wake_due(&mut pg, datetime!(2025-02-01 00:00 UTC), 1000).await.unwrap();
+    assert!(!woken.is_empty());
+    let alerts = pg.alerts().await.unwrap();
+    let log = pg.change_log().await.unwrap();
+    assert!(alerts.len() > 2 && log.len() > alerts.len(), "{} alerts, {} changes", alerts.len(), log.len());
+
+    // A database at the schema before, holding them the way it did.
+    let old = TestDb::unmigrated(&test_support::server_url()).await;
+    let before = test_support::TempDir::new("islet-migrations");
+    let mut earlier: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap() < "20261207000002")
+        .collect();
+    earlier.sort();
+    assert_eq!(earlier.len(), 2);
+    for path in &earlier {
+        std::fs::copy(path, before.path().join(path.file_name().unwrap())).unwrap();
+    }
+    sqlx::migrate::Migrator::new(before.path()).await.unwrap().run(&old.pool).await.unwrap();
+    let published = log.len() / 2;
+    type ChangeRow = (i64, time::OffsetDateTime, String, String, String, String, String, String);
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, at, patient_id, alert_id, rule, change, cause::text, alert::text FROM alert_change ORDER BY seq",
+    )
+    .fetch_all(&source.pool)
+    .await
+    .unwrap();
+    for (i, (seq, at, patient, alert_id, rule, change, cause, alert)) in rows.iter().enumerate() {
+        sqlx::query("INSERT INTO patient (id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(patient)
+            .execute(&old.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO alert_change (seq, at, patient_id, alert_id, rule, change, cause, alert, published_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, CASE WHEN $9 THEN now() END)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(patient)
+        .bind(alert_id)
+        .bind(rule)
+        .bind(change)
+        .bind(cause)
+        .bind(alert)
+        .bind(i < published)
+        .execute(&old.pool)
+        .await
+        .unwrap();
+    }
+    for a in &alerts {
+        let body = serde_json::to_string(a).unwrap();
+        sqlx::query(
+            "INSERT INTO alert (id, patient_id, rule, kind, severity, state, body) \
+             VALUES ($1, $3, $4, 'kind', 'severity', 'state', $2::jsonb)",
+        )
+        .bind(&a.id)
+        .bind(&body)
+        .bind(&a.patient)
+        .bind(&a.rule)
+        .execute(&old.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO rejection (source, partition, \"offset\", code, reason, published_at) \
+         VALUES ('t', 0, 1, 'c', 'r', now()), ('t', 0, 2, 'c', 'r', NULL)",
+    )
+    .execute(&old.pool)
+    .await
+    .unwrap();
+
+    islet_store::migrate(&old.pool).await.unwrap();
+    let upgraded = old.store();
+    assert_eq!(upgraded.alerts().await.unwrap(), alerts, "each alert's JSON is its last change's");
+    assert_eq!(upgraded.change_log().await.unwrap(), log);
+    let alert_outbox = islet_store::outbox::AlertOutbox::new(old.pool.clone());
+    assert_eq!(alert_outbox.backlog().await.unwrap().unpublished as usize, log.len() - published);
+    let mut leader = alert_outbox.try_lead().await.unwrap().unwrap();
+    let waiting = leader.next_unpublished(10_000).await.unwrap();
+    assert_eq!(waiting.first().map(|(seq, _)| *seq), Some(rows[published].0), "the first unpublished change is next");
+    let dead_letters = islet_store::outbox::DeadLetterOutbox::new(old.pool.clone());
+    assert_eq!(dead_letters.backlog().await.unwrap().unpublished, 1);
+}

@@ -29,6 +29,7 @@
 //! [kafka]
 //! brokers = "kafka-1:9092,kafka-2:9092"   # empty: no Kafka, HTTP ingest only
 //! input_topics = ["fhir.events"]
+//! concurrent_batches = 2                  # batch transactions at once
 //! [kafka.properties]                      # librdkafka, passed through
 //! "security.protocol" = "SASL_SSL"
 //! ```
@@ -135,6 +136,9 @@ pub struct KafkaSettings {
     /// `fhir` (the FHIR resource of each alert) or `json` (the alert JSON).
     #[serde(deserialize_with = "parsed")]
     pub alert_format: AlertFormat,
+    /// How many batch transactions run at once (the assigned partitions are
+    /// split between them; each needs a database connection).
+    pub concurrent_batches: usize,
     /// librdkafka properties passed through to the consumer and producers
     /// (SASL, TLS, timeouts). Islet's own choices (manual commits, the
     /// idempotent producer) cannot be overridden here.
@@ -150,6 +154,7 @@ impl Default for KafkaSettings {
             dead_letter_topic: "islet.dead-letter".into(),
             alert_topic: "islet.alerts".into(),
             alert_format: AlertFormat::Fhir,
+            concurrent_batches: 2,
             properties: BTreeMap::new(),
         }
     }
@@ -213,6 +218,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("ISLET_DEAD_LETTER_TOPIC", "kafka.dead_letter_topic"),
     ("ISLET_ALERT_TOPIC", "kafka.alert_topic"),
     ("ISLET_ALERT_FORMAT", "kafka.alert_format"),
+    ("ISLET_KAFKA_CONCURRENT_BATCHES", "kafka.concurrent_batches"),
 ];
 
 /// Limits on the values (a batch is one transaction held in memory).
@@ -220,6 +226,10 @@ pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1..=islet_engine::
 const POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=200;
 const SCHEDULER_BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
 const MAX_BODY_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024 * 1024;
+const CONCURRENT_BATCHES_RANGE: std::ops::RangeInclusive<usize> = 1..=32;
+/// Connections the service needs besides the batches in flight: the two
+/// relays (each holds one for its lock), the scheduler, HTTP ingest.
+const POOL_BESIDE_BATCHES: usize = 4;
 
 impl Settings {
     /// The file (when given), then the environment (`env` looks a variable up).
@@ -284,6 +294,7 @@ impl Settings {
             "kafka.dead_letter_topic" => self.kafka.dead_letter_topic = value.trim().to_owned(),
             "kafka.alert_topic" => self.kafka.alert_topic = value.trim().to_owned(),
             "kafka.alert_format" => self.kafka.alert_format = value.trim().parse().map_err(|e| format!("{e}"))?,
+            "kafka.concurrent_batches" => self.kafka.concurrent_batches = number(value, CONCURRENT_BATCHES_RANGE)?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
@@ -319,6 +330,20 @@ impl Settings {
             ));
         }
         let k = &self.kafka;
+        let (lo, hi) = (*CONCURRENT_BATCHES_RANGE.start() as u64, *CONCURRENT_BATCHES_RANGE.end() as u64);
+        in_range("kafka.concurrent_batches", k.concurrent_batches as u64, lo, hi)?;
+        if k.enabled() && (self.database.pool_size as usize) < k.concurrent_batches + POOL_BESIDE_BATCHES {
+            return Err(fail(
+                "database.pool_size",
+                format!(
+                    "{} is too small for kafka.concurrent_batches = {}: it needs at least {} (one connection \
+                     per batch in flight, plus the two relays, the scheduler and HTTP ingest)",
+                    self.database.pool_size,
+                    k.concurrent_batches,
+                    k.concurrent_batches + POOL_BESIDE_BATCHES
+                ),
+            ));
+        }
         if k.enabled() {
             if k.input_topics.is_empty() {
                 return Err(fail("kafka.input_topics", "Kafka brokers are set but no input topic".into()));
@@ -484,6 +509,21 @@ mod tests {
         assert_eq!(e.origin, "ISLET_HTTP_ADDR");
         let e = Settings::load(None, &env(&[("ISLET_ALERT_FORMAT", "xml")])).unwrap_err();
         assert!(e.problem.contains("xml"), "{e}");
+    }
+
+    #[test]
+    fn concurrent_batches_need_their_connections() {
+        assert_eq!(Settings::default().kafka.concurrent_batches, 2);
+        let kafka = [("ISLET_KAFKA_BROKERS", "x:1"), ("ISLET_KAFKA_CONCURRENT_BATCHES", "5")];
+        let e = Settings::load(None, &env(&kafka)).unwrap_err();
+        assert_eq!(e.setting, "database.pool_size", "8 connections cannot serve 5 batches, 2 relays and the rest");
+        assert!(e.problem.contains("at least 9"), "{e}");
+        let s = Settings::load(None, &env(&[kafka[0], kafka[1], ("ISLET_DATABASE_POOL_SIZE", "9")])).unwrap();
+        assert_eq!(s.kafka.concurrent_batches, 5);
+        // Without Kafka the setting is unused: a small pool is fine.
+        assert!(Settings::load(None, &env(&[kafka[1], ("ISLET_DATABASE_POOL_SIZE", "2")])).is_ok());
+        let e = Settings::load(None, &env(&[("ISLET_KAFKA_CONCURRENT_BATCHES", "0")])).unwrap_err();
+        assert_eq!(e.setting, "kafka.concurrent_batches");
     }
 
     #[test]

@@ -209,11 +209,11 @@ async fn wait_published(db: &TestDb, within: Duration) -> (i64, i64) {
 async fn wait_published_logged(db: &TestDb, within: Duration, log: Option<&Path>) -> (i64, i64) {
     let started = Instant::now();
     loop {
-        let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change WHERE published_at IS NULL")
+        let changes: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change_outbox WHERE published_at IS NULL")
             .fetch_one(&db.pool)
             .await
             .unwrap();
-        let rejections: i64 = sqlx::query_scalar("SELECT count(*) FROM rejection WHERE published_at IS NULL")
+        let rejections: i64 = sqlx::query_scalar("SELECT count(*) FROM rejection_outbox WHERE published_at IS NULL")
             .fetch_one(&db.pool)
             .await
             .unwrap();

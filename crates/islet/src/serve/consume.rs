@@ -1,9 +1,12 @@
 //! The Kafka side of `islet serve`: the input topics through the one ingest
 //! path, and the relays of the two outboxes to their topics.
 //!
-//! **Batches.** Records go through the batcher as they arrive (decoded on
-//! arrival, while the previous batch commits); a batch is committed when it is full (`ingest.batch_size`) or when its first record
-//! has waited `ingest.max_batch_latency_ms`, whichever comes first. Each
+//! **Batches.** Records go through a batcher as they arrive (decoded on
+//! arrival, while the previous batch commits); a batch is committed when it
+//! is full (`ingest.batch_size`) or when its first record has waited
+//! `ingest.max_batch_latency_ms`, whichever comes first. The partitions are
+//! split between `kafka.concurrent_batches` lanes, each with its batcher and
+//! its committer, so that many batch transactions run at once. Each
 //! batch is one transaction (`commit_isolating`): state, alert changes,
 //! rejections (the dead-letter outbox) and the partitions' next offsets
 //! commit together, and the transaction fences its partitions, so a record
@@ -23,10 +26,11 @@ use super::State;
 use crate::drivers::clock::horizon;
 use crate::drivers::commit::commit_isolating;
 use crate::settings::Settings;
-use islet_engine::ingest::{Batch, BatchLimits, SourcePosition};
+use islet_engine::ingest::{Batch, BatchLimits, Batcher, SourcePosition};
 use islet_kafka::relay::{Relay, RelaySettings};
 use islet_kafka::{ConsumerSettings, Event, KafkaSource, PgPositions, ProducerSettings, RelayProducer, TopicRecord};
 use islet_store::outbox::{AlertOutbox, DeadLetterOutbox, Outbox};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,46 +68,52 @@ impl Kafka {
 
 /// Consumes until `stopped`, then commits what is pending and leaves the group.
 ///
-/// Two tasks: this one receives records and decodes them into batches; a
+/// The assigned partitions are split between `lanes` (a partition stays in
+/// its lane for the life of the process, so its batches commit in offset
+/// order: a later batch committed first would fence out an earlier one's
+/// records). Each lane has a batcher here and a committer task: a lane's
 /// committer commits one batch while the next is decoded (a channel of one
-/// between them), and hands the committed positions back to be written to
-/// Kafka here, where the consumer lives.
+/// between them), and the lanes' transactions run side by side (patients
+/// two of them touch are serialized by their row locks). Committed positions
+/// come back to be written to Kafka here, where the consumer lives.
 pub async fn run_consumer(
     state: Arc<State>,
     mut source: KafkaSource,
     limits: BatchLimits,
     max_latency: Duration,
+    lanes: usize,
     stopped: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let (to_commit, mut batches) = mpsc::channel::<Batch>(1);
     let (report, mut committed) = mpsc::unbounded_channel::<Vec<SourcePosition>>();
-    let committer = tokio::spawn({
-        let (state, stopped) = (state.clone(), stopped.clone());
-        async move {
-            while let Some(batch) = batches.recv().await {
-                let positions = commit(&state, batch, &stopped).await?;
-                let _ = report.send(positions);
+    let mut committers = Vec::with_capacity(lanes);
+    let mut lanes: Vec<Lane> = (0..lanes.max(1))
+        .map(|_| {
+            let (to_commit, mut batches) = mpsc::channel::<Batch>(1);
+            committers.push(tokio::spawn({
+                let (state, stopped, report) = (state.clone(), stopped.clone(), report.clone());
+                async move {
+                    while let Some(batch) = batches.recv().await {
+                        let positions = commit(&state, batch, &stopped).await?;
+                        let _ = report.send(positions);
+                    }
+                    Ok::<(), String>(())
+                }
+            }));
+            Lane {
+                batcher: state.engine.batcher(limits, horizon(Some(state.clock.now()))).keep_bytes(true),
+                deadline: None,
+                to_commit,
             }
-            Ok::<(), String>(())
-        }
-    });
+        })
+        .collect();
+    drop(report);
+    let mut lane_of: HashMap<(String, i32), usize> = HashMap::new();
     let mut stop_signal = stopped.clone();
-    let mut batcher = state.engine.batcher(limits, horizon(Some(state.clock.now()))).keep_bytes(true);
-    let mut deadline: Option<Instant> = None;
     let mut events = Vec::with_capacity(1024);
     let mut next_lag = Instant::now() + LAG_INTERVAL;
-    // `Err` only when the committer stopped (it says why when joined).
-    let hand_over = |batch: Batch, to_commit: &mpsc::Sender<Batch>| {
-        let to_commit = to_commit.clone();
-        async move {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            to_commit.send(batch).await.map_err(|_| ())
-        }
-    };
-    let outcome: Result<(), Option<String>> = loop {
-        let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).min(next_lag);
+    let outcome: Result<(), Option<String>> = 'consume: loop {
+        let first_deadline = lanes.iter().filter_map(|l| l.deadline).min();
+        let wake = first_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)).min(next_lag);
         tokio::select! {
             biased;
             _ = async { let _ = stop_signal.wait_for(|s| *s).await; } => break Ok(()),
@@ -114,10 +124,10 @@ pub async fn run_consumer(
                 }
             }
             _ = tokio::time::sleep_until(wake) => {
-                if deadline.is_some_and(|d| d <= Instant::now()) {
-                    deadline = None;
-                    if hand_over(batcher.take(), &to_commit).await.is_err() {
-                        break Err(None);
+                let now = Instant::now();
+                for lane in lanes.iter_mut().filter(|l| l.deadline.is_some_and(|d| d <= now)) {
+                    if lane.hand_over().await.is_err() {
+                        break 'consume Err(None);
                     }
                 }
                 if next_lag <= Instant::now() {
@@ -130,15 +140,22 @@ pub async fn run_consumer(
                     break Err(Some("the Kafka consumer stopped".to_owned()));
                 }
                 // Clinical times after "now" are implausible; "now" moves.
-                batcher.set_horizon(horizon(Some(state.clock.now())));
+                let horizon = horizon(Some(state.clock.now()));
+                for lane in &mut lanes {
+                    lane.batcher.set_horizon(horizon);
+                }
                 let mut failure = None;
                 for event in events.drain(..) {
                     match event {
                         Event::Record(record) => {
-                            deadline.get_or_insert_with(|| Instant::now() + max_latency);
-                            if let Some(full) = record.push_to(&mut batcher) {
-                                deadline = None;
-                                if hand_over(full, &to_commit).await.is_err() {
+                            let key = (record.origin.source.name().to_owned(), record.origin.partition);
+                            let count = lanes.len();
+                            let next = lane_of.len();
+                            let lane = &mut lanes[*lane_of.entry(key).or_insert(next % count)];
+                            lane.deadline.get_or_insert_with(|| Instant::now() + max_latency);
+                            if let Some(full) = record.push_to(&mut lane.batcher) {
+                                lane.deadline = None;
+                                if lane.send(full).await.is_err() {
                                     failure = Some(None);
                                     break;
                                 }
@@ -153,16 +170,20 @@ pub async fn run_consumer(
                         Event::Revoked(revoked) => {
                             state.metrics.rebalances.get_or_create(&EventLabels { event: "revoke" }).inc();
                             tracing::warn!(partitions = revoked.len(), "partitions revoked");
-                            deadline = None;
-                            if hand_over(batcher.take(), &to_commit).await.is_err() {
-                                failure = Some(None);
-                                break;
+                            for lane in &mut lanes {
+                                if lane.hand_over().await.is_err() {
+                                    failure = Some(None);
+                                    break;
+                                }
                             }
                         }
                         Event::Fatal(why) => {
                             state.metrics.rebalances.get_or_create(&EventLabels { event: "error" }).inc();
                             failure = Some(Some(format!("the Kafka consumer failed: {why}")));
                         }
+                    }
+                    if failure.is_some() {
+                        break;
                     }
                 }
                 if let Some(why) = failure {
@@ -174,10 +195,18 @@ pub async fn run_consumer(
     // Draining (or failing): what is pending commits, then the member leaves
     // the group so its partitions move to the others at once.
     if outcome.is_ok() {
-        let _ = hand_over(batcher.take(), &to_commit).await;
+        for lane in &mut lanes {
+            let _ = lane.hand_over().await;
+        }
     }
-    drop(to_commit);
-    let committed_all = committer.await.map_err(|e| format!("the committer failed: {e}")).and_then(|r| r);
+    drop(lanes);
+    let mut committed_all = Ok(());
+    for committer in committers {
+        let result = committer.await.map_err(|e| format!("a committer failed: {e}")).and_then(|r| r);
+        if committed_all.is_ok() {
+            committed_all = result;
+        }
+    }
     while let Ok(positions) = committed.try_recv() {
         let _ = source.commit_to_kafka(&positions);
     }
@@ -186,7 +215,31 @@ pub async fn run_consumer(
     match outcome {
         Ok(()) => committed_all,
         Err(Some(why)) => Err(why),
-        Err(None) => Err(committed_all.err().unwrap_or_else(|| "the committer stopped".into())),
+        Err(None) => Err(committed_all.err().unwrap_or_else(|| "a committer stopped".into())),
+    }
+}
+
+/// One lane of the consumer: the batch being filled and the channel to its committer.
+struct Lane {
+    batcher: Batcher,
+    /// When the batch being filled must be committed (its first record's arrival plus the batch latency).
+    deadline: Option<Instant>,
+    to_commit: mpsc::Sender<Batch>,
+}
+
+impl Lane {
+    /// Hands what the batcher holds to the committer. `Err` only when the committer stopped.
+    async fn hand_over(&mut self) -> Result<(), ()> {
+        self.deadline = None;
+        let batch = self.batcher.take();
+        self.send(batch).await
+    }
+
+    async fn send(&self, batch: Batch) -> Result<(), ()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.to_commit.send(batch).await.map_err(|_| ())
     }
 }
 

@@ -147,8 +147,11 @@ impl Application {
                 let (state, stop, stopped) = (state.clone(), stop.clone(), stopped.clone());
                 let limits = islet_engine::ingest::BatchLimits { max_messages: settings.ingest.batch_size };
                 let latency = Duration::from_millis(settings.ingest.max_batch_latency_ms);
+                let settings_lanes = settings.kafka.concurrent_batches;
                 async move {
-                    let result = consume::run_consumer(state.clone(), kafka.source, limits, latency, stopped).await;
+                    let lanes = settings_lanes;
+                    let result =
+                        consume::run_consumer(state.clone(), kafka.source, limits, latency, lanes, stopped).await;
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "the consumer stopped; shutting the service down");
                         state.draining.store(true, Ordering::SeqCst);
