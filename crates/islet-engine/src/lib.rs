@@ -85,13 +85,16 @@ impl Engine {
         let referrers = if plan.shared.is_empty() { Vec::new() } else { tx.patients_referring(&plan.shared).await? };
         let patients = plan.patients_to_lock(&holders, &referrers);
         let states = tx.lock_patients(&patients).await?;
+        // What the locked records already pointed to is read without a lock
+        // (see `Transaction::read_shared`): locks are taken in one order
+        // only — positions, then shared resources, then patients.
         let rest: Vec<String> = plan
             .shared_needed(&batch.items, &states)
             .into_iter()
             .filter(|r| !shared.contains_key(r) && !first.contains(r))
             .collect();
         if !rest.is_empty() {
-            shared.extend(tx.load_shared(&rest).await?);
+            shared.extend(tx.read_shared(&rest).await?);
         }
         let unheld = if plan.references.is_empty() { Default::default() } else { tx.unheld(&plan.references).await? };
         let locked = Locked::new(patients, states, holders, referrers, shared, unheld);
@@ -131,7 +134,7 @@ impl Engine {
         let states = tx.lock_patients(&due).await?;
         let claimed = due.len();
         let needed: Vec<String> = states.iter().flat_map(|s| s.record.needs().map(str::to_owned)).collect();
-        let shared = if needed.is_empty() { Default::default() } else { tx.load_shared(&needed).await? };
+        let shared = if needed.is_empty() { Default::default() } else { tx.read_shared(&needed).await? };
         let outcome = core::wake(&self.config, due.into_iter().zip(states).collect(), &shared, now);
         tx.save_patients(outcome.writes).await?;
         tx.commit().await?;

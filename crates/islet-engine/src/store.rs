@@ -117,9 +117,19 @@ pub trait Transaction: Send {
         references: &[String],
     ) -> impl Future<Output = Result<Vec<(String, String)>, Self::Error>> + Send;
 
-    /// Loads (and, in a database, locks, in reference order, after the
-    /// patients) these shared resources; unknown ones are left out.
+    /// Loads and locks (in a database: in reference order, before the
+    /// patients; a row is created for a resource not seen yet, so it is
+    /// locked too) the shared resources a batch writes or points to; unknown
+    /// ones are left out of the result.
     fn load_shared(&mut self, references: &[String]) -> impl Future<Output = Result<Shared, Self::Error>> + Send;
+
+    /// Reads, without locking, shared resources the locked patients' records
+    /// already point to. No lock is needed: a batch that changes one of them
+    /// locks every patient pointing to it, so it waits for this transaction
+    /// and re-evaluates them after it. Locking them here, after the
+    /// patients, would take locks out of order (two batches deadlocked on
+    /// each other's Medication rows when they ran side by side).
+    fn read_shared(&mut self, references: &[String]) -> impl Future<Output = Result<Shared, Self::Error>> + Send;
 
     /// The tombstones of DELETEs that named one of these resources before any
     /// patient held it.

@@ -312,15 +312,15 @@ impl islet_engine::Transaction for PgTx {
         .bind(references)
         .fetch_all(&mut *self.tx)
         .await?;
-        let mut shared = Shared::new();
-        for row in rows {
-            let stamp: Option<Json<VersionStamp>> = row.try_get("stamp")?;
-            let definition: Option<Json<islet_fhir::Definition>> = row.try_get("definition")?;
-            if let (Some(stamp), Some(definition)) = (stamp, definition) {
-                shared.insert(row.try_get("reference")?, SharedEntry { stamp: stamp.0, definition: definition.0 });
-            }
-        }
-        Ok(shared)
+        shared_of(rows)
+    }
+
+    async fn read_shared(&mut self, references: &[String]) -> Result<Shared, StoreError> {
+        let rows = sqlx::query("SELECT reference, stamp, definition FROM shared_resource WHERE reference = ANY($1)")
+            .bind(references)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        shared_of(rows)
     }
 
     async fn unheld(&mut self, references: &[String]) -> Result<Unheld, StoreError> {
@@ -572,4 +572,18 @@ struct AlertRows<'a> {
     severities: Vec<String>,
     states: Vec<String>,
     dues: Vec<Option<time::Date>>,
+}
+
+/// The shared resources among `rows` (`reference`, `stamp`, `definition`)
+/// that were received (a row created only to be locked has neither).
+fn shared_of(rows: Vec<sqlx::postgres::PgRow>) -> Result<Shared, StoreError> {
+    let mut shared = Shared::new();
+    for row in rows {
+        let stamp: Option<Json<VersionStamp>> = row.try_get("stamp")?;
+        let definition: Option<Json<islet_fhir::Definition>> = row.try_get("definition")?;
+        if let (Some(stamp), Some(definition)) = (stamp, definition) {
+            shared.insert(row.try_get("reference")?, SharedEntry { stamp: stamp.0, definition: definition.0 });
+        }
+    }
+    Ok(shared)
 }
