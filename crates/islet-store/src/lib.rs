@@ -65,8 +65,14 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 
 fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
     // The parser's own message may quote the URL, password included: not shown.
+    // Every statement is planned for its own arguments. A prepared
+    // statement's generic plan is made once, when the tables may still be
+    // nearly empty, and kept: with autovacuum off (as on this project's
+    // machines) nothing ever replaces it, and a lookup of a batch's patients
+    // became a scan of the whole change log per batch (seconds each at 1M
+    // events). Planning costs well under a millisecond per statement.
     PgConnectOptions::from_str(url)
-        .map(|o| o.application_name("islet"))
+        .map(|o| o.application_name("islet").options([("plan_cache_mode", "force_custom_plan")]))
         .map_err(|_| StoreError::Connect(ConnectError::InvalidUrl))
 }
 
