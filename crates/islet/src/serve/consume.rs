@@ -305,7 +305,7 @@ async fn refresh_lag(state: &State, source: &KafkaSource) {
 
 /// A relay that found its outbox empty looks again after this: an alert
 /// change waits at most this long (plus the send) before it is published.
-/// The look is one index-only query on the outbox's partial index.
+/// The look is one scan of the outbox table's partial index (empty: no row read).
 const RELAY_IDLE_WAIT: Duration = Duration::from_millis(25);
 
 fn relay_settings(topic: String) -> RelaySettings {
