@@ -15,8 +15,11 @@
 //!
 //! [`claim_due`]: islet_engine::Transaction::claim_due
 
+pub mod audit;
 pub mod outbox;
+pub mod read;
 pub mod retry;
+pub mod session;
 pub mod test_support;
 mod tx;
 

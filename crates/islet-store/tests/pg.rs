@@ -472,3 +472,40 @@ async fn an_upgraded_database_keeps_its_alerts_and_what_waits_to_be_published() 
     let dead_letters = islet_store::outbox::DeadLetterOutbox::new(old.pool.clone());
     assert_eq!(dead_letters.backlog().await.unwrap().unpublished, 1);
 }
+
+/// The change feed never passes a change that commits later: `seq` is drawn
+/// before commit, so seq 1 can commit after seq 2. While the transaction
+/// holding seq 1 runs, neither shows; once it commits, both do, in order.
+#[tokio::test]
+async fn the_change_feed_waits_for_an_earlier_transaction_instead_of_skipping_it() {
+    use islet_store::read::{changes, FeedCursor};
+    let db = TestDb::new().await;
+    let engine = engine();
+    let mut pg = db.store();
+    let batch = Batch::of_items(cohort(1));
+    engine.process(&mut pg, &batch, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
+    let template: serde_json::Value =
+        sqlx::query_scalar("SELECT alert FROM alert_change ORDER BY seq LIMIT 1").fetch_one(&db.pool).await.unwrap();
+    let before = changes(&mut *db.pool.acquire().await.unwrap(), FeedCursor::default(), None, 1000).await.unwrap();
+    assert!(!before.is_empty());
+    let after = before.last().unwrap().cursor;
+
+    let insert = "INSERT INTO alert_change (at, patient_id, alert_id, rule, change, cause, alert) \
+                  VALUES (now(), 'Patient/x', $1, 'r', 'raised', '{\"kind\":\"clock\"}', $2) RETURNING seq";
+    let mut first = db.pool.begin().await.unwrap();
+    let early: i64 = sqlx::query_scalar(insert).bind("early").bind(&template).fetch_one(&mut *first).await.unwrap();
+    let mut second = db.pool.begin().await.unwrap();
+    let late: i64 = sqlx::query_scalar(insert).bind("late").bind(&template).fetch_one(&mut *second).await.unwrap();
+    assert!(early < late);
+    second.commit().await.unwrap();
+
+    let mut reader = db.pool.acquire().await.unwrap();
+    let page = changes(&mut reader, after, None, 1000).await.unwrap();
+    assert!(page.is_empty(), "seq {late} is committed but an older transaction still runs: not yet");
+    first.commit().await.unwrap();
+    let page = changes(&mut reader, after, None, 1000).await.unwrap();
+    let seqs: Vec<i64> = page.iter().map(|i| i.cursor.seq).collect();
+    assert_eq!(seqs, [early, late]);
+    let again = changes(&mut reader, page.last().unwrap().cursor, None, 1000).await.unwrap();
+    assert!(again.is_empty(), "the cursor moved past both");
+}

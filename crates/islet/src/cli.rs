@@ -134,11 +134,32 @@ enum Command {
         #[arg(long)]
         changes: bool,
     },
+    /// The audit trail: check that nobody changed, removed or inserted an event.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Validate an NDJSON file: report each unusable line on stderr, print nothing else.
     Check {
         #[arg(long, value_name = "FILE")]
         mapping: Option<PathBuf>,
         file: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain from the first event to the head. Prints
+    /// `head seq=N hash=H` and exits 0 when intact; exits 1 naming the first
+    /// broken event; 2 when it cannot be read.
+    Verify {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// An earlier head (`SEQ:HASH`, as printed by verify or logged by the
+        /// service) that must still be in the chain: the check that catches a
+        /// rewrite of the chain and its head together.
+        #[arg(long, value_name = "SEQ:HASH")]
+        anchor: Option<String>,
     },
 }
 
@@ -270,6 +291,30 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                 let store = PgStore::new(islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?);
                 print_database(&store, changes).await?;
                 Ok(ExitCode::SUCCESS)
+            })
+        }
+        Command::Audit { command: AuditCommand::Verify { database_url, anchor } } => {
+            let s = settings(config, None, database_url.as_deref())?;
+            let url = s.database_url()?.to_owned();
+            let anchor = anchor
+                .as_deref()
+                .map(islet_store::audit::parse_anchor)
+                .transpose()
+                .map_err(|e| format!("--anchor: {e}"))?;
+            runtime()?.block_on(async move {
+                let pool = islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?;
+                match islet_store::audit::verify(&pool, anchor).await {
+                    Ok(head) => {
+                        println!("head seq={} hash={}", head.seq, head.hex());
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(islet_store::audit::VerifyError::Broken(b)) => {
+                        let _ =
+                            err.json_line(&serde_json::json!({ "error": format!("the audit trail is broken: {b}") }));
+                        Ok(ExitCode::from(1))
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
             })
         }
         Command::Check { mapping, file } => {

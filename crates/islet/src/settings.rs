@@ -26,6 +26,11 @@
 //! [http]
 //! addr = "127.0.0.1:8080"
 //!
+//! [auth]                                  # the dashboard and API: one of these two
+//! oidc_issuer = "https://login.example.org/realms/hospital"
+//! oidc_client_id = "islet"
+//! # dev_user = "demo:clinician"           # development only, loopback only
+//!
 //! [kafka]
 //! brokers = "kafka-1:9092,kafka-2:9092"   # empty: no Kafka, HTTP ingest only
 //! input_topics = ["fhir.events"]
@@ -51,6 +56,7 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub http: HttpSettings,
     pub kafka: KafkaSettings,
+    pub auth: AuthSettings,
     /// A fixed "now" instead of the system clock (tests, what-if runs).
     #[serde(with = "time::serde::rfc3339::option")]
     pub clock: Option<Instant>,
@@ -111,6 +117,10 @@ pub struct HttpSettings {
     /// Bearer …`. Required when `addr` is not a loopback address: a service
     /// that writes clinical state never listens unauthenticated on a network.
     pub ingest_token: Option<String>,
+    /// The base URL users and the EHR reach the service at (behind a proxy
+    /// it differs from `addr`): the OIDC redirect URI and the API's token
+    /// audience derive from it. `https` makes the session cookie `Secure`.
+    pub public_url: Option<String>,
 }
 
 impl Default for HttpSettings {
@@ -119,7 +129,59 @@ impl Default for HttpSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 16 * 1024 * 1024,
             ingest_token: None,
+            public_url: None,
         }
+    }
+}
+
+/// Sign-in for the dashboard and the API (`/api`): the hospital's OpenID
+/// Connect provider, or — for a demo on one machine — a fixed local user.
+/// Neither: every page and API call is refused (never open by default).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The provider's issuer URL (its discovery document is at
+    /// `{issuer}/.well-known/openid-configuration`).
+    pub oidc_issuer: Option<String>,
+    pub oidc_client_id: Option<String>,
+    /// Unset: a public client (PKCE alone).
+    pub oidc_client_secret: Option<String>,
+    /// The claim holding the user's roles; a dotted path reaches into
+    /// objects (Keycloak: `realm_access.roles`).
+    pub roles_claim: String,
+    /// The claim values that grant Islet's roles: `viewer=…,clinician=…,admin=…`.
+    pub role_values: String,
+    /// The `aud` machine clients' bearer tokens must carry (default
+    /// `{public_url}/api`).
+    pub api_audience: Option<String>,
+    /// `NAME[:ROLE]`: everyone who opens the dashboard is this user
+    /// (development and demos; refused unless `http.addr` is loopback).
+    pub dev_user: Option<String>,
+    /// A session ends after this long without a request …
+    pub session_idle_seconds: u64,
+    /// … and after this long in any case.
+    pub session_max_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            oidc_issuer: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            roles_claim: "roles".into(),
+            role_values: "viewer=viewer,clinician=clinician,admin=admin".into(),
+            api_audience: None,
+            dev_user: None,
+            session_idle_seconds: 900,
+            session_max_seconds: 43_200,
+        }
+    }
+}
+
+impl AuthSettings {
+    pub fn oidc_enabled(&self) -> bool {
+        self.oidc_issuer.is_some()
     }
 }
 
@@ -219,6 +281,16 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("ISLET_ALERT_TOPIC", "kafka.alert_topic"),
     ("ISLET_ALERT_FORMAT", "kafka.alert_format"),
     ("ISLET_KAFKA_CONCURRENT_BATCHES", "kafka.concurrent_batches"),
+    ("ISLET_PUBLIC_URL", "http.public_url"),
+    ("ISLET_OIDC_ISSUER", "auth.oidc_issuer"),
+    ("ISLET_OIDC_CLIENT_ID", "auth.oidc_client_id"),
+    ("ISLET_OIDC_CLIENT_SECRET", "auth.oidc_client_secret"),
+    ("ISLET_OIDC_ROLES_CLAIM", "auth.roles_claim"),
+    ("ISLET_OIDC_ROLE_VALUES", "auth.role_values"),
+    ("ISLET_API_AUDIENCE", "auth.api_audience"),
+    ("ISLET_DEV_USER", "auth.dev_user"),
+    ("ISLET_SESSION_IDLE_SECONDS", "auth.session_idle_seconds"),
+    ("ISLET_SESSION_MAX_SECONDS", "auth.session_max_seconds"),
 ];
 
 /// Limits on the values (a batch is one transaction held in memory).
@@ -227,6 +299,7 @@ const POOL_SIZE_RANGE: std::ops::RangeInclusive<u32> = 1..=200;
 const SCHEDULER_BATCH_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
 const MAX_BODY_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024 * 1024;
 const CONCURRENT_BATCHES_RANGE: std::ops::RangeInclusive<usize> = 1..=32;
+const SESSION_SECONDS_RANGE: std::ops::RangeInclusive<u64> = 1..=7 * 86_400;
 /// Connections the service needs besides the batches in flight: the two
 /// relays (each holds one for its lock), the scheduler, HTTP ingest.
 const POOL_BESIDE_BATCHES: usize = 4;
@@ -295,6 +368,16 @@ impl Settings {
             "kafka.alert_topic" => self.kafka.alert_topic = value.trim().to_owned(),
             "kafka.alert_format" => self.kafka.alert_format = value.trim().parse().map_err(|e| format!("{e}"))?,
             "kafka.concurrent_batches" => self.kafka.concurrent_batches = number(value, CONCURRENT_BATCHES_RANGE)?,
+            "http.public_url" => self.http.public_url = Some(value.trim().trim_end_matches('/').to_owned()),
+            "auth.oidc_issuer" => self.auth.oidc_issuer = Some(value.trim().trim_end_matches('/').to_owned()),
+            "auth.oidc_client_id" => self.auth.oidc_client_id = Some(value.trim().to_owned()),
+            "auth.oidc_client_secret" => self.auth.oidc_client_secret = Some(value.to_owned()),
+            "auth.roles_claim" => self.auth.roles_claim = value.trim().to_owned(),
+            "auth.role_values" => self.auth.role_values = value.trim().to_owned(),
+            "auth.api_audience" => self.auth.api_audience = Some(value.trim().to_owned()),
+            "auth.dev_user" => self.auth.dev_user = Some(value.trim().to_owned()),
+            "auth.session_idle_seconds" => self.auth.session_idle_seconds = number(value, SESSION_SECONDS_RANGE)?,
+            "auth.session_max_seconds" => self.auth.session_max_seconds = number(value, SESSION_SECONDS_RANGE)?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
@@ -329,6 +412,7 @@ impl Settings {
                 format!("shorter than {MIN_TOKEN_LENGTH} characters: too easy to guess"),
             ));
         }
+        self.validate_auth().map_err(|(setting, problem)| fail(setting, problem))?;
         let k = &self.kafka;
         let (lo, hi) = (*CONCURRENT_BATCHES_RANGE.start() as u64, *CONCURRENT_BATCHES_RANGE.end() as u64);
         in_range("kafka.concurrent_batches", k.concurrent_batches as u64, lo, hi)?;
@@ -371,6 +455,56 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_auth(&self) -> Result<(), (&'static str, String)> {
+        let a = &self.auth;
+        let (lo, hi) = (*SESSION_SECONDS_RANGE.start(), *SESSION_SECONDS_RANGE.end());
+        for (setting, v) in
+            [("auth.session_idle_seconds", a.session_idle_seconds), ("auth.session_max_seconds", a.session_max_seconds)]
+        {
+            if !(lo..=hi).contains(&v) {
+                return Err((setting, format!("{v} is outside {lo}–{hi}")));
+            }
+        }
+        if let Some(url) = &self.http.public_url {
+            http_url(url).map_err(|p| ("http.public_url", p))?;
+        }
+        if let Some(user) = &a.dev_user {
+            crate::serve::auth::DevUser::parse(user).map_err(|p| ("auth.dev_user", p))?;
+            if a.oidc_enabled() {
+                return Err(("auth.dev_user", "set together with auth.oidc_issuer: choose one way to sign in".into()));
+            }
+            if !self.http.addr.ip().is_loopback() {
+                return Err((
+                    "auth.dev_user",
+                    format!(
+                        "the development sign-in lets anyone in as {user:?}: refused because http.addr {} is \
+                         not a loopback address",
+                        self.http.addr
+                    ),
+                ));
+            }
+        }
+        if let Some(issuer) = &a.oidc_issuer {
+            http_url(issuer).map_err(|p| ("auth.oidc_issuer", p))?;
+            if a.oidc_client_id.as_deref().is_none_or(str::is_empty) {
+                return Err(("auth.oidc_client_id", "auth.oidc_issuer is set but no client id".into()));
+            }
+            if self.http.public_url.is_none() {
+                return Err((
+                    "http.public_url",
+                    "auth.oidc_issuer is set: the public URL is needed for the sign-in redirect \
+                     ({public_url}/auth/callback)"
+                        .into(),
+                ));
+            }
+        }
+        crate::serve::auth::RoleMap::parse(&a.role_values).map_err(|p| ("auth.role_values", p))?;
+        if a.roles_claim.is_empty() {
+            return Err(("auth.roles_claim", "empty".into()));
+        }
+        Ok(())
+    }
+
     /// The database URL, or an error saying how to give one.
     pub fn database_url(&self) -> Result<&str, String> {
         self.database
@@ -378,6 +512,18 @@ impl Settings {
             .as_deref()
             .ok_or_else(|| "no database URL: give --database-url, ISLET_DATABASE_URL or [database] url".into())
     }
+}
+
+/// An absolute `http` or `https` URL without a query or fragment.
+fn http_url(text: &str) -> Result<(), String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} is not an http(s) URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || rest.contains(['?', '#', ' ']) {
+        return Err(format!("{text:?} is not a base URL (scheme://host[:port][/path], no query)"));
+    }
+    Ok(())
 }
 
 /// An ingest token shorter than this is refused.
@@ -527,6 +673,38 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_settings_are_checked() {
+        let s = Settings::load(None, &env(&[("ISLET_DEV_USER", "demo:viewer")])).unwrap();
+        assert_eq!(s.auth.dev_user.as_deref(), Some("demo:viewer"));
+        let e =
+            Settings::load(None, &env(&[("ISLET_DEV_USER", "demo"), ("ISLET_HTTP_ADDR", "0.0.0.0:8080")])).unwrap_err();
+        assert_eq!(e.setting, "auth.dev_user");
+        assert!(e.problem.contains("not a loopback address"), "{e}");
+        let oidc = [
+            ("ISLET_OIDC_ISSUER", "https://login.example/realms/h/"),
+            ("ISLET_OIDC_CLIENT_ID", "islet"),
+            ("ISLET_PUBLIC_URL", "https://islet.example/"),
+        ];
+        let s = Settings::load(None, &env(&oidc)).unwrap();
+        assert_eq!(s.auth.oidc_issuer.as_deref(), Some("https://login.example/realms/h"), "no trailing slash");
+        assert_eq!(s.http.public_url.as_deref(), Some("https://islet.example"));
+        let e = Settings::load(None, &env(&[oidc[0], oidc[1], oidc[2], ("ISLET_DEV_USER", "demo")])).unwrap_err();
+        assert!(e.problem.contains("choose one"), "{e}");
+        let e = Settings::load(None, &env(&[oidc[0], oidc[1]])).unwrap_err();
+        assert_eq!(e.setting, "http.public_url", "the redirect URI needs it");
+        let e = Settings::load(None, &env(&[oidc[0], oidc[2]])).unwrap_err();
+        assert_eq!(e.setting, "auth.oidc_client_id");
+        let e = Settings::load(None, &env(&[("ISLET_OIDC_ISSUER", "login.example"), oidc[1], oidc[2]])).unwrap_err();
+        assert_eq!(e.setting, "auth.oidc_issuer");
+        let e = Settings::load(None, &env(&[("ISLET_OIDC_ROLE_VALUES", "doctor=x")])).unwrap_err();
+        assert_eq!(e.setting, "auth.role_values");
+        let e = Settings::load(None, &env(&[("ISLET_DEV_USER", "a b")])).unwrap_err();
+        assert_eq!(e.setting, "auth.dev_user");
+        let e = Settings::load(None, &env(&[("ISLET_SESSION_IDLE_SECONDS", "0")])).unwrap_err();
+        assert_eq!(e.setting, "auth.session_idle_seconds");
+    }
+
+    #[test]
     fn the_clock_takes_an_instant_or_a_date() {
         let s = Settings::load(None, &env(&[("ISLET_CLOCK", "2025-06-01")])).unwrap();
         assert_eq!(s.clock, Some(time::macros::datetime!(2025-06-01 0:00 UTC)));
@@ -555,7 +733,11 @@ mod tests {
                 "database.url" | "ingest.mapping" | "kafka.brokers" => "x",
                 "http.addr" => "127.0.0.1:0",
                 "http.max_body_bytes" => "4096",
-                "http.ingest_token" => "a-long-enough-secret",
+                "http.ingest_token" | "auth.oidc_client_secret" => "a-long-enough-secret",
+                "http.public_url" | "auth.oidc_issuer" | "auth.api_audience" => "https://x.example",
+                "auth.role_values" => "viewer=v",
+                "auth.dev_user" => "demo",
+                "auth.roles_claim" | "auth.oidc_client_id" => "roles",
                 "kafka.input_topics" | "kafka.group_id" | "kafka.dead_letter_topic" | "kafka.alert_topic" => "t",
                 "kafka.alert_format" => "json",
                 _ => "5",

@@ -1,4 +1,5 @@
-//! The service's HTTP routes: FHIR ingest, health and metrics.
+//! The service's HTTP routes: FHIR ingest and the FHIR reads of alerts,
+//! sign-in, the JSON API, health and metrics.
 
 use super::ingest::{ingest, url_mismatch, Expected};
 use super::metrics::HttpLabels;
@@ -18,11 +19,13 @@ use std::sync::Arc;
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .route("/fhir", post(post_any))
-        .route("/fhir/{resource_type}", post(post_typed))
-        .route("/fhir/{resource_type}/{id}", axum::routing::put(put_resource))
+        .route("/fhir/{resource_type}", post(post_typed).get(super::api::fhir_search))
+        .route("/fhir/{resource_type}/{id}", axum::routing::put(put_resource).get(super::api::fhir_read))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(super::signin::router())
+        .merge(super::api::router())
         .with_state(state)
 }
 

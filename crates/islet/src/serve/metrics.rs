@@ -36,6 +36,12 @@ pub struct ChangeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthLabels {
+    /// `token` (a bearer token refused), `login` (a sign-in that failed).
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     pub route: &'static str,
     pub status: u16,
@@ -70,6 +76,8 @@ pub struct Metrics {
     /// request's arrival) to the commit of the state it produced.
     pub event_to_commit: Histogram,
     pub http_requests: Family<HttpLabels, Counter>,
+    /// Credentials refused before anyone is known (not audited: anyone could flood the trail).
+    pub auth_refusals: Family<AuthLabels, Counter>,
     pub last_event: Family<SourceLabels, Gauge<f64, AtomicU64>>,
     pub scheduler_wakes: Counter,
     pub scheduler_errors: Counter,
@@ -111,6 +119,7 @@ impl Metrics {
             batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 18)),
             event_to_commit: Histogram::new(latency_buckets()),
             http_requests: Family::default(),
+            auth_refusals: Family::default(),
             last_event: Family::default(),
             scheduler_wakes: Counter::default(),
             scheduler_errors: Counter::default(),
@@ -146,6 +155,11 @@ impl Metrics {
             m.event_to_commit.clone(),
         );
         registry.register("islet_http_requests", "HTTP requests by route and status", m.http_requests.clone());
+        registry.register(
+            "islet_auth_refusals",
+            "Credentials refused before a user was known, by reason",
+            m.auth_refusals.clone(),
+        );
         registry.register(
             "islet_last_event_timestamp_seconds",
             "When the last message of a source was committed (staleness alarm)",

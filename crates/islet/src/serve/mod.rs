@@ -6,11 +6,15 @@
 //! Shutdown (SIGTERM): `/readyz` fails at once, no new request or batch is
 //! taken, the ones in flight finish and commit, then the tasks stop.
 
+pub mod access;
+pub mod api;
+pub mod auth;
 pub mod consume;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod outcome;
+pub mod signin;
 
 use crate::drivers::clock::Clock;
 use crate::drivers::scheduler::Scheduler;
@@ -48,6 +52,8 @@ pub struct State {
     /// A Kafka batch waits for the database as long as it takes (the
     /// consumer keeps its group membership meanwhile).
     pub kafka_backoff: Backoff,
+    /// Sign-in for the API and the dashboard.
+    pub auth: access::AuthConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,7 @@ impl Application {
         let pool = crate::cli::connect_and_migrate(&url, settings.database.pool_size, false)
             .await
             .map_err(ServeError::Database)?;
+        let auth = auth_config(&settings)?;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServeError::Listen { addr, source })?;
         let state = Arc::new(State {
             engine,
@@ -100,6 +107,7 @@ impl Application {
             kafka_enabled: settings.kafka.enabled(),
             kafka_joined: AtomicBool::new(false),
             kafka_backoff: Backoff { deadline: Duration::from_secs(100 * 365 * 86_400), ..Backoff::default() },
+            auth,
         });
         Ok(Application { listener, state, settings })
     }
@@ -164,13 +172,16 @@ impl Application {
         }
         tracing::warn!(addr = %listener.local_addr().map_err(ServeError::Http)?, "islet serve listening");
         let mut until_stopped = stopped.clone();
-        let served = axum::serve(listener, http::router(state.clone()))
+        let sweeper = tokio::spawn(run_session_sweeper(state.clone(), stopped.clone()));
+        let app = http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = until_stopped.wait_for(|s| *s).await;
             })
             .await
             .map_err(ServeError::Http);
         let _ = scheduler.await;
+        let _ = sweeper.await;
         let mut consumed = Ok(());
         if let Some((consumer, relays)) = kafka_tasks {
             consumed = consumer.await.map_err(|e| e.to_string()).and_then(|r| r).map_err(ServeError::Kafka);
@@ -181,6 +192,71 @@ impl Application {
         }
         tracing::warn!("stopped");
         served.and(consumed)
+    }
+}
+
+/// The sign-in settings as the running service uses them.
+fn auth_config(settings: &Settings) -> Result<access::AuthConfig, ServeError> {
+    let a = &settings.auth;
+    let public_url = settings.http.public_url.clone();
+    let sign_in = match (&a.dev_user, &a.oidc_issuer) {
+        (Some(user), _) => access::SignIn::Dev(auth::DevUser::parse(user).map_err(ServeError::Settings)?),
+        (None, Some(issuer)) => {
+            let public =
+                public_url.as_deref().ok_or_else(|| ServeError::Settings("http.public_url is required".into()))?;
+            let http = reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| ServeError::Settings(format!("HTTP client for the identity provider: {e}")))?;
+            access::SignIn::Oidc(Arc::new(auth::oidc::Provider::new(
+                issuer.clone(),
+                a.oidc_client_id.clone().unwrap_or_default(),
+                a.oidc_client_secret.clone(),
+                format!("{public}/auth/callback"),
+                http,
+            )))
+        }
+        (None, None) => access::SignIn::Off,
+    };
+    let api_audience = a.api_audience.clone().or_else(|| public_url.as_ref().map(|u| format!("{u}/api")));
+    Ok(access::AuthConfig {
+        sign_in,
+        roles: auth::RoleMap::parse(&a.role_values).map_err(ServeError::Settings)?,
+        roles_claim: a.roles_claim.clone(),
+        api_audience,
+        secure_cookies: public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        idle: time::Duration::seconds(a.session_idle_seconds as i64),
+        max: time::Duration::seconds(a.session_max_seconds as i64),
+        public_origin: public_url.as_deref().map(origin_of),
+    })
+}
+
+/// `scheme://host[:port]` of a URL (what browsers send as `Origin`).
+fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_owned(),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Removes ended sessions and abandoned sign-ins every minute.
+async fn run_session_sweeper(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let swept = async {
+            let mut conn = state.store.pool().acquire().await?;
+            islet_store::session::sweep(&mut conn, time::OffsetDateTime::now_utc(), state.auth.idle).await
+        };
+        if let Err(e) = swept.await {
+            tracing::warn!(error = %e, "removing ended sessions failed; trying again in a minute");
+        }
     }
 }
 

@@ -1,0 +1,429 @@
+//! The audit trail: who saw or changed what, for which patient, appended in
+//! the same transaction as the read or action it records, hash-chained.
+//!
+//! **Chain.** `hash(n) = SHA-256(hash(n−1) ‖ canonical(n))`, `hash(0)` = 32
+//! zero bytes, where `canonical(n)` is the compact JSON of [`Canonical`]:
+//! every column of the row in a fixed order, absent values as `null`. Each
+//! value round-trips through its column exactly (times are kept to the
+//! microsecond, PostgreSQL's precision), so [`verify`] recomputes every hash
+//! from what is stored.
+//!
+//! **Serialisation.** [`append`] locks the one `audit_head` row, inserts the
+//! next row and moves the head. It must be the last statement of its
+//! transaction before `COMMIT`: the head lock then lasts a few statements,
+//! and it comes after every engine lock (ARCHITECTURE.md, lock order).
+
+use sha2::{Digest, Sha256};
+use sqlx::{PgConnection, PgPool, Row};
+use time::OffsetDateTime;
+
+/// FHIR AuditEvent.action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Execute,
+}
+
+impl AuditAction {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuditAction::Create => "C",
+            AuditAction::Read => "R",
+            AuditAction::Update => "U",
+            AuditAction::Delete => "D",
+            AuditAction::Execute => "E",
+        }
+    }
+}
+
+/// FHIR AuditEvent.outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOutcome {
+    Success = 0,
+    MinorFailure = 4,
+    SeriousFailure = 8,
+    MajorFailure = 12,
+}
+
+/// One event to append (the row without its sequence number, time and hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// `app_user.key`, or `anonymous`.
+    pub actor: String,
+    pub actor_name: Option<String>,
+    pub roles: Vec<String>,
+    pub action: AuditAction,
+    /// `read`, `search`, `login`, `logout`, `login-failed`, `forbidden`, …
+    pub subtype: String,
+    pub outcome: AuditOutcome,
+    /// `Patient/123` when the event concerns one patient.
+    pub patient_id: Option<String>,
+    /// What was read or changed (a route with its ids; never data values).
+    pub entity: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// How the actor proved who they are (`session:…`, `token:…`: hashes, never the secret).
+    pub credential: Option<String>,
+    /// Compact JSON (e.g. a search's filters).
+    pub detail: Option<String>,
+}
+
+/// The chain's end: the last row's sequence number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    pub fn hex(&self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What the hash of a row covers, in this order.
+#[derive(serde::Serialize)]
+struct Canonical<'a> {
+    v: u8,
+    seq: i64,
+    recorded: String,
+    actor: &'a str,
+    actor_name: Option<&'a str>,
+    roles: &'a [String],
+    action: &'a str,
+    subtype: &'a str,
+    outcome: i16,
+    patient: Option<&'a str>,
+    entity: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    request_id: Option<&'a str>,
+    credential: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
+/// RFC 3339 in UTC with exactly six fraction digits: one text per stored instant.
+fn instant_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// To the microsecond, as PostgreSQL keeps it.
+fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.microsecond() * 1000).expect("microseconds fit")
+}
+
+fn row_hash(prev: &[u8; 32], seq: i64, recorded: OffsetDateTime, e: &StoredFields<'_>) -> [u8; 32] {
+    let canonical = Canonical {
+        v: 1,
+        seq,
+        recorded: instant_text(recorded),
+        actor: e.actor,
+        actor_name: e.actor_name,
+        roles: e.roles,
+        action: e.action,
+        subtype: e.subtype,
+        outcome: e.outcome,
+        patient: e.patient_id,
+        entity: e.entity,
+        source_ip: e.source_ip,
+        user_agent: e.user_agent,
+        request_id: e.request_id,
+        credential: e.credential,
+        detail: e.detail,
+    };
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(serde_json::to_vec(&canonical).expect("plain data serialises"));
+    h.finalize().into()
+}
+
+/// A row's fields as stored (borrowed from an entry or from a fetched row).
+#[derive(Clone, Copy)]
+struct StoredFields<'a> {
+    actor: &'a str,
+    actor_name: Option<&'a str>,
+    roles: &'a [String],
+    action: &'a str,
+    subtype: &'a str,
+    outcome: i16,
+    patient_id: Option<&'a str>,
+    entity: Option<&'a str>,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    request_id: Option<&'a str>,
+    credential: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
+impl<'a> StoredFields<'a> {
+    fn of(e: &'a AuditEntry) -> Self {
+        StoredFields {
+            actor: &e.actor,
+            actor_name: e.actor_name.as_deref(),
+            roles: &e.roles,
+            action: e.action.code(),
+            subtype: &e.subtype,
+            outcome: e.outcome as i16,
+            patient_id: e.patient_id.as_deref(),
+            entity: e.entity.as_deref(),
+            source_ip: e.source_ip.as_deref(),
+            user_agent: e.user_agent.as_deref(),
+            request_id: e.request_id.as_deref(),
+            credential: e.credential.as_deref(),
+            detail: e.detail.as_deref(),
+        }
+    }
+}
+
+/// Appends `entry` recorded at `recorded` (wall clock). Call it last in the
+/// transaction, just before `COMMIT` (see the module's notes). Returns the
+/// new head.
+pub async fn append(
+    conn: &mut PgConnection,
+    entry: &AuditEntry,
+    recorded: OffsetDateTime,
+) -> Result<Head, sqlx::Error> {
+    let recorded = to_micros(recorded);
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = 0 FOR UPDATE").fetch_one(&mut *conn).await?;
+    let prev_seq: i64 = head.try_get("seq")?;
+    let prev: Vec<u8> = head.try_get("hash")?;
+    let prev: [u8; 32] =
+        prev.try_into().map_err(|_| sqlx::Error::Protocol("audit_head.hash is not 32 bytes".into()))?;
+    let seq = prev_seq + 1;
+    let hash = row_hash(&prev, seq, recorded, &StoredFields::of(entry));
+    sqlx::query(
+        "INSERT INTO audit_event (seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, \
+         entity, source_ip, user_agent, request_id, credential, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(seq)
+    .bind(recorded)
+    .bind(&entry.actor)
+    .bind(&entry.actor_name)
+    .bind(&entry.roles)
+    .bind(entry.action.code())
+    .bind(&entry.subtype)
+    .bind(entry.outcome as i16)
+    .bind(&entry.patient_id)
+    .bind(&entry.entity)
+    .bind(&entry.source_ip)
+    .bind(&entry.user_agent)
+    .bind(&entry.request_id)
+    .bind(&entry.credential)
+    .bind(&entry.detail)
+    .bind(&prev[..])
+    .bind(&hash[..])
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE lane = 0")
+        .bind(seq)
+        .bind(&hash[..])
+        .execute(&mut *conn)
+        .await?;
+    Ok(Head { seq, hash })
+}
+
+/// Why the chain does not verify, at the first row where it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Broken {
+    #[error("row {seq}: expected sequence number {expected} (a row is missing or was inserted)")]
+    Gap { seq: i64, expected: i64 },
+    #[error("row {seq}: its prev_hash is not the hash of the row before it")]
+    Link { seq: i64 },
+    #[error("row {seq}: its content does not match its hash (it was changed)")]
+    Content { seq: i64 },
+    #[error("the head says seq {head_seq}, but the chain ends at {last_seq} (rows at the end were removed or added)")]
+    Head { head_seq: i64, last_seq: i64 },
+    #[error("the head's hash is not the last row's hash")]
+    HeadHash,
+    #[error("the anchor seq {seq} is not in the chain with hash {expected} (found {found})")]
+    Anchor { seq: i64, expected: String, found: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the audit trail is broken: {0}")]
+    Broken(Broken),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Reads the whole chain in order and checks every link, every hash and the
+/// head; with `anchor`, also that an earlier head (seq, hash) is still in it
+/// (the one defence against rewriting the chain and its head together).
+pub async fn verify(pool: &PgPool, anchor: Option<Head>) -> Result<Head, VerifyError> {
+    const PAGE: i64 = 10_000;
+    let mut running = Head { seq: 0, hash: [0; 32] };
+    let mut anchor_found = anchor.map(|a| a.seq == 0 && a.hash == [0; 32]).unwrap_or(true);
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, \
+             source_ip, user_agent, request_id, credential, detail, prev_hash, hash \
+             FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(running.seq)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let seq: i64 = r.try_get("seq")?;
+            let expected = running.seq + 1;
+            if seq != expected {
+                return Err(VerifyError::Broken(Broken::Gap { seq, expected }));
+            }
+            let prev: Vec<u8> = r.try_get("prev_hash")?;
+            if prev != running.hash {
+                return Err(VerifyError::Broken(Broken::Link { seq }));
+            }
+            let roles: Vec<String> = r.try_get("roles")?;
+            let action: String = r.try_get("action")?;
+            let strings: Vec<Option<String>> = [
+                "actor",
+                "actor_name",
+                "subtype",
+                "patient_id",
+                "entity",
+                "source_ip",
+                "user_agent",
+                "request_id",
+                "credential",
+                "detail",
+            ]
+            .iter()
+            .map(|c| r.try_get::<Option<String>, _>(*c))
+            .collect::<Result<_, _>>()?;
+            let s = |i: usize| strings[i].as_deref();
+            let fields = StoredFields {
+                actor: s(0).unwrap_or(""),
+                actor_name: s(1),
+                roles: &roles,
+                action: &action,
+                subtype: s(2).unwrap_or(""),
+                outcome: r.try_get("outcome")?,
+                patient_id: s(3),
+                entity: s(4),
+                source_ip: s(5),
+                user_agent: s(6),
+                request_id: s(7),
+                credential: s(8),
+                detail: s(9),
+            };
+            let recorded: OffsetDateTime = r.try_get("recorded")?;
+            let computed = row_hash(&running.hash, seq, recorded, &fields);
+            let stored: Vec<u8> = r.try_get("hash")?;
+            if stored != computed {
+                return Err(VerifyError::Broken(Broken::Content { seq }));
+            }
+            running = Head { seq, hash: computed };
+            if let Some(a) = anchor {
+                if a.seq == seq {
+                    if a.hash != computed {
+                        return Err(VerifyError::Broken(Broken::Anchor {
+                            seq,
+                            expected: a.hex(),
+                            found: running.hex(),
+                        }));
+                    }
+                    anchor_found = true;
+                }
+            }
+        }
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = 0").fetch_one(pool).await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: Vec<u8> = head.try_get("hash")?;
+    if head_seq != running.seq {
+        return Err(VerifyError::Broken(Broken::Head { head_seq, last_seq: running.seq }));
+    }
+    if head_hash != running.hash {
+        return Err(VerifyError::Broken(Broken::HeadHash));
+    }
+    if !anchor_found {
+        let a = anchor.expect("only unset with an anchor");
+        return Err(VerifyError::Broken(Broken::Anchor { seq: a.seq, expected: a.hex(), found: "no such row".into() }));
+    }
+    Ok(running)
+}
+
+/// `SEQ:HEX` (what `verify` prints as the head) as an anchor.
+pub fn parse_anchor(text: &str) -> Result<Head, String> {
+    let (seq, hex) = text.split_once(':').ok_or_else(|| format!("{text:?} is not SEQ:HEX"))?;
+    let seq: i64 = seq.trim().parse().map_err(|_| format!("{seq:?} is not a sequence number"))?;
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("the hash must be 64 hexadecimal digits".into());
+    }
+    let mut hash = [0u8; 32];
+    for (i, byte) in hash.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
+    }
+    Ok(Head { seq, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_have_one_text() {
+        let t = time::macros::datetime!(2027-01-02 03:04:05.1234567 UTC);
+        assert_eq!(instant_text(to_micros(t)), "2027-01-02T03:04:05.123456Z");
+        let t = time::macros::datetime!(2027-01-02 03:04:05 +02:00);
+        assert_eq!(instant_text(t), "2027-01-02T01:04:05.000000Z");
+    }
+
+    #[test]
+    fn anchors_parse_and_print_the_same() {
+        let h = Head { seq: 12, hash: [0xab; 32] };
+        assert_eq!(parse_anchor(&format!("12:{}", h.hex())), Ok(h));
+        assert!(parse_anchor("12").is_err());
+        assert!(parse_anchor("x:00").is_err());
+        assert!(parse_anchor(&format!("1:{}", "g".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn every_field_is_covered_by_the_hash() {
+        let roles = vec!["viewer".to_owned()];
+        let base = StoredFields {
+            actor: "a",
+            actor_name: None,
+            roles: &roles,
+            action: "R",
+            subtype: "read",
+            outcome: 0,
+            patient_id: Some("Patient/1"),
+            entity: None,
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+            credential: None,
+            detail: None,
+        };
+        let t = time::macros::datetime!(2027-01-01 00:00 UTC);
+        let h = row_hash(&[0; 32], 1, t, &base);
+        assert_ne!(h, row_hash(&[1; 32], 1, t, &base), "the previous hash");
+        assert_ne!(h, row_hash(&[0; 32], 2, t, &base), "the sequence number");
+        assert_ne!(h, row_hash(&[0; 32], 1, t + time::Duration::microseconds(1), &base), "the time");
+        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { patient_id: Some("Patient/2"), ..base }));
+        // None and an empty string are different values.
+        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { entity: Some(""), ..base }), "None is not \"\"");
+        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { roles: &[], ..base }), "the roles");
+    }
+}

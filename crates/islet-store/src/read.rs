@@ -1,0 +1,375 @@
+//! The queries behind the API and the dashboard: the worklist (current
+//! alerts, filtered and keyset-paged), one alert, a patient, the change feed.
+//! Each takes a connection so a handler runs it in the transaction that also
+//! appends its audit event.
+//!
+//! **Feed order.** The change feed reads `alert_change` in `(tx, seq)` order
+//! and only rows of transactions older than every running one (`tx <` the
+//! snapshot's xmin): a cursor then only moves forward and never passes a
+//! change that commits later (see the migration `…_identity_audit_feed`).
+
+use islet_engine::{AlertChange, AlertRecord};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+
+/// Which current alerts, and in which order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub kinds: Vec<String>,
+    pub severities: Vec<String>,
+    pub states: Vec<String>,
+    pub rules: Vec<String>,
+    /// Inclusive bounds on the due date (alerts without one are left out when set).
+    pub due_from: Option<time::Date>,
+    pub due_to: Option<time::Date>,
+    pub patient: Option<String>,
+}
+
+/// The worklist's orders. Each is a total order (the alert id breaks ties),
+/// so a keyset cursor never skips or repeats a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlertSort {
+    /// Overdue, then due, then active, then scheduled; within that the most
+    /// severe first, then the earliest due date.
+    #[default]
+    Worklist,
+    /// Earliest due date first (undated last).
+    Due,
+    /// Most severe first.
+    Severity,
+}
+
+impl AlertSort {
+    pub fn parse(text: &str) -> Option<AlertSort> {
+        match text {
+            "default" | "worklist" => Some(AlertSort::Worklist),
+            "due" => Some(AlertSort::Due),
+            "severity" => Some(AlertSort::Severity),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSort::Worklist => "default",
+            AlertSort::Due => "due",
+            AlertSort::Severity => "severity",
+        }
+    }
+
+    /// Three integer keys (then the id), as SQL over the `alert` table.
+    fn keys(self) -> [&'static str; 3] {
+        match self {
+            AlertSort::Worklist => [STATE_RANK, SEVERITY_RANK, DUE_DAYS],
+            AlertSort::Due => [DUE_DAYS, STATE_RANK, SEVERITY_RANK],
+            AlertSort::Severity => [SEVERITY_RANK, STATE_RANK, DUE_DAYS],
+        }
+    }
+}
+
+const STATE_RANK: &str =
+    "(CASE a.state WHEN 'overdue' THEN 0 WHEN 'due' THEN 1 WHEN 'active' THEN 2 WHEN 'scheduled' THEN 3 ELSE 4 END)";
+const SEVERITY_RANK: &str = "(CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)";
+/// Days since 1970-01-01; undated alerts sort last.
+const DUE_DAYS: &str = "coalesce(a.due - DATE '1970-01-01', 2147483647)";
+
+/// Where a page ended: the last row's sort keys and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub keys: [i64; 3],
+    pub id: String,
+}
+
+impl AlertCursor {
+    /// Opaque to clients: `k1.k2.k3.id`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}.{}", self.keys[0], self.keys[1], self.keys[2], self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<AlertCursor> {
+        let mut parts = text.splitn(4, '.');
+        let mut keys = [0i64; 3];
+        for k in &mut keys {
+            *k = parts.next()?.parse().ok()?;
+        }
+        let id = parts.next()?;
+        (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+            .then(|| AlertCursor { keys, id: id.to_owned() })
+    }
+}
+
+/// One page of the worklist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPage {
+    pub items: Vec<AlertRecord>,
+    /// Set when more rows follow.
+    pub next: Option<AlertCursor>,
+    /// Current alerts per state under the filter's other conditions.
+    pub counts: Vec<(String, i64)>,
+}
+
+fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &AlertFilter, with_states: bool) {
+    q.push(" WHERE true");
+    let lists: [(&str, &Vec<String>); 4] =
+        [("a.kind", &f.kinds), ("a.severity", &f.severities), ("a.state", &f.states), ("a.rule", &f.rules)];
+    for (column, values) in lists {
+        if values.is_empty() || (!with_states && column == "a.state") {
+            continue;
+        }
+        q.push(format_args!(" AND {column} = ANY(")).push_bind(values.clone()).push(")");
+    }
+    if let Some(d) = f.due_from {
+        q.push(" AND a.due >= ").push_bind(d);
+    }
+    if let Some(d) = f.due_to {
+        q.push(" AND a.due <= ").push_bind(d);
+    }
+    if let Some(p) = &f.patient {
+        q.push(" AND a.patient_id = ").push_bind(p.clone());
+    }
+}
+
+/// Up to `limit` current alerts after `after`, in `sort` order, with the
+/// counts per state.
+pub async fn alert_page(
+    conn: &mut PgConnection,
+    filter: &AlertFilter,
+    sort: AlertSort,
+    after: Option<&AlertCursor>,
+    limit: i64,
+) -> Result<AlertPage, sqlx::Error> {
+    let [k1, k2, k3] = sort.keys();
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "SELECT c.alert, a.id, {k1}::bigint AS k1, {k2}::bigint AS k2, {k3}::bigint AS k3 \
+         FROM alert a JOIN alert_change c ON c.seq = a.change_seq"
+    ));
+    push_filter(&mut q, filter, true);
+    if let Some(c) = after {
+        q.push(format_args!(" AND ({k1}::bigint, {k2}::bigint, {k3}::bigint, a.id) > ("))
+            .push_bind(c.keys[0])
+            .push(", ")
+            .push_bind(c.keys[1])
+            .push(", ")
+            .push_bind(c.keys[2])
+            .push(", ")
+            .push_bind(c.id.clone())
+            .push(")");
+    }
+    q.push(" ORDER BY 3, 4, 5, a.id LIMIT ").push_bind(limit + 1);
+    // Columns 3–5 are k1–k3 (1-based, after alert and id).
+    let sql_rows = q.build().fetch_all(&mut *conn).await?;
+    let mut items = Vec::with_capacity(sql_rows.len().min(limit as usize));
+    let mut next = None;
+    for (i, r) in sql_rows.iter().enumerate() {
+        if i as i64 == limit {
+            break;
+        }
+        let body: sqlx::types::Json<AlertRecord> = r.try_get("alert")?;
+        items.push(body.0);
+        if i as i64 == limit - 1 && sql_rows.len() as i64 > limit {
+            next = Some(AlertCursor {
+                keys: [r.try_get("k1")?, r.try_get("k2")?, r.try_get("k3")?],
+                id: r.try_get("id")?,
+            });
+        }
+    }
+    let mut q = QueryBuilder::<Postgres>::new("SELECT a.state, count(*) AS n FROM alert a");
+    push_filter(&mut q, filter, false);
+    q.push(" GROUP BY a.state ORDER BY a.state");
+    let counts = q
+        .build()
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(AlertPage { items, next, counts })
+}
+
+/// One current alert.
+pub async fn alert(conn: &mut PgConnection, id: &str) -> Result<Option<AlertRecord>, sqlx::Error> {
+    let row = sqlx::query("SELECT c.alert FROM alert a JOIN alert_change c ON c.seq = a.change_seq WHERE a.id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| r.try_get::<sqlx::types::Json<AlertRecord>, _>("alert").map(|j| j.0)).transpose()
+}
+
+/// What Islet holds about a patient, in brief.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PatientSummary {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_evaluation: Option<time::OffsetDateTime>,
+    pub current_alerts: i64,
+    /// Resources received for this patient, per type (current versions).
+    pub resources: Vec<ResourceCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceCount {
+    pub resource_type: String,
+    pub count: i64,
+}
+
+pub async fn patient(conn: &mut PgConnection, id: &str) -> Result<Option<PatientSummary>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT p.id, p.updated_at, p.wake_at, (SELECT count(*) FROM alert a WHERE a.patient_id = p.id) AS alerts \
+         FROM patient p WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let resources = sqlx::query(
+        "SELECT resource_type, count(DISTINCT resource_id) AS n FROM resource_version \
+         WHERE patient_id = $1 AND NOT deleted GROUP BY resource_type ORDER BY resource_type",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok(ResourceCount { resource_type: r.try_get("resource_type")?, count: r.try_get("n")? }))
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Some(PatientSummary {
+        id: row.try_get("id")?,
+        updated_at: row.try_get("updated_at")?,
+        next_evaluation: row.try_get("wake_at")?,
+        current_alerts: row.try_get("alerts")?,
+        resources,
+    }))
+}
+
+/// A patient's current alerts in worklist order.
+pub async fn patient_alerts(conn: &mut PgConnection, id: &str) -> Result<Vec<AlertRecord>, sqlx::Error> {
+    let filter = AlertFilter { patient: Some(id.to_owned()), ..AlertFilter::default() };
+    Ok(alert_page(conn, &filter, AlertSort::Worklist, None, 10_000).await?.items)
+}
+
+/// The newest stored version of a resource, as received (FHIR JSON text).
+pub async fn resource(
+    conn: &mut PgConnection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT patient_id, version_key, raw::text AS raw, deleted, retracted FROM resource_version \
+         WHERE resource_type = $1 AND resource_id = $2 ORDER BY received_at DESC, version_key DESC LIMIT 1",
+    )
+    .bind(resource_type)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| {
+        Ok(StoredResource {
+            patient_id: r.try_get("patient_id")?,
+            version_key: r.try_get("version_key")?,
+            raw: r.try_get("raw")?,
+            deleted: r.try_get("deleted")?,
+            retracted: r.try_get("retracted")?,
+        })
+    })
+    .transpose()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    pub patient_id: String,
+    pub version_key: String,
+    /// None when the newest version is a deletion.
+    pub raw: Option<String>,
+    pub deleted: bool,
+    pub retracted: bool,
+}
+
+/// A position in the change feed: (transaction id, seq); `(0, 0)` is the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedCursor {
+    pub tx: u64,
+    pub seq: i64,
+}
+
+impl FeedCursor {
+    pub fn encode(&self) -> String {
+        format!("{}-{}", self.tx, self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<FeedCursor> {
+        let (tx, seq) = text.split_once('-')?;
+        Some(FeedCursor { tx: tx.parse().ok()?, seq: seq.parse().ok()? })
+    }
+}
+
+/// One change-log row as the feed gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedItem {
+    pub cursor: FeedCursor,
+    pub committed_at: time::OffsetDateTime,
+    pub change: AlertChange,
+}
+
+/// Up to `limit` committed changes after `after` (all patients, or one).
+/// With fewer than `limit`, the feed is at its horizon for now.
+pub async fn changes(
+    conn: &mut PgConnection,
+    after: FeedCursor,
+    patient: Option<&str>,
+    limit: i64,
+) -> Result<Vec<FeedItem>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT tx::text::bigint AS tx, seq, at, change, cause, alert, committed_at FROM alert_change \
+         WHERE (tx, seq) > ($1::text::xid8, $2) AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+           AND ($3::text IS NULL OR patient_id = $3) \
+         ORDER BY tx, seq LIMIT $4",
+    )
+    .bind(after.tx.to_string())
+    .bind(after.seq)
+    .bind(patient)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let tx: i64 = r.try_get("tx")?;
+            Ok(FeedItem {
+                cursor: FeedCursor { tx: tx as u64, seq: r.try_get("seq")? },
+                committed_at: r.try_get("committed_at")?,
+                change: crate::outbox::alert_change(r).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?,
+            })
+        })
+        .collect()
+}
+
+/// The feed's current end: a cursor past every change committed so far
+/// (`since=now`).
+pub async fn feed_horizon(conn: &mut PgConnection) -> Result<FeedCursor, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT coalesce(max(tx)::text::bigint, 0) AS tx, coalesce(max(seq), 0) AS seq FROM alert_change \
+         WHERE tx = (SELECT max(tx) FROM alert_change WHERE tx < pg_snapshot_xmin(pg_current_snapshot()))",
+    )
+    .fetch_one(conn)
+    .await?;
+    let tx: i64 = row.try_get("tx")?;
+    Ok(FeedCursor { tx: tx as u64, seq: row.try_get("seq")? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        let c = AlertCursor { keys: [0, 2, 19_800], id: "9f0a".into() };
+        assert_eq!(AlertCursor::decode(&c.encode()), Some(c));
+        assert_eq!(AlertCursor::decode("1.2.3"), None);
+        assert_eq!(AlertCursor::decode("1.2.x.abc"), None);
+        assert_eq!(AlertCursor::decode("1.2.3.a'b"), None, "ids are plain");
+        let f = FeedCursor { tx: 881, seq: 1042 };
+        assert_eq!(FeedCursor::decode(&f.encode()), Some(f));
+        assert_eq!(FeedCursor::decode("881"), None);
+        assert_eq!(FeedCursor::decode("-1-2"), None);
+    }
+}

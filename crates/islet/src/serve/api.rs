@@ -1,0 +1,494 @@
+//! The JSON API (`/api`, documented in `schemas/openapi.json`) and the FHIR
+//! reads of alerts (`GET /fhir/{DetectedIssue|Task|RequestGroup}`). Every
+//! handler runs in one transaction with its audit event ([`Ctx`]); reads of
+//! patient data are audited, each with the patient it concerns.
+
+use super::access::{ApiError, AuditSpec, Ctx};
+use super::auth::{Credential, Role};
+use super::outcome::{request_problem, FHIR_JSON};
+use super::State;
+use axum::extract::{ConnectInfo, Path, RawQuery, State as Extract};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use islet_engine::AlertRecord;
+use islet_render::{fhir, AlertStatus};
+use islet_store::read::{self, AlertCursor, AlertFilter, AlertSort, FeedCursor};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The OpenAPI description of this API (also served at `/api/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../../../schemas/openapi.json");
+
+pub fn router() -> Router<Arc<State>> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/me", get(me))
+        .route("/api/alerts", get(alerts))
+        .route("/api/alerts/{id}", get(alert))
+        .route("/api/patients/{id}", get(patient))
+        .route("/api/patients/{id}/alerts", get(patient_alerts))
+        .route("/api/patients/{id}/history", get(patient_history))
+        .route("/api/patients/{id}/resources/{resource_type}/{resource_id}", get(patient_resource))
+        .route("/api/changes", get(changes))
+}
+
+type Peer = ConnectInfo<SocketAddr>;
+
+fn json_response(body: Value) -> Response {
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn me(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let ctx =
+        Ctx::begin(&state, &headers, Some(peer), Role::Viewer, || AuditSpec::read("/api/me".into(), None)).await?;
+    let p = &ctx.principal;
+    let csrf = match &p.credential {
+        Credential::Session { csrf, .. } => Some(super::auth::hex(csrf)),
+        Credential::Bearer { .. } => None,
+    };
+    let body = json!({"key": p.key, "name": p.name, "role": p.role, "roles": p.roles(), "csrf_token": csrf});
+    ctx.tx.commit().await?;
+    Ok(json_response(body))
+}
+
+/// Query parameters, some repeatable (`state=due&state=overdue`).
+fn params(query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
+}
+
+fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn all(params: &[(String, String)], name: &str) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Only the parameters an endpoint knows: a typo is an error, not a silently wider result.
+fn known(params: &[(String, String)], names: &[&str]) -> Result<(), ApiError> {
+    match params.iter().find(|(k, _)| !names.contains(&k.as_str())) {
+        Some((k, _)) => Err(ApiError::bad_request(
+            "bad-request",
+            format!("unknown parameter {k:?} (this endpoint takes: {})", names.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn limit(params: &[(String, String)], default: i64, max: i64) -> Result<i64, ApiError> {
+    match one(params, "limit") {
+        None => Ok(default),
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request("bad-request", format!("limit must be a whole number from 1 to {max}"))),
+        },
+    }
+}
+
+fn date(params: &[(String, String)], name: &str) -> Result<Option<time::Date>, ApiError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    one(params, name)
+        .map(|t| {
+            time::Date::parse(t, format)
+                .map_err(|_| ApiError::bad_request("bad-request", format!("{name} must be a date (YYYY-MM-DD)")))
+        })
+        .transpose()
+}
+
+/// Checks each value against the ones the alert JSON can hold.
+fn values_in(name: &str, values: Vec<String>, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
+    match values.iter().find(|v| !allowed.contains(&v.as_str())) {
+        Some(v) => {
+            Err(ApiError::bad_request("bad-request", format!("{name}={v:?} is not one of: {}", allowed.join(", "))))
+        }
+        None => Ok(values),
+    }
+}
+
+const KINDS: &[&str] = &["recommendation", "safety", "follow-up", "monitoring", "workup", "data"];
+const SEVERITIES: &[&str] = &["info", "warning", "critical"];
+const STATES: &[&str] = &["active", "scheduled", "due", "overdue"];
+
+/// A FHIR id (`[A-Za-z0-9\-\.]{1,64}`) as `Patient/{id}`.
+fn patient_ref(id: &str) -> Result<String, ApiError> {
+    if fhir_id(id) {
+        Ok(format!("Patient/{id}"))
+    } else {
+        Err(ApiError::bad_request("bad-request", "a patient id is 1–64 of A–Z a–z 0–9 - ."))
+    }
+}
+
+fn fhir_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+async fn alerts(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = params(query.as_deref());
+    known(&p, &["kind", "severity", "state", "rule", "due_from", "due_to", "patient", "sort", "limit", "cursor"])?;
+    let filter = AlertFilter {
+        kinds: values_in("kind", all(&p, "kind"), KINDS)?,
+        severities: values_in("severity", all(&p, "severity"), SEVERITIES)?,
+        states: values_in("state", all(&p, "state"), STATES)?,
+        rules: all(&p, "rule"),
+        due_from: date(&p, "due_from")?,
+        due_to: date(&p, "due_to")?,
+        patient: one(&p, "patient").map(patient_ref).transpose()?,
+    };
+    let sort = match one(&p, "sort") {
+        None => AlertSort::default(),
+        Some(s) => AlertSort::parse(s)
+            .ok_or_else(|| ApiError::bad_request("bad-request", "sort is one of: default, due, severity"))?,
+    };
+    let limit = limit(&p, 50, 200)?;
+    let cursor = one(&p, "cursor")
+        .map(|c| AlertCursor::decode(c).ok_or_else(|| ApiError::bad_request("bad-cursor", "this cursor is not valid")))
+        .transpose()?;
+    // The filters are the search's record; they hold no patient data beyond the patient filter.
+    let detail = json!({"kind": filter.kinds, "severity": filter.severities, "state": filter.states,
+        "rule": filter.rules, "sort": sort.as_str(), "cursor": one(&p, "cursor")});
+    let spec = || AuditSpec::search("/api/alerts", filter.patient.clone(), detail.clone());
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let page = read::alert_page(&mut ctx.tx, &filter, sort, cursor.as_ref(), limit).await?;
+    ctx.finish(spec()).await?;
+    let counts: serde_json::Map<String, Value> = STATES
+        .iter()
+        .map(|s| (s.to_string(), json!(page.counts.iter().find(|(k, _)| k == s).map_or(0, |(_, n)| *n))))
+        .collect();
+    Ok(json_response(json!({
+        "items": page.items,
+        "counts": counts,
+        "next_cursor": page.next.map(|c| c.encode()),
+    })))
+}
+
+async fn alert(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entity = format!("/api/alerts/{id}");
+    let mut ctx =
+        Ctx::begin(&state, &headers, Some(peer), Role::Viewer, || AuditSpec::read(entity.clone(), None)).await?;
+    let Some(alert) = read::alert(&mut ctx.tx, &id).await? else {
+        return Err(ApiError::not_found("no current alert has this id (it may have been resolved)"));
+    };
+    let patient = alert.patient.clone();
+    ctx.finish(AuditSpec::read(entity, Some(patient))).await?;
+    Ok(json_response(json!(alert)))
+}
+
+async fn patient(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let reference = patient_ref(&id)?;
+    let entity = format!("/api/patients/{id}");
+    let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let summary = read::patient(&mut ctx.tx, &reference).await?;
+    ctx.finish(spec()).await?;
+    match summary {
+        Some(s) => Ok(json_response(json!(s))),
+        None => Err(ApiError::not_found("Islet holds no record for this patient")),
+    }
+}
+
+async fn patient_alerts(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let reference = patient_ref(&id)?;
+    let entity = format!("/api/patients/{id}/alerts");
+    let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let alerts = read::patient_alerts(&mut ctx.tx, &reference).await?;
+    ctx.finish(spec()).await?;
+    Ok(json_response(json!({ "items": alerts })))
+}
+
+fn feed_items(items: &[read::FeedItem]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|i| {
+            let at = i.change.at.format(&time::format_description::well_known::Rfc3339).ok();
+            let committed = i.committed_at.format(&time::format_description::well_known::Rfc3339).ok();
+            json!({
+                "cursor": i.cursor.encode(),
+                "seq": i.cursor.seq,
+                "at": at,
+                "committed_at": committed,
+                "change": i.change.change,
+                "cause": i.change.cause,
+                "alert": i.change.alert,
+            })
+        })
+        .collect()
+}
+
+fn feed_cursor(p: &[(String, String)]) -> Result<Option<FeedCursor>, ApiError> {
+    match one(p, "since") {
+        None => Ok(Some(FeedCursor::default())),
+        Some("now") => Ok(None),
+        Some(c) => FeedCursor::decode(c)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request("bad-cursor", "since is a cursor from an earlier page, or now")),
+    }
+}
+
+async fn patient_history(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let reference = patient_ref(&id)?;
+    let p = params(query.as_deref());
+    known(&p, &["since", "limit"])?;
+    let since = feed_cursor(&p)?;
+    let limit = limit(&p, 100, 1000)?;
+    let entity = format!("/api/patients/{id}/history");
+    let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let page = feed_page(&mut ctx, since, Some(&reference), limit).await?;
+    ctx.finish(spec()).await?;
+    Ok(json_response(page))
+}
+
+async fn feed_page(
+    ctx: &mut Ctx,
+    since: Option<FeedCursor>,
+    patient: Option<&str>,
+    limit: i64,
+) -> Result<Value, ApiError> {
+    let since = match since {
+        Some(c) => c,
+        None => read::feed_horizon(&mut ctx.tx).await?,
+    };
+    let items = read::changes(&mut ctx.tx, since, patient, limit).await?;
+    let next = items.last().map_or(since, |i| i.cursor);
+    Ok(json!({
+        "items": feed_items(&items),
+        "next": next.encode(),
+        "more": items.len() as i64 == limit,
+    }))
+}
+
+async fn changes(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = params(query.as_deref());
+    known(&p, &["since", "limit", "patient"])?;
+    let since = feed_cursor(&p)?;
+    let limit = limit(&p, 100, 1000)?;
+    let patient = one(&p, "patient").map(patient_ref).transpose()?;
+    let detail = json!({"since": one(&p, "since"), "limit": limit});
+    let spec = || AuditSpec::search("/api/changes", patient.clone(), detail.clone());
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let page = feed_page(&mut ctx, since, patient.as_deref(), limit).await?;
+    ctx.finish(spec()).await?;
+    Ok(json_response(page))
+}
+
+async fn patient_resource(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path((id, resource_type, resource_id)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let reference = patient_ref(&id)?;
+    if !fhir_id(&resource_id) || !resource_type.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ApiError::bad_request("bad-request", "a resource is TYPE/ID with a FHIR type and id"));
+    }
+    let entity = format!("{resource_type}/{resource_id}");
+    let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let stored = read::resource(&mut ctx.tx, &resource_type, &resource_id).await?;
+    // Another patient's resource is "not found" here: the path names the patient.
+    let Some(stored) = stored.filter(|s| s.patient_id == reference) else {
+        return Err(ApiError::not_found("this patient has no such resource"));
+    };
+    ctx.finish(spec()).await?;
+    let Some(raw) = stored.raw else {
+        return Err(ApiError::new(StatusCode::GONE, "deleted", "the newest version of this resource is a deletion"));
+    };
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], raw).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// The alert resource types Islet writes (contract "FHIR output").
+const ALERT_TYPES: &[&str] = &["DetectedIssue", "Task", "RequestGroup"];
+
+fn fhir_error(e: ApiError) -> Response {
+    let code = match e.status {
+        StatusCode::UNAUTHORIZED => "login",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::SERVICE_UNAVAILABLE => "transient",
+        _ => "invalid",
+    };
+    let mut r =
+        (e.status, [(header::CONTENT_TYPE, FHIR_JSON)], request_problem(code, &e.message).to_string()).into_response();
+    if let Some(v) = e.into_response().headers().get(header::WWW_AUTHENTICATE) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v.clone());
+    }
+    r
+}
+
+fn resource_of(alert: &AlertRecord) -> Value {
+    fhir::alert_resource(alert, AlertStatus::Current).to_value()
+}
+
+/// `GET /fhir/{type}?patient=…`: the patient's current alerts of that
+/// resource type as a searchset Bundle.
+pub async fn fhir_search(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(resource_type): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let result = async {
+        if !ALERT_TYPES.contains(&resource_type.as_str()) {
+            return Err(ApiError::not_found(format!("Islet serves {} here", ALERT_TYPES.join(", "))));
+        }
+        let p = params(query.as_deref());
+        known(&p, &["patient", "subject"])?;
+        let given = one(&p, "patient").or_else(|| one(&p, "subject")).ok_or_else(|| {
+            ApiError::bad_request("bad-request", "give patient=ID (a search across all patients is the worklist API)")
+        })?;
+        let reference = patient_ref(given.strip_prefix("Patient/").unwrap_or(given))?;
+        let entity = format!("/fhir/{resource_type}");
+        let spec = || AuditSpec::search(&entity, Some(reference.clone()), json!({"type": resource_type}));
+        let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+        let alerts = read::patient_alerts(&mut ctx.tx, &reference).await?;
+        ctx.finish(spec()).await?;
+        let entries: Vec<Value> = alerts
+            .iter()
+            .map(resource_of)
+            .filter(|r| r["resourceType"] == resource_type.as_str())
+            .map(|r| json!({"fullUrl": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")), "resource": r, "search": {"mode": "match"}}))
+            .collect();
+        Ok(json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len(), "entry": entries}))
+    };
+    match result.await {
+        Ok(bundle) => (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], bundle.to_string()).into_response(),
+        Err(e) => fhir_error(e),
+    }
+}
+
+/// `GET /fhir/{type}/{id}`: one current alert as its FHIR resource.
+pub async fn fhir_read(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path((resource_type, id)): Path<(String, String)>,
+) -> Response {
+    let result = async {
+        if !ALERT_TYPES.contains(&resource_type.as_str()) {
+            return Err(ApiError::not_found(format!("Islet serves {} here", ALERT_TYPES.join(", "))));
+        }
+        let entity = format!("/fhir/{resource_type}/{id}");
+        let mut ctx =
+            Ctx::begin(&state, &headers, Some(peer), Role::Viewer, || AuditSpec::read(entity.clone(), None)).await?;
+        let found = read::alert(&mut ctx.tx, &id).await?.map(|a| (a.patient.clone(), resource_of(&a)));
+        let Some((patient, resource)) = found.filter(|(_, r)| r["resourceType"] == resource_type.as_str()) else {
+            return Err(ApiError::not_found(format!("no current {resource_type} has this id")));
+        };
+        ctx.finish(AuditSpec::read(entity, Some(patient))).await?;
+        Ok(resource)
+    };
+    match result.await {
+        Ok(resource) => (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], resource.to_string()).into_response(),
+        Err(e) => fhir_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_and_comma_separated_parameters_are_both_lists() {
+        let p = params(Some("state=due&state=overdue,scheduled&limit=5&rule=a%2Eb"));
+        assert_eq!(all(&p, "state"), ["due", "overdue", "scheduled"]);
+        assert_eq!(one(&p, "limit"), Some("5"));
+        assert_eq!(all(&p, "rule"), ["a.b"]);
+        assert!(known(&p, &["state", "limit", "rule"]).is_ok());
+        assert_eq!(known(&p, &["state"]).unwrap_err().code, "bad-request");
+    }
+
+    #[test]
+    fn patient_ids_are_fhir_ids() {
+        assert_eq!(patient_ref("p-1.2").unwrap(), "Patient/p-1.2");
+        assert!(patient_ref("a/b").is_err());
+        assert!(patient_ref("").is_err());
+        assert!(patient_ref(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn limits_and_values_are_checked() {
+        assert_eq!(limit(&params(Some("limit=0")), 50, 200).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(limit(&params(Some("limit=201")), 50, 200).unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(limit(&params(None), 50, 200).unwrap(), 50);
+        assert!(values_in("state", vec!["due".into()], STATES).is_ok());
+        assert!(values_in("state", vec!["done".into()], STATES).is_err());
+    }
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    /// The OpenAPI file documents exactly the routes served (read from the
+    /// routers' sources, so a new route without documentation fails here).
+    #[test]
+    fn the_openapi_file_lists_every_read_route() {
+        let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let documented: std::collections::BTreeSet<String> =
+            spec["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut served = std::collections::BTreeSet::new();
+        for source in [include_str!("api.rs"), include_str!("http.rs")] {
+            for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+                let path = line[".route(\"".len()..].split('"').next().unwrap().to_owned();
+                let reads = line.contains("get(");
+                if reads && (path.starts_with("/api") || path.starts_with("/fhir")) {
+                    served.insert(path);
+                }
+            }
+        }
+        assert_eq!(documented, served);
+    }
+}

@@ -1,0 +1,539 @@
+//! The JSON API and sign-in against a real PostgreSQL and a local OpenID
+//! Connect provider: nothing open by default, the development sign-in, the
+//! code flow with PKCE, the bearer-token matrix, the reads and their audit
+//! trail, and tampering caught by `islet audit verify`.
+
+mod common;
+#[path = "common/issuer.rs"]
+mod issuer;
+
+use common::run_to_end;
+use islet::drivers::clock::FixedClock;
+use islet::serve::{Application, ServeError};
+use islet::settings::Settings;
+use islet_store::audit::{self, Broken, VerifyError};
+use islet_store::test_support::{TempDir, TestDb};
+use issuer::TestIssuer;
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use time::macros::datetime;
+use tokio::sync::oneshot;
+
+/// A running service on a random port with its own fresh database.
+struct TestApp {
+    base: String,
+    db: TestDb,
+    /// Follows no redirects (each step of a sign-in is checked) and keeps no cookies.
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl TestApp {
+    /// `adjust` sees the settings and the base URL the service will have.
+    async fn spawn(adjust: impl FnOnce(&mut Settings, &str)) -> TestApp {
+        let db = TestDb::new().await;
+        // The port is chosen first so the public URL can name it.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        let mut settings = Settings::default();
+        settings.database.url = Some(db.url.clone());
+        settings.http.addr = format!("127.0.0.1:{port}").parse().unwrap();
+        adjust(&mut settings, &base);
+        let clock = Arc::new(FixedClock(datetime!(2027-01-01 00:00 UTC)));
+        let app = Application::build(settings, clock).await.expect("the service starts");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run(async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { base, db, client, stop: Some(stop), task: Some(task) }
+    }
+
+    async fn dev(user: &str) -> TestApp {
+        let user = user.to_owned();
+        TestApp::spawn(move |s, _| s.auth.dev_user = Some(user)).await
+    }
+
+    async fn oidc(issuer: &TestIssuer) -> TestApp {
+        let iss = issuer.issuer.clone();
+        TestApp::spawn(move |s, base| {
+            s.http.public_url = Some(base.to_owned());
+            s.auth.oidc_issuer = Some(iss);
+            s.auth.oidc_client_id = Some(issuer::CLIENT_ID.into());
+            s.auth.oidc_client_secret = Some(issuer::CLIENT_SECRET.into());
+        })
+        .await
+    }
+
+    /// GET with a cookie or a bearer token: status, headers, JSON body.
+    async fn get(&self, path: &str, auth: &Auth) -> (u16, reqwest::header::HeaderMap, Value) {
+        let r = auth.apply(self.client.get(format!("{}{path}", self.base))).send().await.expect("request");
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        (status, headers, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Loads a generated cohort through `islet replay --database-url` (the same engine).
+    async fn load_cohort(&self, patients: usize) {
+        let dir = TempDir::new("api-cohort");
+        let file = common::cohort(dir.path(), patients, 7);
+        let mut cmd = common::load_into(&self.db.url, 200);
+        cmd.args(["--at", "2027-01-01T00:00:00Z"]).arg(&file);
+        let out = run_to_end(cmd).await;
+        assert!(common::load_succeeded(out.status), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    async fn audit_rows(&self) -> Vec<(i64, String, String, Option<String>, Option<String>)> {
+        sqlx::query_as("SELECT seq, actor, subtype, patient_id, entity FROM audit_event ORDER BY seq")
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+enum Auth {
+    None,
+    Cookie(String),
+    Bearer(String),
+}
+
+impl Auth {
+    fn apply(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => r,
+            Auth::Cookie(c) => r.header("cookie", c),
+            Auth::Bearer(t) => r.bearer_auth(t),
+        }
+    }
+}
+
+/// The `name=value` of each `Set-Cookie`.
+fn set_cookies(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).collect()
+}
+
+/// Signs in through the development sign-in; the session cookie.
+async fn dev_sign_in(app: &TestApp) -> String {
+    let r = app.client.post(format!("{}/auth/dev", app.base)).form(&[("return_to", "/api/me")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/api/me");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn nothing_is_open_when_sign_in_is_not_configured() {
+    let app = TestApp::spawn(|_, _| {}).await;
+    for path in ["/api/alerts", "/api/me", "/api/patients/p1", "/api/changes", "/fhir/Task?patient=p1"] {
+        let (status, headers, body) = app.get(path, &Auth::None).await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(headers["www-authenticate"], "Bearer", "{path}");
+        let message = body["message"].as_str().or(body["issue"][0]["diagnostics"].as_str()).unwrap_or_default();
+        assert!(message.contains("not configured"), "{path}: {body}");
+    }
+    let r = app.client.get(format!("{}/auth/login", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let r = app.client.post(format!("{}/auth/dev", app.base)).form(&[("return_to", "/")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404, "no development sign-in unless configured");
+    // The API's description is public.
+    let (status, _, spec) = app.get("/api/openapi.json", &Auth::None).await;
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(app.audit_rows().await.is_empty(), "refusals before anyone is known are not audited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
+    let app = TestApp::dev("ana:clinician").await;
+    app.load_cohort(6).await;
+    let session = Auth::Cookie(dev_sign_in(&app).await);
+
+    let (status, _, me) = app.get("/api/me", &session).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["key"], "dev|ana");
+    assert_eq!(me["role"], "clinician");
+    assert_eq!(me["roles"], json!(["viewer", "clinician"]));
+    assert_eq!(me["csrf_token"].as_str().unwrap().len(), 64);
+
+    // The worklist: every current alert, paged without gaps or repeats.
+    let (status, _, first) = app.get("/api/alerts?limit=200", &session).await;
+    assert_eq!(status, 200, "{first}");
+    let everything = first["items"].as_array().unwrap().clone();
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM alert").fetch_one(&app.db.pool).await.unwrap();
+    assert!(total > 5, "the cohort raises alerts");
+    assert_eq!(everything.len() as i64, total);
+    let counted: i64 = first["counts"].as_object().unwrap().values().map(|v| v.as_i64().unwrap()).sum();
+    assert_eq!(counted, total);
+    let rank = |a: &Value| match a["state"].as_str().unwrap() {
+        "overdue" => 0,
+        "due" => 1,
+        "active" => 2,
+        _ => 3,
+    };
+    assert!(everything.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])), "due and overdue follow-ups lead");
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/alerts?limit=4&cursor={c}"),
+            None => "/api/alerts?limit=4".into(),
+        };
+        let (status, _, page) = app.get(&path, &session).await;
+        assert_eq!(status, 200, "{page}");
+        paged.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(paged, everything, "pages of 4 give the same list as one page");
+
+    // Filters.
+    let (_, _, safety) = app.get("/api/alerts?kind=safety,follow-up&limit=200", &session).await;
+    assert!(safety["items"].as_array().unwrap().iter().all(|a| a["kind"] == "safety" || a["kind"] == "follow-up"));
+    let (status, _, bad) = app.get("/api/alerts?state=done", &session).await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("bad-request")), "{bad}");
+    let (status, _, bad) = app.get("/api/alerts?stat=due", &session).await;
+    assert_eq!(status, 400, "a misspelt filter is refused, not ignored: {bad}");
+    let (status, _, bad) = app.get("/api/alerts?cursor=nonsense", &session).await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("bad-cursor")));
+
+    // One patient: summary, alerts, an evidence resource, history, FHIR.
+    let alert = &everything[0];
+    let patient = alert["patient"].as_str().unwrap();
+    let pid = patient.strip_prefix("Patient/").unwrap();
+    let (status, _, summary) = app.get(&format!("/api/patients/{pid}"), &session).await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["id"], patient);
+    let (_, _, alerts) = app.get(&format!("/api/patients/{pid}/alerts"), &session).await;
+    let own = alerts["items"].as_array().unwrap();
+    assert_eq!(summary["current_alerts"].as_i64().unwrap(), own.len() as i64);
+    assert!(own.iter().all(|a| a["patient"] == patient));
+    let (status, _, one) = app.get(&format!("/api/alerts/{}", alert["id"].as_str().unwrap()), &session).await;
+    assert_eq!((status, &one), (200, alert));
+    let evidence = alert["evidence"][0]["reference"].as_str().unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/patients/{pid}/resources/{evidence}", app.base))
+        .header(
+            "cookie",
+            match &session {
+                Auth::Cookie(c) => c.clone(),
+                _ => unreachable!(),
+            },
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/fhir+json");
+    let resource: Value = r.json().await.unwrap();
+    assert_eq!(
+        format!("{}/{}", resource["resourceType"].as_str().unwrap(), resource["id"].as_str().unwrap()),
+        evidence
+    );
+    let (status, _, _) = app.get(&format!("/api/patients/someone-else/resources/{evidence}"), &session).await;
+    assert_eq!(status, 404, "a resource is only reachable under its own patient");
+    let (_, _, history) = app.get(&format!("/api/patients/{pid}/history"), &session).await;
+    let changes = history["items"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    assert!(changes.iter().all(|c| c["alert"]["patient"] == patient));
+    assert!(changes.windows(2).all(|w| w[0]["seq"].as_i64() < w[1]["seq"].as_i64()));
+    let (status, _, missing) = app.get("/api/patients/never-seen", &session).await;
+    assert_eq!((status, missing["code"].as_str()), (404, Some("not-found")));
+
+    // The alerts as FHIR resources, as the alert topic renders them.
+    let mut fhir_total = 0;
+    for kind in ["DetectedIssue", "Task", "RequestGroup"] {
+        let (status, headers, bundle) = app.get(&format!("/fhir/{kind}?patient={pid}"), &session).await;
+        assert_eq!(status, 200, "{bundle}");
+        assert_eq!(headers["content-type"], "application/fhir+json");
+        assert_eq!(bundle["type"], "searchset");
+        for e in bundle["entry"].as_array().unwrap() {
+            assert_eq!(e["resource"]["resourceType"], kind);
+            let (status, _, read) = app.get(&format!("/fhir/{}", e["fullUrl"].as_str().unwrap()), &session).await;
+            assert_eq!((status, &read), (200, &e["resource"]));
+            fhir_total += 1;
+        }
+    }
+    assert_eq!(fhir_total, own.len(), "every current alert is one FHIR resource");
+    let (status, _, outcome) = app.get("/fhir/Observation?patient=x", &session).await;
+    assert_eq!((status, outcome["resourceType"].as_str()), (404, Some("OperationOutcome")));
+
+    // The change feed: pages follow one another to the whole log; `since=now` is the end.
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM alert_change").fetch_one(&app.db.pool).await.unwrap();
+    let mut seqs = Vec::new();
+    let mut since = String::new();
+    loop {
+        let (status, _, feed) = app.get(&format!("/api/changes?limit=5{since}"), &session).await;
+        assert_eq!(status, 200, "{feed}");
+        seqs.extend(feed["items"].as_array().unwrap().iter().map(|i| i["seq"].as_i64().unwrap()));
+        since = format!("&since={}", feed["next"].as_str().unwrap());
+        if feed["more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seqs, (1..=logged).collect::<Vec<_>>());
+    let (_, _, end) = app.get("/api/changes?since=now", &session).await;
+    assert_eq!(end["items"], json!([]));
+
+    // Every read of patient data names its patient in the audit trail.
+    let rows = app.audit_rows().await;
+    assert_eq!(rows[0].2, "login");
+    let patient_reads: Vec<_> = rows.iter().filter(|r| r.3.as_deref() == Some(patient)).collect();
+    assert!(patient_reads.len() >= 6, "{rows:?}");
+    assert!(rows.iter().all(|r| r.1 == "dev|ana"));
+    let head = audit::verify(&app.db.pool, None).await.expect("the chain verifies");
+    assert_eq!(head.seq, rows.len() as i64);
+    let out = common::islet().args(["audit", "verify", "--database-url", &app.db.url]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("head seq={} hash={}\n", head.seq, head.hex()));
+}
+
+#[tokio::test]
+async fn logout_needs_the_csrf_token_and_ends_the_session() {
+    let app = TestApp::dev("ana").await;
+    let cookie = dev_sign_in(&app).await;
+    let (_, _, me) = app.get("/api/me", &Auth::Cookie(cookie.clone())).await;
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    let logout = |form: Vec<(&'static str, String)>| {
+        app.client.post(format!("{}/auth/logout", app.base)).header("cookie", cookie.clone()).form(&form).send()
+    };
+    let r = logout(vec![]).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "csrf");
+    let r = logout(vec![("_csrf", "0".repeat(64))]).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403, "a wrong token is refused");
+    let r = logout(vec![("_csrf", csrf)]).await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert!(set_cookies(r.headers()).contains(&"islet=".to_owned()), "the cookie is removed");
+    let (status, _, body) = app.get("/api/me", &Auth::Cookie(cookie)).await;
+    assert_eq!(status, 401, "the session ended on the server, not only in the browser: {body}");
+    let subtypes: Vec<String> = app.audit_rows().await.into_iter().map(|r| r.2).collect();
+    assert_eq!(subtypes, ["login", "logout"]);
+}
+
+#[tokio::test]
+async fn a_session_ends_after_its_idle_time() {
+    let app = TestApp::spawn(|s, _| {
+        s.auth.dev_user = Some("ana".into());
+        s.auth.session_idle_seconds = 1;
+    })
+    .await;
+    let cookie = Auth::Cookie(dev_sign_in(&app).await);
+    assert_eq!(app.get("/api/me", &cookie).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(app.get("/api/me", &cookie).await.0, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_flow_signs_in_with_pkce_and_the_provider_s_roles() {
+    let idp = TestIssuer::start().await;
+    let app = TestApp::oidc(&idp).await;
+    let browser = &app.client;
+
+    // Sign-in as a clinician, following each redirect by hand.
+    idp.next_user("u-17", &["clinician"]);
+    let r = browser.get(format!("{}/auth/login?return_to=/api/alerts", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let to_provider = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to_provider.starts_with(&format!("{}/authorize?", idp.issuer)), "{to_provider}");
+    assert!(to_provider.contains("code_challenge_method=S256"), "{to_provider}");
+    let login_cookie = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("islet_login=")).unwrap();
+    let r = browser.get(&to_provider).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("{}/auth/callback?", app.base)), "{callback}");
+
+    // The callback in another browser (no login cookie) is refused.
+    let r = browser.get(&callback).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400, "login CSRF: the state is bound to the browser that started");
+
+    // That attempt spent nothing (the state is only taken once the cookie
+    // matches): the browser that started completes.
+    let r = browser.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/api/alerts");
+    let session = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("islet=")).unwrap();
+    let (status, _, me) = app.get("/api/me", &Auth::Cookie(session.clone())).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["key"], format!("{}|u-17", idp.issuer));
+    assert_eq!(me["name"], "Dr u-17");
+    assert_eq!(me["role"], "clinician");
+
+    // The same callback again: a code and a state are good once.
+    let r = browser.get(&callback).header("cookie", &login_cookie).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+
+    // A user the provider knows but who holds no Islet role: refused, audited.
+    idp.next_user("u-99", &["cleaner"]);
+    let (status, body) = sign_in(&app, &idp).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("no Islet role"), "{body}");
+
+    // An ID token for another sign-in (wrong nonce) is refused.
+    idp.next_user("u-18", &["viewer"]);
+    idp.send_wrong_nonce();
+    let (status, _) = sign_in(&app, &idp).await;
+    assert_eq!(status, 403);
+
+    let rows = app.audit_rows().await;
+    let summary: Vec<(&str, &str)> = rows.iter().map(|r| (r.1.as_str(), r.2.as_str())).collect();
+    let u17 = format!("{}|u-17", idp.issuer);
+    let u99 = format!("{}|u-99", idp.issuer);
+    assert_eq!(
+        summary,
+        [
+            ("anonymous", "login-failed"),
+            (u17.as_str(), "login"),
+            ("anonymous", "login-failed"),
+            (u99.as_str(), "login-failed"),
+            ("anonymous", "login-failed"),
+        ]
+    );
+    audit::verify(&app.db.pool, None).await.unwrap();
+}
+
+/// A whole sign-in with the provider's current user: the callback's status and body.
+async fn sign_in(app: &TestApp, idp: &TestIssuer) -> (u16, String) {
+    let r = app.client.get(format!("{}/auth/login", app.base)).send().await.unwrap();
+    let login_cookie = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("islet_login=")).unwrap();
+    let r = app.client.get(r.headers()["location"].to_str().unwrap()).send().await.unwrap();
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.contains("code="), "{callback} ({})", idp.issuer);
+    let r = app.client.get(&callback).header("cookie", login_cookie).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_checked_in_every_way_that_matters() {
+    let idp = TestIssuer::start().await;
+    let app = TestApp::oidc(&idp).await;
+    let audience = format!("{}/api", app.base);
+    let good = idp.claims("svc-reporting", &audience, &["viewer"]);
+    let (status, _, me) = app.get("/api/me", &Auth::Bearer(idp.mint(&good))).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["role"], "viewer");
+    assert_eq!(me["csrf_token"], Value::Null, "bearer clients need no CSRF token");
+
+    let now = jsonwebtoken::get_current_timestamp();
+    let with = |patch: Value| {
+        let mut c = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let refused = [
+        ("expired", idp.mint(&with(json!({"exp": now - 3600})))),
+        ("not yet valid", idp.mint(&with(json!({"nbf": now + 3600})))),
+        ("wrong audience", idp.mint(&with(json!({"aud": "https://other.example/api"})))),
+        ("foreign issuer", idp.mint(&with(json!({"iss": "https://evil.example"})))),
+        (
+            "no expiry",
+            idp.mint(&{
+                let mut c = good.clone();
+                c.as_object_mut().unwrap().remove("exp");
+                c
+            }),
+        ),
+        ("unknown key", issuer::sign(&good, Algorithm::ES256, Some("another-key"))),
+        ("no key id", issuer::sign(&good, Algorithm::ES256, None)),
+        ("alg none", issuer::unsigned(&good)),
+        ("HS256 keyed with the public key", issuer::hmac_with_public_key(&good)),
+        ("tampered payload", {
+            let t = idp.mint(&good);
+            let other = idp.mint(&with(json!({"roles": ["admin"]})));
+            let parts: Vec<&str> = t.split('.').collect();
+            let other_parts: Vec<&str> = other.split('.').collect();
+            format!("{}.{}.{}", parts[0], other_parts[1], parts[2])
+        }),
+        ("not a JWT", "abc".to_owned()),
+    ];
+    for (why, token) in refused {
+        let (status, headers, body) = app.get("/api/alerts", &Auth::Bearer(token)).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        assert_eq!(headers["www-authenticate"], r#"Bearer error="invalid_token""#, "{why}");
+        assert_eq!(body["code"], "unauthenticated", "{why}");
+    }
+    let (status, _, body) = app.get("/api/alerts", &Auth::Bearer(idp.mint(&with(json!({"roles": ["cleaner"]}))))).await;
+    assert_eq!(status, 403, "a valid token without an Islet role: {body}");
+    assert!(app.audit_rows().await.iter().all(|r| r.1 != "anonymous"), "token refusals are counted, not audited");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("islet_auth_refusals_total{reason=\"token\"} 11"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_keep_the_chain_whole_and_tampering_is_found() {
+    let app = TestApp::dev("ana").await;
+    let cookie = dev_sign_in(&app).await;
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let (client, base, cookie) = (app.client.clone(), app.base.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = client.get(format!("{base}/api/patients/p{n}")).header("cookie", cookie).send().await.unwrap();
+            r.status().as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 404, "unknown patients, but each read is audited");
+    }
+    let rows = app.audit_rows().await;
+    assert_eq!(rows.len(), 41);
+    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=41).collect::<Vec<i64>>(), "gap-free");
+    let head = audit::verify(&app.db.pool, None).await.unwrap();
+    let anchor = format!("{}:{}", head.seq, head.hex());
+
+    // The service's own role cannot rewrite history.
+    let e = sqlx::query("UPDATE audit_event SET entity = 'x' WHERE seq = 7").execute(&app.db.pool).await.unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    assert!(sqlx::query("DELETE FROM audit_event WHERE seq = 41").execute(&app.db.pool).await.is_err());
+
+    // A database owner can; the chain shows where.
+    sqlx::query("ALTER TABLE audit_event DISABLE TRIGGER USER").execute(&app.db.pool).await.unwrap();
+    let original: String =
+        sqlx::query_scalar("SELECT patient_id FROM audit_event WHERE seq = 7").fetch_one(&app.db.pool).await.unwrap();
+    sqlx::query("UPDATE audit_event SET patient_id = 'Patient/p99' WHERE seq = 7").execute(&app.db.pool).await.unwrap();
+    assert!(matches!(audit::verify(&app.db.pool, None).await, Err(VerifyError::Broken(Broken::Content { seq: 7 }))));
+    let out = common::islet().args(["audit", "verify", "--database-url", &app.db.url]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("row 7"), "{}", String::from_utf8_lossy(&out.stderr));
+    sqlx::query("UPDATE audit_event SET patient_id = $1 WHERE seq = 7")
+        .bind(&original)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    audit::verify(&app.db.pool, None).await.expect("restored");
+
+    // Removing the newest events (and moving the head back to match) is
+    // caught only by an anchor taken earlier.
+    sqlx::query("DELETE FROM audit_event WHERE seq > 39").execute(&app.db.pool).await.unwrap();
+    assert!(matches!(
+        audit::verify(&app.db.pool, None).await,
+        Err(VerifyError::Broken(Broken::Head { head_seq: 41, last_seq: 39 }))
+    ));
+    sqlx::query("UPDATE audit_head SET seq = 39, hash = (SELECT hash FROM audit_event WHERE seq = 39)")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    audit::verify(&app.db.pool, None).await.expect("a consistent shorter chain");
+    let out =
+        common::islet().args(["audit", "verify", "--anchor", &anchor, "--database-url", &app.db.url]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the anchor is gone: {}", String::from_utf8_lossy(&out.stderr));
+}
