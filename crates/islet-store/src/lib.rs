@@ -15,6 +15,7 @@
 //!
 //! [`claim_due`]: islet_engine::Transaction::claim_due
 
+pub mod action;
 pub mod audit;
 pub mod outbox;
 pub mod read;

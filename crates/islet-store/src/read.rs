@@ -22,6 +22,14 @@ pub struct AlertFilter {
     pub due_from: Option<time::Date>,
     pub due_to: Option<time::Date>,
     pub patient: Option<String>,
+    /// Acknowledged in the alert's current form (or not).
+    pub acknowledged: Option<bool>,
+    /// Snoozed and still holding at `today` (or not).
+    pub snoozed: Option<bool>,
+    /// Assigned to this user key.
+    pub assignee: Option<String>,
+    /// The date snoozes are judged at (the service clock's date).
+    pub today: Option<time::Date>,
 }
 
 /// The worklist's orders. Each is a total order (the alert id breaks ties),
@@ -97,10 +105,27 @@ impl AlertCursor {
     }
 }
 
+/// One row of the worklist: the alert and what clinicians did with it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WorkItem {
+    pub alert: AlertRecord,
+    pub acknowledged: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    pub etag: String,
+}
+
+/// The worklist's joins: the alert, its JSON and material, its disposition.
+const WORKLIST_FROM: &str = "FROM alert a JOIN alert_change c ON c.seq = a.change_seq \
+     LEFT JOIN alert_status s ON s.alert_id = a.id";
+const ACKNOWLEDGED: &str = "(s.ack_material IS NOT NULL AND s.ack_material = c.material)";
+
 /// One page of the worklist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertPage {
-    pub items: Vec<AlertRecord>,
+    pub items: Vec<WorkItem>,
     /// Set when more rows follow.
     pub next: Option<AlertCursor>,
     /// Current alerts per state under the filter's other conditions.
@@ -126,6 +151,20 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &AlertFilter, with_states:
     if let Some(p) = &f.patient {
         q.push(" AND a.patient_id = ").push_bind(p.clone());
     }
+    match f.acknowledged {
+        Some(true) => q.push(format_args!(" AND {ACKNOWLEDGED}")),
+        Some(false) => q.push(format_args!(" AND NOT {ACKNOWLEDGED}")),
+        None => q.push(""),
+    };
+    if let Some(wanted) = f.snoozed {
+        q.push(if wanted { " AND " } else { " AND NOT " })
+            .push("coalesce(s.snooze_material = c.material AND s.snooze_until > ")
+            .push_bind(f.today.unwrap_or(time::Date::MIN))
+            .push(", false)");
+    }
+    if let Some(who) = &f.assignee {
+        q.push(" AND s.assignee = ").push_bind(who.clone());
+    }
 }
 
 /// Up to `limit` current alerts after `after`, in `sort` order, with the
@@ -139,8 +178,9 @@ pub async fn alert_page(
 ) -> Result<AlertPage, sqlx::Error> {
     let [k1, k2, k3] = sort.keys();
     let mut q = QueryBuilder::<Postgres>::new(format!(
-        "SELECT c.alert, a.id, {k1}::bigint AS k1, {k2}::bigint AS k2, {k3}::bigint AS k3 \
-         FROM alert a JOIN alert_change c ON c.seq = a.change_seq"
+        "SELECT c.alert, a.id, {k1}::bigint AS k1, {k2}::bigint AS k2, {k3}::bigint AS k3, \
+         c.material, coalesce(s.version, 0) AS version, {ACKNOWLEDGED} AS acknowledged, s.assignee, \
+         CASE WHEN s.snooze_material = c.material THEN s.snooze_until END AS snooze_until {WORKLIST_FROM}"
     ));
     push_filter(&mut q, filter, true);
     if let Some(c) = after {
@@ -164,7 +204,16 @@ pub async fn alert_page(
             break;
         }
         let body: sqlx::types::Json<AlertRecord> = r.try_get("alert")?;
-        items.push(body.0);
+        let material: Vec<u8> = r.try_get("material")?;
+        let snoozed: Option<time::Date> = r.try_get("snooze_until")?;
+        let today = filter.today.unwrap_or(time::Date::MIN);
+        items.push(WorkItem {
+            alert: body.0,
+            acknowledged: r.try_get("acknowledged")?,
+            snoozed_until: snoozed.filter(|d| *d > today).map(|d| d.to_string()),
+            assignee: r.try_get("assignee")?,
+            etag: crate::action::etag(&material, r.try_get("version")?),
+        });
         if i as i64 == limit - 1 && sql_rows.len() as i64 > limit {
             next = Some(AlertCursor {
                 keys: [r.try_get("k1")?, r.try_get("k2")?, r.try_get("k3")?],
@@ -172,7 +221,7 @@ pub async fn alert_page(
             });
         }
     }
-    let mut q = QueryBuilder::<Postgres>::new("SELECT a.state, count(*) AS n FROM alert a");
+    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT a.state, count(*) AS n {WORKLIST_FROM}"));
     push_filter(&mut q, filter, false);
     q.push(" GROUP BY a.state ORDER BY a.state");
     let counts = q
@@ -243,9 +292,13 @@ pub async fn patient(conn: &mut PgConnection, id: &str) -> Result<Option<Patient
     }))
 }
 
-/// A patient's current alerts in worklist order.
-pub async fn patient_alerts(conn: &mut PgConnection, id: &str) -> Result<Vec<AlertRecord>, sqlx::Error> {
-    let filter = AlertFilter { patient: Some(id.to_owned()), ..AlertFilter::default() };
+/// A patient's current alerts in worklist order, with their dispositions at `today`.
+pub async fn patient_alerts(
+    conn: &mut PgConnection,
+    id: &str,
+    today: time::Date,
+) -> Result<Vec<WorkItem>, sqlx::Error> {
+    let filter = AlertFilter { patient: Some(id.to_owned()), today: Some(today), ..AlertFilter::default() };
     Ok(alert_page(conn, &filter, AlertSort::Worklist, None, 10_000).await?.items)
 }
 

@@ -486,7 +486,7 @@ async fn the_change_feed_waits_for_an_earlier_transaction_instead_of_skipping_it
     engine.process(&mut pg, &batch, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
     let template: serde_json::Value =
         sqlx::query_scalar("SELECT alert FROM alert_change ORDER BY seq LIMIT 1").fetch_one(&db.pool).await.unwrap();
-    let before = changes(&mut *db.pool.acquire().await.unwrap(), FeedCursor::default(), None, 1000).await.unwrap();
+    let before = changes(&mut db.pool.acquire().await.unwrap(), FeedCursor::default(), None, 1000).await.unwrap();
     assert!(!before.is_empty());
     let after = before.last().unwrap().cursor;
 

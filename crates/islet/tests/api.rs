@@ -174,7 +174,9 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
     // The worklist: every current alert, paged without gaps or repeats.
     let (status, _, first) = app.get("/api/alerts?limit=200", &session).await;
     assert_eq!(status, 200, "{first}");
-    let everything = first["items"].as_array().unwrap().clone();
+    let items = first["items"].as_array().unwrap().clone();
+    assert!(items.iter().all(|i| i["acknowledged"] == false && i["etag"].as_str().unwrap().starts_with('"')));
+    let everything: Vec<Value> = items.iter().map(|i| i["alert"].clone()).collect();
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM alert").fetch_one(&app.db.pool).await.unwrap();
     assert!(total > 5, "the cohort raises alerts");
     assert_eq!(everything.len() as i64, total);
@@ -196,7 +198,7 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
         };
         let (status, _, page) = app.get(&path, &session).await;
         assert_eq!(status, 200, "{page}");
-        paged.extend(page["items"].as_array().unwrap().iter().cloned());
+        paged.extend(page["items"].as_array().unwrap().iter().map(|i| i["alert"].clone()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -206,7 +208,8 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
 
     // Filters.
     let (_, _, safety) = app.get("/api/alerts?kind=safety,follow-up&limit=200", &session).await;
-    assert!(safety["items"].as_array().unwrap().iter().all(|a| a["kind"] == "safety" || a["kind"] == "follow-up"));
+    let kinds: Vec<&Value> = safety["items"].as_array().unwrap().iter().map(|i| &i["alert"]["kind"]).collect();
+    assert!(kinds.iter().all(|k| *k == "safety" || *k == "follow-up"), "{kinds:?}");
     let (status, _, bad) = app.get("/api/alerts?state=done", &session).await;
     assert_eq!((status, bad["code"].as_str()), (400, Some("bad-request")), "{bad}");
     let (status, _, bad) = app.get("/api/alerts?stat=due", &session).await;
@@ -224,9 +227,11 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
     let (_, _, alerts) = app.get(&format!("/api/patients/{pid}/alerts"), &session).await;
     let own = alerts["items"].as_array().unwrap();
     assert_eq!(summary["current_alerts"].as_i64().unwrap(), own.len() as i64);
-    assert!(own.iter().all(|a| a["patient"] == patient));
-    let (status, _, one) = app.get(&format!("/api/alerts/{}", alert["id"].as_str().unwrap()), &session).await;
-    assert_eq!((status, &one), (200, alert));
+    assert!(own.iter().all(|a| a["alert"]["patient"] == patient));
+    let (status, headers, one) = app.get(&format!("/api/alerts/{}", alert["id"].as_str().unwrap()), &session).await;
+    assert_eq!((status, &one["alert"]), (200, alert));
+    assert_eq!(one["disposition"]["acknowledged"], false);
+    assert_eq!(headers["etag"].to_str().unwrap(), one["disposition"]["etag"]);
     let evidence = alert["evidence"][0]["reference"].as_str().unwrap();
     let r = app
         .client
@@ -536,4 +541,198 @@ async fn concurrent_reads_keep_the_chain_whole_and_tampering_is_found() {
     let out =
         common::islet().args(["audit", "verify", "--anchor", &anchor, "--database-url", &app.db.url]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "the anchor is gone: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Posts each line of a file to `/fhir` (the service's own ingest).
+async fn post_lines(app: &TestApp, lines: &str) {
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let r = app
+            .client
+            .post(format!("{}/fhir", app.base))
+            .header("content-type", "application/fhir+json")
+            .body(line.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
+const SURVEILLANCE: &str = include_str!("../../../tests/scenarios/04-surveillance-scheduled/input.ndjson");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_hold_until_the_alert_changes_and_stale_edits_are_refused() {
+    let idp = TestIssuer::start().await;
+    let app = TestApp::oidc(&idp).await;
+    post_lines(&app, SURVEILLANCE).await;
+    let aud = format!("{}/api", app.base);
+    let clinician = Auth::Bearer(idp.mint(&idp.claims("c-1", &aud, &["clinician"])));
+    let viewer = Auth::Bearer(idp.mint(&idp.claims("v-1", &aud, &["viewer"])));
+    let post = |auth: &Auth, path: &str, etag: Option<&str>, body: Value| {
+        let mut r = auth.apply(app.client.post(format!("{}{path}", app.base))).json(&body);
+        if let Some(e) = etag {
+            r = r.header("if-match", e);
+        }
+        r.send()
+    };
+
+    let (_, _, page) = app.get("/api/alerts?rule=surveillance.small-nonfunctioning", &clinician).await;
+    let item = &page["items"][0];
+    let (_, _, followups) = app.get("/api/alerts?rule=followup.surveillance-imaging", &clinician).await;
+    let followup = followups["items"][0]["alert"]["id"].as_str().unwrap().to_owned();
+    let followup_etag = followups["items"][0]["etag"].as_str().unwrap().to_owned();
+    let id = item["alert"]["id"].as_str().unwrap().to_owned();
+    let e0 = item["etag"].as_str().unwrap().to_owned();
+    let ack = format!("/api/alerts/{id}/acknowledgements");
+    let body = json!({"reason": "tumour-board", "text": "Discussed 12 Dec: imaging at 6 months"});
+
+    let r = post(&viewer, &ack, Some(&e0), body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403, "a viewer cannot acknowledge");
+    let r = post(&clinician, &ack, None, body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 428);
+    let r = post(&clinician, &ack, Some(&e0), json!({"reason": "busy"})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "invalid");
+    let r = post(&clinician, &ack, Some(&e0), json!({"reason": "other"})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422, "'other' needs a note");
+    let r = post(&clinician, &ack, Some(&e0), body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let e1 = r.headers()["etag"].to_str().unwrap().to_owned();
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["disposition"]["acknowledged"], true);
+    assert_ne!(e1, e0);
+
+    // Someone acting on the version they loaded before: refused, told why.
+    let r = post(&clinician, &ack, Some(&e0), body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 412);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), e1);
+    let refusal: Value = r.json().await.unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("acknowledged it at"), "{refusal}");
+
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|i| i["alert"]["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, _, open) = app.get("/api/alerts?acknowledged=false", &clinician).await;
+    assert!(!ids(&open).contains(&id));
+    let (_, _, acked) = app.get("/api/alerts?acknowledged=true", &clinician).await;
+    assert_eq!(ids(&acked), [id.clone()]);
+
+    // The same data sent again changes nothing: still acknowledged.
+    post_lines(&app, SURVEILLANCE).await;
+    let (_, _, one) = app.get(&format!("/api/alerts/{id}"), &clinician).await;
+    assert_eq!(one["disposition"]["acknowledged"], true);
+
+    // A new measurement changes the evidence: the alert is open again, and
+    // the earlier acknowledgement is shown for what it was.
+    let newer = r#"{"resourceType":"Observation","id":"watch-size-9","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"33728-7"}]},"bodySite":{"coding":[{"system":"http://snomed.info/sct","code":"15776009"}]},"subject":{"reference":"Patient/sc-watch"},"effectiveDateTime":"2024-11-20","valueQuantity":{"value":16,"unit":"mm","system":"http://unitsofmeasure.org","code":"mm"}}"#;
+    post_lines(&app, newer).await;
+    let (_, headers, one) = app.get(&format!("/api/alerts/{id}"), &clinician).await;
+    assert_ne!(one["alert"]["evidence"], item["alert"]["evidence"], "the evidence changed");
+    assert_eq!(one["disposition"]["acknowledged"], false, "{one}");
+    assert_eq!(one["disposition"]["last_acknowledgement"]["reason"], "tumour-board");
+    assert_eq!(one["disposition"]["last_acknowledgement"]["actor"], format!("{}|c-1", idp.issuer));
+    let e2 = headers["etag"].to_str().unwrap().to_owned();
+    let r = post(&clinician, &ack, Some(&e1), body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 412, "the ETag of the old evidence");
+    assert!(r.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("state, due date or evidence"));
+    let (_, _, open) = app.get("/api/alerts?acknowledged=false", &clinician).await;
+    assert!(ids(&open).contains(&id), "back in the worklist");
+    // The measurement also satisfied the imaging follow-up: resolved, not actionable.
+    let r = post(&clinician, &format!("/api/alerts/{followup}/acknowledgements"), Some(&followup_etag), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "alert-not-current");
+
+    // Snooze, assign, note.
+    let snooze = format!("/api/alerts/{id}/snoozes");
+    let r = post(&clinician, &snooze, Some(&e2), json!({"until": "2026-12-01", "reason": "patient-declined"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422, "a snooze ends in the future");
+    let r = post(&clinician, &snooze, Some(&e2), json!({"until": "2027-02-01", "reason": "patient-declined"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let e3 = r.headers()["etag"].to_str().unwrap().to_owned();
+    let (_, _, snoozed) = app.get("/api/alerts?snoozed=true", &clinician).await;
+    assert_eq!(ids(&snoozed), [id.clone()]);
+    assert_eq!(snoozed["items"][0]["snoozed_until"], "2027-02-01");
+    let assign = format!("/api/alerts/{id}/assignments");
+    let r = post(&clinician, &assign, Some(&e3), json!({"assignee": "nobody"})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422, "only a known user");
+    idp.next_user("u-17", &["clinician"]);
+    let (status, _) = sign_in(&app, &idp).await;
+    assert_eq!(status, 303);
+    let u17 = format!("{}|u-17", idp.issuer);
+    let r = post(&clinician, &assign, Some(&e3), json!({ "assignee": u17 })).await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let e4 = r.headers()["etag"].to_str().unwrap().to_owned();
+    let r = post(&clinician, &format!("/api/alerts/{id}/notes"), Some(&e4), json!({"text": "Called the patient"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, _, mine) = app.get(&format!("/api/alerts?assignee={}", u17.replace(':', "%3A")), &clinician).await;
+    assert_eq!(ids(&mine), [id.clone()]);
+
+    let (_, _, history) = app.get(&format!("/api/alerts/{id}/actions"), &viewer).await;
+    let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["acknowledge", "snooze", "assign", "note"]);
+    assert_eq!(history["items"][3]["text"], "Called the patient");
+    assert_eq!(history["items"][0]["source"], "api");
+    let r = post(&clinician, "/api/alerts/no-such-alert/notes", Some("\"x-0\""), json!({"text": "x"})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    // Each action is in the audit trail, with its patient.
+    let updates: Vec<(String, Option<String>)> = app
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|r| ["acknowledge", "snooze", "assign", "note", "forbidden"].contains(&r.2.as_str()))
+        .map(|r| (r.2, r.3))
+        .collect();
+    let patient = Some("Patient/sc-watch".to_owned());
+    assert_eq!(
+        updates,
+        [
+            ("forbidden".to_owned(), None),
+            ("acknowledge".to_owned(), patient.clone()),
+            ("snooze".to_owned(), patient.clone()),
+            ("assign".to_owned(), patient.clone()),
+            ("note".to_owned(), patient),
+        ]
+    );
+    audit::verify(&app.db.pool, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_browser_session_s_actions_need_its_csrf_token() {
+    let app = TestApp::dev("ana").await;
+    post_lines(&app, SURVEILLANCE).await;
+    let cookie = dev_sign_in(&app).await;
+    let session = Auth::Cookie(cookie.clone());
+    let (_, _, me) = app.get("/api/me", &session).await;
+    let (_, _, page) = app.get("/api/alerts?limit=1", &session).await;
+    let id = page["items"][0]["alert"]["id"].as_str().unwrap();
+    let etag = page["items"][0]["etag"].as_str().unwrap();
+    let ack = |csrf: Option<&str>| {
+        let mut r = app
+            .client
+            .post(format!("{}/api/alerts/{id}/acknowledgements", app.base))
+            .header("cookie", &cookie)
+            .header("if-match", etag)
+            .json(&json!({"reason": "already-addressed"}));
+        if let Some(t) = csrf {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    let r = ack(None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "csrf");
+    let r = ack(Some(me["csrf_token"].as_str().unwrap())).await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, _, history) = app.get(&format!("/api/alerts/{id}/actions"), &session).await;
+    assert_eq!(history["items"][0]["source"], "dashboard");
+    assert_eq!(history["items"][0]["actor_name"], "ana");
 }

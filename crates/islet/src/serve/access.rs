@@ -44,11 +44,13 @@ pub struct ApiError {
     pub message: String,
     /// Sent with 401: a bearer token was given but refused.
     pub invalid_token: bool,
+    /// Sent with 412: the current ETag.
+    pub etag: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), invalid_token: false }
+        ApiError { status, code, message: message.into(), invalid_token: false, etag: None }
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
@@ -85,6 +87,9 @@ impl IntoResponse for ApiError {
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if let Some(etag) = self.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            r.headers_mut().insert(header::ETAG, etag);
         }
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r

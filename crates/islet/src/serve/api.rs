@@ -3,17 +3,19 @@
 //! handler runs in one transaction with its audit event ([`Ctx`]); reads of
 //! patient data are audited, each with the patient it concerns.
 
-use super::access::{ApiError, AuditSpec, Ctx};
+use super::access::{self, ApiError, AuditSpec, Ctx};
 use super::auth::{Credential, Role};
 use super::outcome::{request_problem, FHIR_JSON};
 use super::State;
 use axum::extract::{ConnectInfo, Path, RawQuery, State as Extract};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use islet_engine::AlertRecord;
 use islet_render::{fhir, AlertStatus};
+use islet_store::action::{self, ActError, Action, ActionSource, Actor};
+use islet_store::audit::AuditAction;
 use islet_store::read::{self, AlertCursor, AlertFilter, AlertSort, FeedCursor};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -28,6 +30,11 @@ pub fn router() -> Router<Arc<State>> {
         .route("/api/me", get(me))
         .route("/api/alerts", get(alerts))
         .route("/api/alerts/{id}", get(alert))
+        .route("/api/alerts/{id}/actions", get(alert_actions))
+        .route("/api/alerts/{id}/acknowledgements", post(acknowledge))
+        .route("/api/alerts/{id}/snoozes", post(snooze))
+        .route("/api/alerts/{id}/assignments", post(assign))
+        .route("/api/alerts/{id}/notes", post(note))
         .route("/api/patients/{id}", get(patient))
         .route("/api/patients/{id}/alerts", get(patient_alerts))
         .route("/api/patients/{id}/history", get(patient_history))
@@ -149,7 +156,24 @@ async fn alerts(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = params(query.as_deref());
-    known(&p, &["kind", "severity", "state", "rule", "due_from", "due_to", "patient", "sort", "limit", "cursor"])?;
+    known(
+        &p,
+        &[
+            "kind",
+            "severity",
+            "state",
+            "rule",
+            "due_from",
+            "due_to",
+            "patient",
+            "acknowledged",
+            "snoozed",
+            "assignee",
+            "sort",
+            "limit",
+            "cursor",
+        ],
+    )?;
     let filter = AlertFilter {
         kinds: values_in("kind", all(&p, "kind"), KINDS)?,
         severities: values_in("severity", all(&p, "severity"), SEVERITIES)?,
@@ -158,6 +182,10 @@ async fn alerts(
         due_from: date(&p, "due_from")?,
         due_to: date(&p, "due_to")?,
         patient: one(&p, "patient").map(patient_ref).transpose()?,
+        acknowledged: boolean(&p, "acknowledged")?,
+        snoozed: boolean(&p, "snoozed")?,
+        assignee: None,
+        today: Some(today(&state)),
     };
     let sort = match one(&p, "sort") {
         None => AlertSort::default(),
@@ -171,8 +199,14 @@ async fn alerts(
     // The filters are the search's record; they hold no patient data beyond the patient filter.
     let detail = json!({"kind": filter.kinds, "severity": filter.severities, "state": filter.states,
         "rule": filter.rules, "sort": sort.as_str(), "cursor": one(&p, "cursor")});
-    let spec = || AuditSpec::search("/api/alerts", filter.patient.clone(), detail.clone());
+    let patient = filter.patient.clone();
+    let spec = || AuditSpec::search("/api/alerts", patient.clone(), detail.clone());
     let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let mut filter = filter;
+    filter.assignee = match one(&p, "assignee") {
+        Some("me") => Some(ctx.principal.key.clone()),
+        other => other.map(str::to_owned),
+    };
     let page = read::alert_page(&mut ctx.tx, &filter, sort, cursor.as_ref(), limit).await?;
     ctx.finish(spec()).await?;
     let counts: serde_json::Map<String, Value> = STATES
@@ -195,12 +229,235 @@ async fn alert(
     let entity = format!("/api/alerts/{id}");
     let mut ctx =
         Ctx::begin(&state, &headers, Some(peer), Role::Viewer, || AuditSpec::read(entity.clone(), None)).await?;
-    let Some(alert) = read::alert(&mut ctx.tx, &id).await? else {
+    let Some((alert, disposition)) = action::alert_with_disposition(&mut ctx.tx, &id, today(&state)).await? else {
         return Err(ApiError::not_found("no current alert has this id (it may have been resolved)"));
     };
     let patient = alert.patient.clone();
     ctx.finish(AuditSpec::read(entity, Some(patient))).await?;
-    Ok(json_response(json!(alert)))
+    let mut r = json_response(json!({"alert": alert, "disposition": disposition}));
+    if let Ok(v) = HeaderValue::from_str(&disposition.etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+async fn alert_actions(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entity = format!("/api/alerts/{id}/actions");
+    let mut ctx =
+        Ctx::begin(&state, &headers, Some(peer), Role::Viewer, || AuditSpec::read(entity.clone(), None)).await?;
+    let actions = action::history(&mut ctx.tx, &id).await?;
+    let patient: Option<String> = sqlx::query_scalar("SELECT patient_id FROM alert_change WHERE alert_id = $1 LIMIT 1")
+        .bind(&id)
+        .fetch_optional(&mut *ctx.tx)
+        .await?;
+    let Some(patient) = patient else {
+        return Err(ApiError::not_found("no alert has this id"));
+    };
+    ctx.finish(AuditSpec::read(entity, Some(patient))).await?;
+    Ok(json_response(json!({ "items": actions })))
+}
+
+/// The service clock's date: snoozes end there.
+fn today(state: &State) -> time::Date {
+    state.clock.now().date()
+}
+
+fn boolean(params: &[(String, String)], name: &str) -> Result<Option<bool>, ApiError> {
+    match one(params, name) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_request("bad-request", format!("{name} is true or false"))),
+    }
+}
+
+/// The action bodies (JSON).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcknowledgeBody {
+    reason: String,
+    text: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SnoozeBody {
+    until: String,
+    reason: String,
+    text: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    assignee: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+/// The longest free text kept with an action.
+const MAX_TEXT: usize = 2000;
+
+fn invalid(field: &str, problem: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("{field}: {problem}"))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send application/json",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| invalid("body", &e.to_string()))
+}
+
+fn reason(code: &str) -> Result<String, ApiError> {
+    match action::reason_label(code) {
+        Some(_) => Ok(code.to_owned()),
+        None => Err(invalid(
+            "reason",
+            &format!("one of {}", action::REASONS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")),
+        )),
+    }
+}
+
+fn text(t: Option<String>, required: bool) -> Result<Option<String>, ApiError> {
+    let t = t.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    match &t {
+        None if required => Err(invalid("text", "required")),
+        Some(t) if t.chars().count() > MAX_TEXT => Err(invalid("text", &format!("at most {MAX_TEXT} characters"))),
+        _ => Ok(t),
+    }
+}
+
+async fn acknowledge(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: AcknowledgeBody = parse_body(&headers, &body)?;
+    let act = Action::Acknowledge { reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? };
+    take_action(&state, peer, &headers, &id, act).await
+}
+
+async fn snooze(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: SnoozeBody = parse_body(&headers, &body)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let until = time::Date::parse(&b.until, format).map_err(|_| invalid("until", "a date (YYYY-MM-DD)"))?;
+    if until <= today(&state) {
+        return Err(invalid("until", "a date after today"));
+    }
+    let act = Action::Snooze { until, reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? };
+    take_action(&state, peer, &headers, &id, act).await
+}
+
+async fn assign(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: AssignBody = parse_body(&headers, &body)?;
+    take_action(&state, peer, &headers, &id, Action::Assign { assignee: b.assignee }).await
+}
+
+async fn note(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let b: NoteBody = parse_body(&headers, &body)?;
+    let t = text(Some(b.text), true)?.unwrap_or_default();
+    take_action(&state, peer, &headers, &id, Action::Note { text: t }).await
+}
+
+/// Every action: clinician role, CSRF for browser sessions, `If-Match`,
+/// the change and its audit event in one transaction; `201` with the new ETag.
+pub async fn take_action(
+    state: &State,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    id: &str,
+    act: Action,
+) -> Result<Response, ApiError> {
+    let entity = format!("/api/alerts/{id}");
+    let spec = |patient: Option<String>| AuditSpec {
+        action: AuditAction::Update,
+        subtype: act.kind(),
+        patient,
+        entity: Some(entity.clone()),
+        detail: None,
+    };
+    let mut ctx = Ctx::begin(state, headers, Some(peer), Role::Clinician, || spec(None)).await?;
+    access::check_csrf(&state.auth, &ctx.principal, headers, None)?;
+    let Some(if_match) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "send If-Match with the ETag of the alert as you saw it",
+        ));
+    };
+    let actor = Actor {
+        key: &ctx.principal.key,
+        name: ctx.principal.name.as_deref(),
+        source: if matches!(ctx.principal.credential, Credential::Session { .. }) {
+            ActionSource::Dashboard
+        } else {
+            ActionSource::Api
+        },
+    };
+    let (patient, etag) = match action::act(&mut ctx.tx, id, if_match, &act, &actor).await? {
+        Ok(done) => done,
+        Err(ActError::NotFound) => return Err(ApiError::not_found("no alert has this id")),
+        Err(ActError::NotCurrent) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "alert-not-current", ActError::NotCurrent.to_string()))
+        }
+        Err(ActError::Stale { current_etag, message }) => {
+            let mut e = ApiError::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", message);
+            e.etag = Some(current_etag);
+            return Err(e);
+        }
+        Err(e @ ActError::UnknownAssignee(_)) => return Err(invalid("assignee", &e.to_string())),
+    };
+    ctx.finish(spec(Some(patient))).await?;
+    let (alert, disposition) = {
+        let mut conn = state.store.pool().acquire().await?;
+        action::alert_with_disposition(&mut conn, id, today(state))
+            .await?
+            .ok_or_else(|| ApiError::not_found("the alert was resolved meanwhile"))?
+    };
+    let mut r = json_response(json!({"alert": alert, "disposition": disposition}));
+    *r.status_mut() = StatusCode::CREATED;
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
 }
 
 async fn patient(
@@ -231,7 +488,7 @@ async fn patient_alerts(
     let entity = format!("/api/patients/{id}/alerts");
     let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
     let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
-    let alerts = read::patient_alerts(&mut ctx.tx, &reference).await?;
+    let alerts = read::patient_alerts(&mut ctx.tx, &reference, today(&state)).await?;
     ctx.finish(spec()).await?;
     Ok(json_response(json!({ "items": alerts })))
 }
@@ -395,11 +652,11 @@ pub async fn fhir_search(
         let entity = format!("/fhir/{resource_type}");
         let spec = || AuditSpec::search(&entity, Some(reference.clone()), json!({"type": resource_type}));
         let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
-        let alerts = read::patient_alerts(&mut ctx.tx, &reference).await?;
+        let alerts = read::patient_alerts(&mut ctx.tx, &reference, today(&state)).await?;
         ctx.finish(spec()).await?;
         let entries: Vec<Value> = alerts
             .iter()
-            .map(resource_of)
+            .map(|item| resource_of(&item.alert))
             .filter(|r| r["resourceType"] == resource_type.as_str())
             .map(|r| json!({"fullUrl": format!("{}/{}", r["resourceType"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or("")), "resource": r, "search": {"mode": "match"}}))
             .collect();
@@ -472,20 +729,28 @@ mod tests {
 
 #[cfg(test)]
 mod openapi_tests {
-    /// The OpenAPI file documents exactly the routes served (read from the
-    /// routers' sources, so a new route without documentation fails here).
+    /// The OpenAPI file documents exactly the API's routes and methods, and
+    /// the FHIR reads (read from the routers' sources, so a new route without
+    /// documentation fails here). FHIR ingest is the contract's.
     #[test]
-    fn the_openapi_file_lists_every_read_route() {
+    fn the_openapi_file_lists_every_route_and_method() {
         let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let documented: std::collections::BTreeSet<String> =
-            spec["paths"].as_object().unwrap().keys().cloned().collect();
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, methods) in spec["paths"].as_object().unwrap() {
+            for method in methods.as_object().unwrap().keys() {
+                documented.insert(format!("{method} {path}"));
+            }
+        }
         let mut served = std::collections::BTreeSet::new();
         for source in [include_str!("api.rs"), include_str!("http.rs")] {
             for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
                 let path = line[".route(\"".len()..].split('"').next().unwrap().to_owned();
-                let reads = line.contains("get(");
-                if reads && (path.starts_with("/api") || path.starts_with("/fhir")) {
-                    served.insert(path);
+                for method in ["get", "post"] {
+                    let offered = line.contains(&format!("{method}("));
+                    let documented_here = path.starts_with("/api") || (path.starts_with("/fhir") && method == "get");
+                    if offered && documented_here {
+                        served.insert(format!("{method} {path}"));
+                    }
                 }
             }
         }
