@@ -615,7 +615,7 @@ async fn acknowledgements_hold_until_the_alert_changes_and_stale_edits_are_refus
     let (_, _, open) = app.get("/api/alerts?acknowledged=false", &clinician).await;
     assert!(!ids(&open).contains(&id));
     let (_, _, acked) = app.get("/api/alerts?acknowledged=true", &clinician).await;
-    assert_eq!(ids(&acked), [id.clone()]);
+    assert_eq!(ids(&acked), std::slice::from_ref(&id));
 
     // The same data sent again changes nothing: still acknowledged.
     post_lines(&app, SURVEILLANCE).await;
@@ -656,7 +656,7 @@ async fn acknowledgements_hold_until_the_alert_changes_and_stale_edits_are_refus
     assert_eq!(r.status().as_u16(), 201);
     let e3 = r.headers()["etag"].to_str().unwrap().to_owned();
     let (_, _, snoozed) = app.get("/api/alerts?snoozed=true", &clinician).await;
-    assert_eq!(ids(&snoozed), [id.clone()]);
+    assert_eq!(ids(&snoozed), std::slice::from_ref(&id));
     assert_eq!(snoozed["items"][0]["snoozed_until"], "2027-02-01");
     let assign = format!("/api/alerts/{id}/assignments");
     let r = post(&clinician, &assign, Some(&e3), json!({"assignee": "nobody"})).await.unwrap();
@@ -673,7 +673,7 @@ async fn acknowledgements_hold_until_the_alert_changes_and_stale_edits_are_refus
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     let (_, _, mine) = app.get(&format!("/api/alerts?assignee={}", u17.replace(':', "%3A")), &clinician).await;
-    assert_eq!(ids(&mine), [id.clone()]);
+    assert_eq!(ids(&mine), std::slice::from_ref(&id));
 
     let (_, _, history) = app.get(&format!("/api/alerts/{id}/actions"), &viewer).await;
     let kinds: Vec<&str> = history["items"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
