@@ -41,13 +41,18 @@ pub struct GradeAssessment<'a> {
     pub evidence: Vec<&'a Fact>,
 }
 
+/// The highest Ki-67 (%) of a G1 tumour (WHO 2010). [11]
+pub const KI67_G1_MAX: f64 = 2.0;
+/// The highest Ki-67 (%) of a G2 tumour; above it, G3 (WHO 2010). [11]
+pub const KI67_G2_MAX: f64 = 20.0;
+
 /// WHO 2010 grade from Ki-67 alone: G1 ≤ 2 %, G3 > 20 %, G2 otherwise
 /// (Ki-67 strictly between 2 and 3 % is G2: the higher grade). [11]
 pub fn grade_from_ki67(ki67: Ki67Percent) -> Grade {
     let k = ki67.get();
-    if k <= 2.0 {
+    if k <= KI67_G1_MAX {
         Grade::G1
-    } else if k <= 20.0 {
+    } else if k <= KI67_G2_MAX {
         Grade::G2
     } else {
         Grade::G3

@@ -736,3 +736,127 @@ async fn a_browser_session_s_actions_need_its_csrf_token() {
     assert_eq!(history["items"][0]["source"], "dashboard");
     assert_eq!(history["items"][0]["actor_name"], "ana");
 }
+
+/// GET a page with a cookie: status, headers, body text.
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = app.client.get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
+    (r.status().as_u16(), r.headers().clone(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_worklist_and_a_patient_and_takes_an_acknowledgement() {
+    let app = TestApp::dev("ana:clinician").await;
+    post_lines(&app, SURVEILLANCE).await;
+
+    // Not signed in: to the sign-in page, and back here afterwards.
+    let r = app.client.get(format!("{}/worklist?state=overdue", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/auth/login?return_to=%2Fworklist%3Fstate%3Doverdue");
+    let r = app.client.get(format!("{}/auth/login?return_to=/worklist", app.base)).send().await.unwrap();
+    let login = r.text().await.unwrap();
+    assert!(login.contains("Continue as ana (clinician)"), "{login}");
+
+    let cookie = dev_sign_in(&app).await;
+    let (status, headers, body) = page(&app, "/worklist", &cookie).await;
+    assert_eq!(status, 200, "{body}");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(!body.contains("<script>") && !body.contains(" style="), "no inline script or style");
+    let alerts: i64 = sqlx::query_scalar("SELECT count(*) FROM alert").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(body.matches("<tr class=\"state-").count() as i64, alerts, "one row per open alert");
+    assert!(body.contains("sse-connect=\"/api/changes/stream?since=now\""));
+    let (_, _, overdue) = page(&app, "/worklist?state=overdue&show=all", &cookie).await;
+    let rows = overdue.matches("<tr class=\"state-").count();
+    assert_eq!(rows, overdue.matches("<tr class=\"state-overdue\"").count(), "the filter holds");
+
+    // The page's assets are the vendored files, cached for good.
+    let htmx = body.split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert!(htmx.starts_with("/assets/") && htmx.ends_with("/htmx-2.0.11.min.js"), "{htmx}");
+    let r = app.client.get(format!("{}{htmx}", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let r = app.client.get(format!("{}/assets/00000000/htmx-2.0.11.min.js", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404, "another hash is another file");
+
+    // The patient: alerts with evidence links, the plots' data, history, record.
+    let (status, _, patient) = page(&app, "/patients/sc-watch", &cookie).await;
+    assert_eq!(status, 200, "{patient}");
+    assert!(patient.contains("href=\"/patients/sc-watch/resources/Observation/watch-size-0\""));
+    let data = patient.split("<script type=\"application/json\" id=\"chart-data\">").nth(1).unwrap();
+    let chart: Value = serde_json::from_str(data.split("</script>").next().unwrap()).unwrap();
+    let sizes = SURVEILLANCE.lines().filter(|l| l.contains("\"33728-7\"")).count();
+    assert_eq!(chart["size"].as_array().unwrap().len(), sizes, "every size measurement is a point");
+    assert_eq!(chart["ki67_bands"], json!([2.0, 20.0]));
+    assert!(patient.contains("data-plot=\"ki67\"") && patient.contains("data-plot=\"cga\""));
+    let (status, _, resource) = page(&app, "/patients/sc-watch/resources/Observation/watch-size-0", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(resource.contains("resourceType&#34;: &#34;Observation"), "escaped FHIR JSON: {resource}");
+
+    // Acknowledge through the form; the card then says so.
+    let id = patient.split("<article class=\"alert").nth(1).unwrap().split("id=\"alert-").nth(1).unwrap();
+    let id = id.split('"').next().unwrap().to_owned();
+    let etag_field = format!("/alerts/{id}/acknowledge");
+    let form_html = patient.split(&etag_field).nth(1).unwrap();
+    let etag = form_html.split("name=\"etag\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let etag = etag.replace("&quot;", "\"").replace("&#34;", "\"");
+    let csrf = patient.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let form = |csrf: &str| {
+        vec![
+            ("_csrf", csrf.to_owned()),
+            ("etag", etag.clone()),
+            ("patient", "Patient/sc-watch".to_owned()),
+            ("reason", "tumour-board".to_owned()),
+            ("text", "MDT 12 Dec".to_owned()),
+        ]
+    };
+    let post = |f: Vec<(&'static str, String)>| {
+        app.client.post(format!("{}/alerts/{id}/acknowledge", app.base)).header("cookie", &cookie).form(&f).send()
+    };
+    let r = post(form("0".repeat(64).as_str())).await.unwrap();
+    assert_eq!(r.status().as_u16(), 403, "a form without the session's token is refused");
+    let r = post(form(&csrf)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(back, format!("/patients/sc-watch?notice=acknowledged#alert-{id}"));
+    let (_, _, after) = page(&app, back.split('#').next().unwrap(), &cookie).await;
+    assert!(after.contains("Acknowledged by ana on"), "the card shows who and when");
+    assert!(after.contains("(Decided by the tumour board): MDT 12 Dec"));
+    let r = post(form(&csrf)).await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("notice=stale"), "the same form twice is stale");
+    let (_, _, open) = page(&app, "/worklist", &cookie).await;
+    assert!(!open.contains(&format!("#alert-{id}\"")), "acknowledged: no longer needing action");
+    let (_, _, acked) = page(&app, "/worklist?show=acknowledged", &cookie).await;
+    assert!(acked.contains(&format!("#alert-{id}\"")));
+
+    let audited: Vec<String> = app.audit_rows().await.into_iter().filter_map(|r| r.4).collect();
+    assert!(audited.contains(&"/patients/sc-watch".to_owned()));
+    assert!(audited.contains(&"Observation/watch-size-0".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_stream_pushes_new_changes_and_actions() {
+    let app = TestApp::dev("ana").await;
+    let cookie = dev_sign_in(&app).await;
+    let r = app
+        .client
+        .get(format!("{}/api/changes/stream?since=now", app.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut stream = r;
+    post_lines(&app, SURVEILLANCE).await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !text.contains("event: alert-change") {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("an event within 10 s");
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+    }
+    assert!(text.contains("retry: 5000"), "{text}");
+    let data = text.split("event: alert-change\n").nth(1).unwrap();
+    assert!(data.contains("\"patient\":\"Patient/sc-watch\""), "{data}");
+    assert!(!data.contains("evidence"), "minimal payloads: details come through the audited API");
+    assert!(text.contains("\nid: "), "each change carries its cursor for Last-Event-ID");
+}

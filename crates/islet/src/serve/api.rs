@@ -40,6 +40,7 @@ pub fn router() -> Router<Arc<State>> {
         .route("/api/patients/{id}/history", get(patient_history))
         .route("/api/patients/{id}/resources/{resource_type}/{resource_id}", get(patient_resource))
         .route("/api/changes", get(changes))
+        .route("/api/changes/stream", get(change_stream))
 }
 
 type Peer = ConnectInfo<SocketAddr>;
@@ -578,6 +579,123 @@ async fn changes(
     let page = feed_page(&mut ctx, since, patient.as_deref(), limit).await?;
     ctx.finish(spec()).await?;
     Ok(json_response(page))
+}
+
+/// How often a live subscriber looks for new changes and actions.
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+/// A browser session behind a stream is checked again this often (sign-out ends the stream).
+const STREAM_RECHECK_POLLS: u32 = 60;
+
+struct Subscriber {
+    state: Arc<State>,
+    cursor: FeedCursor,
+    action_seq: i64,
+    patient: Option<String>,
+    session: Option<[u8; 32]>,
+    pending: std::collections::VecDeque<axum::response::sse::Event>,
+    polls: u32,
+}
+
+impl Subscriber {
+    /// One look at the database: new changes, then new actions, as events.
+    async fn poll(&mut self) -> Result<bool, sqlx::Error> {
+        use axum::response::sse::Event;
+        let mut conn = self.state.store.pool().acquire().await?;
+        self.polls += 1;
+        if let (Some(id_hash), true) = (self.session, self.polls.is_multiple_of(STREAM_RECHECK_POLLS)) {
+            let live = islet_store::session::live_session(
+                &mut conn,
+                &id_hash,
+                time::OffsetDateTime::now_utc(),
+                self.state.auth.idle,
+            )
+            .await?;
+            if live.is_none() {
+                return Ok(false);
+            }
+        }
+        let items = read::changes(&mut conn, self.cursor, self.patient.as_deref(), 200).await?;
+        for i in &items {
+            let a = &i.change.alert;
+            let data = json!({"cursor": i.cursor.encode(), "seq": i.cursor.seq, "change": i.change.change,
+                "patient": a.patient, "alert": {"id": a.id, "rule": a.rule, "kind": a.kind,
+                "severity": a.severity, "state": a.state, "due": a.due.map(|d| d.to_string())}});
+            self.pending.push_back(Event::default().id(i.cursor.encode()).event("alert-change").data(data.to_string()));
+            self.cursor = i.cursor;
+        }
+        let actions: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT seq, alert_id, patient_id, kind FROM alert_action WHERE seq > $1 \
+             AND ($2::text IS NULL OR patient_id = $2) ORDER BY seq LIMIT 200",
+        )
+        .bind(self.action_seq)
+        .bind(self.patient.as_deref())
+        .fetch_all(&mut *conn)
+        .await?;
+        for (seq, alert_id, patient, kind) in actions {
+            let data = json!({"alert_id": alert_id, "patient": patient, "kind": kind});
+            self.pending.push_back(Event::default().event("alert-action").data(data.to_string()));
+            self.action_seq = seq;
+        }
+        Ok(true)
+    }
+}
+
+/// `GET /api/changes/stream`: server-sent events as alerts change
+/// (`alert-change`, with the feed cursor as its id: `Last-Event-ID` resumes)
+/// and as clinicians act (`alert-action`). Minimal payloads: a client reads
+/// the details through the (audited) API.
+async fn change_stream(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let p = params(query.as_deref());
+    known(&p, &["since", "patient"])?;
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(FeedCursor::decode);
+    let since = match resume {
+        Some(c) => Some(c),
+        None => feed_cursor(&p)?,
+    };
+    let patient = one(&p, "patient").map(patient_ref).transpose()?;
+    let spec = || AuditSpec::search("/api/changes/stream", patient.clone(), json!({"since": one(&p, "since")}));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let cursor = match since {
+        Some(c) => c,
+        None => read::feed_horizon(&mut ctx.tx).await?,
+    };
+    let action_seq: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM alert_action").fetch_one(&mut *ctx.tx).await?;
+    let principal = ctx.finish(spec()).await?;
+    let session = match principal.credential {
+        Credential::Session { id_hash, .. } => Some(id_hash),
+        Credential::Bearer { .. } => None,
+    };
+    let mut first = std::collections::VecDeque::new();
+    first.push_back(Event::default().retry(std::time::Duration::from_secs(5)).comment("connected"));
+    let sub = Subscriber { state: state.clone(), cursor, action_seq, patient, session, pending: first, polls: 0 };
+    let stream = futures_util::stream::unfold(sub, |mut sub| async move {
+        loop {
+            if let Some(event) = sub.pending.pop_front() {
+                return Some((Ok::<_, std::convert::Infallible>(event), sub));
+            }
+            tokio::time::sleep(STREAM_POLL).await;
+            if sub.state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            match sub.poll().await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                // The database is away: the stream ends, the browser reconnects (retry 5 s).
+                Err(_) => return None,
+            }
+        }
+    });
+    let mut r =
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15))).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 async fn patient_resource(

@@ -26,6 +26,7 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(metrics))
         .merge(super::signin::router())
         .merge(super::api::router())
+        .merge(super::web::router())
         .with_state(state)
 }
 

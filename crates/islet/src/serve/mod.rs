@@ -9,12 +9,14 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod chart;
 pub mod consume;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod outcome;
 pub mod signin;
+pub mod web;
 
 use crate::drivers::clock::Clock;
 use crate::drivers::scheduler::Scheduler;

@@ -25,7 +25,7 @@ pub fn router() -> Router<Arc<State>> {
 }
 
 /// Where to go after signing in when nothing else was asked.
-pub const AFTER_SIGN_IN: &str = "/api/me";
+pub const AFTER_SIGN_IN: &str = "/worklist";
 /// Binds a sign-in to the browser that started it (login CSRF).
 const LOGIN_COOKIE: &str = "islet_login";
 
