@@ -146,6 +146,10 @@ pub struct AuthSettings {
     pub oidc_client_id: Option<String>,
     /// Unset: a public client (PKCE alone).
     pub oidc_client_secret: Option<String>,
+    /// The scopes asked for at sign-in (space-separated; `openid` first).
+    /// Some providers put the roles claim in the ID token only for a scope
+    /// of its own (e.g. `openid profile roles`).
+    pub oidc_scopes: String,
     /// The claim holding the user's roles; a dotted path reaches into
     /// objects (Keycloak: `realm_access.roles`).
     pub roles_claim: String,
@@ -169,6 +173,7 @@ impl Default for AuthSettings {
             oidc_issuer: None,
             oidc_client_id: None,
             oidc_client_secret: None,
+            oidc_scopes: "openid profile".into(),
             roles_claim: "roles".into(),
             role_values: "viewer=viewer,clinician=clinician,admin=admin".into(),
             api_audience: None,
@@ -285,6 +290,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("ISLET_OIDC_ISSUER", "auth.oidc_issuer"),
     ("ISLET_OIDC_CLIENT_ID", "auth.oidc_client_id"),
     ("ISLET_OIDC_CLIENT_SECRET", "auth.oidc_client_secret"),
+    ("ISLET_OIDC_SCOPES", "auth.oidc_scopes"),
     ("ISLET_OIDC_ROLES_CLAIM", "auth.roles_claim"),
     ("ISLET_OIDC_ROLE_VALUES", "auth.role_values"),
     ("ISLET_API_AUDIENCE", "auth.api_audience"),
@@ -372,6 +378,7 @@ impl Settings {
             "auth.oidc_issuer" => self.auth.oidc_issuer = Some(value.trim().trim_end_matches('/').to_owned()),
             "auth.oidc_client_id" => self.auth.oidc_client_id = Some(value.trim().to_owned()),
             "auth.oidc_client_secret" => self.auth.oidc_client_secret = Some(value.to_owned()),
+            "auth.oidc_scopes" => self.auth.oidc_scopes = value.split_whitespace().collect::<Vec<_>>().join(" "),
             "auth.roles_claim" => self.auth.roles_claim = value.trim().to_owned(),
             "auth.role_values" => self.auth.role_values = value.trim().to_owned(),
             "auth.api_audience" => self.auth.api_audience = Some(value.trim().to_owned()),
@@ -499,6 +506,9 @@ impl Settings {
             }
         }
         crate::serve::auth::RoleMap::parse(&a.role_values).map_err(|p| ("auth.role_values", p))?;
+        if a.oidc_scopes.split(' ').next() != Some("openid") {
+            return Err(("auth.oidc_scopes", format!("{:?} must start with openid", a.oidc_scopes)));
+        }
         if a.roles_claim.is_empty() {
             return Err(("auth.roles_claim", "empty".into()));
         }
@@ -738,6 +748,7 @@ mod tests {
                 "auth.role_values" => "viewer=v",
                 "auth.dev_user" => "demo",
                 "auth.roles_claim" | "auth.oidc_client_id" => "roles",
+                "auth.oidc_scopes" => "openid profile",
                 "kafka.input_topics" | "kafka.group_id" | "kafka.dead_letter_topic" | "kafka.alert_topic" => "t",
                 "kafka.alert_format" => "json",
                 _ => "5",

@@ -38,6 +38,7 @@ pub fn router() -> Router<Arc<State>> {
         .route("/api/patients/{id}", get(patient))
         .route("/api/patients/{id}/alerts", get(patient_alerts))
         .route("/api/patients/{id}/history", get(patient_history))
+        .route("/api/patients/{id}/facts", get(patient_facts))
         .route("/api/patients/{id}/resources/{resource_type}/{resource_id}", get(patient_resource))
         .route("/api/changes", get(changes))
         .route("/api/changes/stream", get(change_stream))
@@ -492,6 +493,25 @@ async fn patient_alerts(
     let alerts = read::patient_alerts(&mut ctx.tx, &reference, today(&state)).await?;
     ctx.finish(spec()).await?;
     Ok(json_response(json!({ "items": alerts })))
+}
+
+/// What the dashboard plots, and the record's facts in time order.
+async fn patient_facts(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let reference = patient_ref(&id)?;
+    let entity = format!("/api/patients/{id}/facts");
+    let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
+    let chart = super::web::load_chart(&mut ctx.tx, &reference).await?;
+    ctx.finish(spec()).await?;
+    match chart {
+        Some(c) => Ok(json_response(json!(c))),
+        None => Err(ApiError::not_found("Islet holds no record for this patient")),
+    }
 }
 
 fn feed_items(items: &[read::FeedItem]) -> Vec<Value> {

@@ -216,6 +216,7 @@ fn auth_config(settings: &Settings) -> Result<access::AuthConfig, ServeError> {
                 a.oidc_client_id.clone().unwrap_or_default(),
                 a.oidc_client_secret.clone(),
                 format!("{public}/auth/callback"),
+                a.oidc_scopes.clone(),
                 http,
             )))
         }

@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<State>> {
         .route("/patients/{id}/resources/{resource_type}/{resource_id}", get(resource_page))
         .route("/alerts/{id}/{action}", post(alert_form))
         .route("/assets/{hash}/{file}", get(asset))
+        .route("/favicon.ico", get(|| async { redirect(&ASSETS.icon) }))
 }
 
 // ---------------------------------------------------------------- assets
@@ -69,6 +70,7 @@ const ASSET_FILES: &[Asset] = &[
     },
     Asset { file: "islet.css", body: include_bytes!("../../assets/islet.css"), content_type: "text/css" },
     Asset { file: "islet.js", body: include_bytes!("../../assets/islet.js"), content_type: "text/javascript" },
+    Asset { file: "islet.svg", body: include_bytes!("../../assets/islet.svg"), content_type: "image/svg+xml" },
 ];
 
 /// Each asset's URL carries a hash of its content, so it can be cached for good.
@@ -90,6 +92,7 @@ pub struct Assets {
     pub uplot_css: String,
     pub css: String,
     pub js: String,
+    pub icon: String,
 }
 
 static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
@@ -99,6 +102,7 @@ static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
     uplot_css: asset_url("uPlot-1.6.32.min.css"),
     css: asset_url("islet.css"),
     js: asset_url("islet.js"),
+    icon: asset_url("islet.svg"),
 });
 
 async fn asset(Path((hash, file)): Path<(String, String)>) -> Response {
@@ -131,7 +135,10 @@ fn html(status: StatusCode, body: String) -> Response {
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: with it, browsers send `Origin: null` on form posts,
+    // and the CSRF check compares the Origin. URLs (patient ids) still never
+    // leave for another site.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
@@ -399,7 +406,10 @@ async fn worklist(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let here = format!("/worklist?{}", query.as_deref().unwrap_or(""));
+    let here = match query.as_deref() {
+        Some(q) if !q.is_empty() => format!("/worklist?{q}"),
+        _ => "/worklist".to_owned(),
+    };
     match load_worklist(&state, &headers, peer, query.as_deref()).await {
         Ok((principal, filters, page)) => {
             let q = filters.query();
@@ -533,12 +543,7 @@ async fn patient_page(
         let reference = format!("Patient/{id}");
         let spec = || AuditSpec::read(format!("/patients/{id}"), Some(reference.clone()));
         let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
-        let record: Option<sqlx::types::Json<islet_engine::record::PatientRecord>> =
-            sqlx::query_scalar("SELECT record FROM patient WHERE id = $1")
-                .bind(&reference)
-                .fetch_optional(&mut *ctx.tx)
-                .await?;
-        let Some(record) = record else {
+        let Some(chart) = load_chart(&mut ctx.tx, &reference).await? else {
             return Err(ApiError::not_found("Islet holds no record for this patient"));
         };
         let today = today(&state);
@@ -582,7 +587,12 @@ async fn patient_page(
             .map(|c| {
                 let cause = match &c.change.cause {
                     islet_engine::Cause::Clock => "time passed".to_owned(),
-                    islet_engine::Cause::Data { resources } => format!("new data: {}", resources.join(", ")),
+                    islet_engine::Cause::Data { resources } if resources.len() <= 3 => {
+                        format!("new data: {}", resources.join(", "))
+                    }
+                    islet_engine::Cause::Data { resources } => {
+                        format!("new data: {} and {} more", resources[..2].join(", "), resources.len() - 2)
+                    }
                 };
                 (c.change.at, format!("{} — {} ({cause})", word(&c.change.change), c.change.alert.summary))
             })
@@ -607,7 +617,6 @@ async fn patient_page(
         }));
         history.sort_by_key(|h| std::cmp::Reverse(h.0));
         let principal = ctx.finish(spec()).await?;
-        let chart = Chart::of(&record.0);
         let notice = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
             .find(|(k, _)| k == "notice")
             .and_then(|(_, v)| notice_text(&v));
@@ -630,6 +639,13 @@ async fn patient_page(
         Ok(page) => render(&page),
         Err(e) => page_error(e, &here),
     }
+}
+
+/// A patient's chart from the stored record (`None`: no such patient).
+pub async fn load_chart(conn: &mut sqlx::PgConnection, reference: &str) -> Result<Option<Chart>, sqlx::Error> {
+    let record: Option<sqlx::types::Json<islet_engine::record::PatientRecord>> =
+        sqlx::query_scalar("SELECT record FROM patient WHERE id = $1").bind(reference).fetch_optional(conn).await?;
+    Ok(record.map(|r| Chart::of(&r.0)))
 }
 
 #[derive(Template)]

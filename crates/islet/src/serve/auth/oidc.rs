@@ -59,6 +59,7 @@ impl Provider {
         client_id: String,
         client_secret: Option<String>,
         redirect_uri: String,
+        scopes: String,
         http: reqwest::Client,
     ) -> Provider {
         Provider {
@@ -66,7 +67,7 @@ impl Provider {
             client_id,
             client_secret,
             redirect_uri,
-            scopes: "openid profile".into(),
+            scopes,
             http,
             discovery: OnceCell::new(),
             verifier: OnceCell::new(),
