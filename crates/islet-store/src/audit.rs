@@ -427,3 +427,78 @@ mod tests {
         assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { roles: &[], ..base }), "the roles");
     }
 }
+
+/// One stored event, as read back for export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub recorded: OffsetDateTime,
+    pub actor: String,
+    pub actor_name: Option<String>,
+    pub roles: Vec<String>,
+    /// `C`, `R`, `U`, `D` or `E`.
+    pub action: String,
+    pub subtype: String,
+    pub outcome: i16,
+    pub patient_id: Option<String>,
+    pub entity: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub credential: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which events to export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub from: Option<OffsetDateTime>,
+    pub to: Option<OffsetDateTime>,
+    pub patient: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// Up to `limit` events after `after_seq`, in chain order.
+pub async fn events(
+    conn: &mut PgConnection,
+    filter: &EventFilter,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, source_ip, \
+         user_agent, request_id, credential, detail FROM audit_event \
+         WHERE seq > $1 AND ($2::timestamptz IS NULL OR recorded >= $2) AND ($3::timestamptz IS NULL OR recorded < $3) \
+           AND ($4::text IS NULL OR patient_id = $4) AND ($5::text IS NULL OR actor = $5) \
+         ORDER BY seq LIMIT $6",
+    )
+    .bind(after_seq)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(&filter.patient)
+    .bind(&filter.actor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StoredEvent {
+                seq: r.try_get("seq")?,
+                recorded: r.try_get("recorded")?,
+                actor: r.try_get("actor")?,
+                actor_name: r.try_get("actor_name")?,
+                roles: r.try_get("roles")?,
+                action: r.try_get("action")?,
+                subtype: r.try_get("subtype")?,
+                outcome: r.try_get("outcome")?,
+                patient_id: r.try_get("patient_id")?,
+                entity: r.try_get("entity")?,
+                source_ip: r.try_get("source_ip")?,
+                user_agent: r.try_get("user_agent")?,
+                request_id: r.try_get("request_id")?,
+                credential: r.try_get("credential")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}

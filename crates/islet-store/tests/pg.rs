@@ -473,6 +473,22 @@ async fn an_upgraded_database_keeps_its_alerts_and_what_waits_to_be_published() 
     assert_eq!(dead_letters.backlog().await.unwrap().unpublished, 1);
 }
 
+/// The feed after `after` once something shows (the cluster-wide horizon
+/// may lag behind other tests' transactions for a moment), or empty after 30 s.
+async fn settled(
+    reader: &mut sqlx::PgConnection,
+    after: islet_store::read::FeedCursor,
+) -> Vec<islet_store::read::FeedItem> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = islet_store::read::changes(reader, after, None, 1000).await.unwrap();
+        if !page.is_empty() || std::time::Instant::now() > deadline {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The change feed never passes a change that commits later: `seq` is drawn
 /// before commit, so seq 1 can commit after seq 2. While the transaction
 /// holding seq 1 runs, neither shows; once it commits, both do, in order.
@@ -486,7 +502,10 @@ async fn the_change_feed_waits_for_an_earlier_transaction_instead_of_skipping_it
     engine.process(&mut pg, &batch, datetime!(2024-02-01 00:00 UTC)).await.unwrap();
     let template: serde_json::Value =
         sqlx::query_scalar("SELECT alert FROM alert_change ORDER BY seq LIMIT 1").fetch_one(&db.pool).await.unwrap();
-    let before = changes(&mut db.pool.acquire().await.unwrap(), FeedCursor::default(), None, 1000).await.unwrap();
+    // The horizon is the whole cluster's oldest running transaction: other
+    // tests' transactions (other databases) may hold it back for a moment.
+    let mut reader = db.pool.acquire().await.unwrap();
+    let before = settled(&mut reader, FeedCursor::default()).await;
     assert!(!before.is_empty());
     let after = before.last().unwrap().cursor;
 
@@ -499,20 +518,10 @@ async fn the_change_feed_waits_for_an_earlier_transaction_instead_of_skipping_it
     assert!(early < late);
     second.commit().await.unwrap();
 
-    let mut reader = db.pool.acquire().await.unwrap();
     let page = changes(&mut reader, after, None, 1000).await.unwrap();
     assert!(page.is_empty(), "seq {late} is committed but an older transaction still runs: not yet");
     first.commit().await.unwrap();
-    // The horizon is the whole cluster's oldest running transaction: other
-    // tests' transactions (other databases) may hold it back a little longer.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let page = loop {
-        let page = changes(&mut reader, after, None, 1000).await.unwrap();
-        if !page.is_empty() || std::time::Instant::now() > deadline {
-            break page;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let page = settled(&mut reader, after).await;
     let seqs: Vec<i64> = page.iter().map(|i| i.cursor.seq).collect();
     assert_eq!(seqs, [early, late]);
     let again = changes(&mut reader, page.last().unwrap().cursor, None, 1000).await.unwrap();

@@ -161,6 +161,21 @@ enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH")]
         anchor: Option<String>,
     },
+    /// Print the audit trail as FHIR AuditEvents (IHE BALP), one per line,
+    /// oldest first.
+    Export {
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
+        /// From this instant or date (inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// Up to this instant or date (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only events about this patient (its FHIR id).
+        #[arg(long)]
+        patient: Option<String>,
+    },
 }
 
 pub fn run() -> ExitCode {
@@ -315,6 +330,46 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                     }
                     Err(e) => Err(e.to_string()),
                 }
+            })
+        }
+        Command::Audit { command: AuditCommand::Export { database_url, from, to, patient } } => {
+            let s = settings(config, None, database_url.as_deref())?;
+            let url = s.database_url()?.to_owned();
+            let instant = |flag: &str, v: Option<String>| {
+                v.map(|t| parse_instant(&t).map_err(|e| format!("--{flag}: {e}"))).transpose()
+            };
+            let filter = islet_store::audit::EventFilter {
+                from: instant("from", from)?,
+                to: instant("to", to)?,
+                patient: patient.map(|p| format!("Patient/{}", p.trim_start_matches("Patient/"))),
+                actor: None,
+            };
+            runtime()?.block_on(async move {
+                let pool = islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?;
+                let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+                let mut out = io::BufWriter::new(io::stdout().lock());
+                let mut after = 0;
+                loop {
+                    let page = islet_store::audit::events(&mut conn, &filter, after, 10_000)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let Some(last) = page.last() else { break };
+                    after = last.seq;
+                    for e in &page {
+                        let line = crate::serve::audit_event::audit_event(e).to_string();
+                        if let Err(e) = io::Write::write_all(&mut out, line.as_bytes())
+                            .and_then(|_| io::Write::write_all(&mut out, b"\n"))
+                        {
+                            return if e.kind() == io::ErrorKind::BrokenPipe {
+                                Ok(ExitCode::SUCCESS)
+                            } else {
+                                Err(format!("writing: {e}"))
+                            };
+                        }
+                    }
+                }
+                io::Write::flush(&mut out).map_err(|e| format!("writing: {e}"))?;
+                Ok(ExitCode::SUCCESS)
             })
         }
         Command::Check { mapping, file } => {

@@ -72,6 +72,13 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
+        // SQLSTATE class 22 (data exception): a value from the request the
+        // database cannot take (a NUL byte in a text, a date out of range).
+        if let sqlx::Error::Database(db) = &e {
+            if db.code().is_some_and(|c| c.starts_with("22")) {
+                return ApiError::bad_request("bad-request", "a value in this request cannot be used");
+            }
+        }
         tracing::error!(error = %e, "API: database error");
         ApiError::unavailable()
     }

@@ -41,6 +41,7 @@ pub fn router() -> Router<Arc<State>> {
         .route("/api/patients/{id}/facts", get(patient_facts))
         .route("/api/patients/{id}/resources/{resource_type}/{resource_id}", get(patient_resource))
         .route("/api/changes", get(changes))
+        .route("/api/audit", get(audit_export))
         .route("/api/changes/stream", get(change_stream))
 }
 
@@ -297,6 +298,8 @@ struct SnoozeBody {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
+    /// Required, and `null` to unassign (a missing field is not an unassignment).
+    #[serde(deserialize_with = "Option::deserialize")]
     assignee: Option<String>,
 }
 
@@ -493,6 +496,67 @@ async fn patient_alerts(
     let alerts = read::patient_alerts(&mut ctx.tx, &reference, today(&state)).await?;
     ctx.finish(spec()).await?;
     Ok(json_response(json!({ "items": alerts })))
+}
+
+/// `GET /api/audit` (admin): the audit trail as FHIR AuditEvents (IHE BALP)
+/// in a searchset Bundle, oldest first, paged by sequence number. Reading it
+/// is itself audited.
+async fn audit_export(
+    Extract(state): Extract<Arc<State>>,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = params(query.as_deref());
+    known(&p, &["from", "to", "patient", "actor", "limit", "cursor"])?;
+    let instant = |name: &str| -> Result<Option<time::OffsetDateTime>, ApiError> {
+        one(&p, name)
+            .map(|t| {
+                crate::settings::parse_instant(t).map_err(|_| {
+                    ApiError::bad_request("bad-request", format!("{name} is an RFC 3339 instant or a date"))
+                })
+            })
+            .transpose()
+    };
+    let filter = islet_store::audit::EventFilter {
+        from: instant("from")?,
+        to: instant("to")?,
+        patient: one(&p, "patient").map(patient_ref).transpose()?,
+        actor: one(&p, "actor").map(str::to_owned),
+    };
+    let limit = limit(&p, 100, 1000)?;
+    let after: i64 = match one(&p, "cursor") {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| ApiError::bad_request("bad-cursor", "this cursor is not valid"))?,
+    };
+    let detail = json!({"from": one(&p, "from"), "to": one(&p, "to"), "actor": filter.actor, "cursor": after});
+    let spec = || AuditSpec {
+        action: AuditAction::Execute,
+        subtype: "export",
+        patient: filter.patient.clone(),
+        entity: Some("/api/audit".into()),
+        detail: Some(detail.to_string()),
+    };
+    let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Admin, spec).await?;
+    let events = islet_store::audit::events(&mut ctx.tx, &filter, after, limit).await?;
+    ctx.finish(spec()).await?;
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": events.iter().map(|e| json!({"fullUrl": format!("AuditEvent/{}", e.seq),
+            "resource": super::audit_event::audit_event(e), "search": {"mode": "match"}})).collect::<Vec<_>>(),
+    });
+    if let (Some(last), true) = (events.last(), events.len() as i64 == limit) {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in p.iter().filter(|(k, _)| k != "cursor") {
+            q.append_pair(k, v);
+        }
+        q.append_pair("cursor", &last.seq.to_string());
+        bundle["link"] = json!([{"relation": "next", "url": format!("/api/audit?{}", q.finish())}]);
+    }
+    let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], bundle.to_string()).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
 }
 
 /// What the dashboard plots, and the record's facts in time order.

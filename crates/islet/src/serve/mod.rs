@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod api;
+pub mod audit_event;
 pub mod auth;
 pub mod chart;
 pub mod consume;
