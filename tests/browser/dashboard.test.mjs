@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const BASE = process.env.BASE;
 const PATIENT = process.env.PATIENT;
@@ -13,8 +16,8 @@ const SHOTS = process.env.SHOTS;
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-async function signIn(browser, user) {
-  const context = await browser.newContext();
+async function signIn(browser, user, options = {}) {
+  const context = await browser.newContext(options);
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
@@ -101,6 +104,22 @@ test('a clinician and a viewer use the dashboard', async () => {
     const forged = await page.request.post(`${BASE}/alerts/${alertId}/note`, {
       form: { etag, patient: `Patient/${PATIENT}`, text: 'forged' }, maxRedirects: 0 });
     assert.equal(forged.status(), 403);
+
+    // Accessibility (WCAG 2 A/AA rules of axe-core): no serious or critical
+    // violation on the worklist and the patient page. axe is injected, so
+    // this one context bypasses the pages' CSP.
+    const audit = await signIn(browser, 'ana', { bypassCSP: true });
+    for (const path of ['/worklist', `/patients/${PATIENT}`]) {
+      await audit.page.goto(`${BASE}${path}`);
+      await audit.page.addScriptTag({ path: AXE });
+      const result = await audit.page.evaluate(async () =>
+        // eslint-disable-next-line no-undef
+        axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa'] } }));
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+      assert.deepEqual(bad, [], `accessibility of ${path}`);
+    }
+    await audit.context.close();
 
     assert.deepEqual(ana.problems, [], 'no script errors (CSP, htmx, uPlot)');
     assert.deepEqual(vic.problems, []);

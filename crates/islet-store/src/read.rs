@@ -44,6 +44,8 @@ pub enum AlertSort {
     Due,
     /// Most severe first.
     Severity,
+    /// Longest standing first (the alert's `since`).
+    Age,
 }
 
 impl AlertSort {
@@ -52,6 +54,7 @@ impl AlertSort {
             "default" | "worklist" => Some(AlertSort::Worklist),
             "due" => Some(AlertSort::Due),
             "severity" => Some(AlertSort::Severity),
+            "age" => Some(AlertSort::Age),
             _ => None,
         }
     }
@@ -61,6 +64,7 @@ impl AlertSort {
             AlertSort::Worklist => "default",
             AlertSort::Due => "due",
             AlertSort::Severity => "severity",
+            AlertSort::Age => "age",
         }
     }
 
@@ -70,6 +74,7 @@ impl AlertSort {
             AlertSort::Worklist => [STATE_RANK, SEVERITY_RANK, DUE_DAYS],
             AlertSort::Due => [DUE_DAYS, STATE_RANK, SEVERITY_RANK],
             AlertSort::Severity => [SEVERITY_RANK, STATE_RANK, DUE_DAYS],
+            AlertSort::Age => [SINCE_SECONDS, STATE_RANK, SEVERITY_RANK],
         }
     }
 }
@@ -77,6 +82,8 @@ impl AlertSort {
 const STATE_RANK: &str =
     "(CASE a.state WHEN 'overdue' THEN 0 WHEN 'due' THEN 1 WHEN 'active' THEN 2 WHEN 'scheduled' THEN 3 ELSE 4 END)";
 const SEVERITY_RANK: &str = "(CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)";
+/// When the alert started to hold, in seconds since 1970 (from its JSON).
+const SINCE_SECONDS: &str = "extract(epoch FROM (c.alert->>'since')::timestamptz)::bigint";
 /// Days since 1970-01-01; undated alerts sort last.
 const DUE_DAYS: &str = "coalesce(a.due - DATE '1970-01-01', 2147483647)";
 

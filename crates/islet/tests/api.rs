@@ -1000,3 +1000,75 @@ async fn the_api_holds_to_its_openapi_file_under_fuzzing() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every route of the OpenAPI file, for each kind of caller: nobody, an
+/// expired token, a token of another issuer, a viewer, a clinician, an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_gets_what_it_may_on_every_route() {
+    let idp = TestIssuer::start().await;
+    let app = TestApp::oidc(&idp).await;
+    post_lines(&app, SURVEILLANCE).await;
+    let aud = format!("{}/api", app.base);
+    let token = |roles: &[&str]| idp.mint(&idp.claims("someone", &aud, roles));
+    let mut expired = idp.claims("someone", &aud, &["admin"]);
+    expired["exp"] = json!(jsonwebtoken::get_current_timestamp() - 3600);
+    let mut foreign = idp.claims("someone", &aud, &["admin"]);
+    foreign["iss"] = json!("https://login.elsewhere.example");
+    let (_, _, page) = app.get("/api/alerts?limit=1", &Auth::Bearer(token(&["viewer"]))).await;
+    let alert = page["items"][0]["alert"].clone();
+    let id = alert["id"].as_str().unwrap();
+    let evidence = alert["evidence"][0]["reference"].as_str().unwrap();
+    let spec: Value = serde_json::from_str(islet::serve::api::OPENAPI).unwrap();
+    let mut routes = Vec::new();
+    for (path, methods) in spec["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace(
+                "/api/patients/{id}/resources/{resource_type}/{resource_id}",
+                &format!("/api/patients/sc-watch/resources/{evidence}"),
+            )
+            .replace("/api/patients/{id}", "/api/patients/sc-watch")
+            .replace("/api/alerts/{id}", &format!("/api/alerts/{id}"))
+            .replace("/fhir/{resource_type}/{id}", &format!("/fhir/Task/{id}"))
+            .replace("/fhir/{resource_type}", "/fhir/Task?patient=sc-watch");
+        for method in methods.as_object().unwrap().keys() {
+            routes.push((method.clone(), path.clone(), concrete.clone()));
+        }
+    }
+    assert!(routes.len() >= 19, "{routes:?}");
+    let callers = [
+        ("nobody", None, "none"),
+        ("expired", Some(idp.mint(&expired)), "none"),
+        ("foreign issuer", Some(idp.mint(&foreign)), "none"),
+        ("viewer", Some(token(&["viewer"])), "viewer"),
+        ("clinician", Some(token(&["clinician"])), "clinician"),
+        ("admin", Some(token(&["admin"])), "admin"),
+    ];
+    for (who, bearer, role) in &callers {
+        for (method, path, url) in &routes {
+            let mut request = match method.as_str() {
+                "post" => app.client.post(format!("{}{url}", app.base)).json(&json!({"text": "x", "reason": "other"})),
+                _ => app.client.get(format!("{}{url}", app.base)),
+            };
+            if let Some(t) = bearer {
+                request = request.bearer_auth(t);
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            let public = path == "/api/openapi.json";
+            let needs = match (method.as_str(), path.as_str()) {
+                (_, "/api/audit") => "admin",
+                ("post", _) => "clinician",
+                _ => "viewer",
+            };
+            let rank = |r: &str| ["none", "viewer", "clinician", "admin"].iter().position(|x| *x == r).unwrap();
+            let expected_ok = public || rank(role) >= rank(needs);
+            if expected_ok {
+                assert!(![401, 403].contains(&status), "{who} {method} {path}: {status}");
+                assert!(status < 500, "{who} {method} {path}: {status}");
+            } else if *role == "none" {
+                assert_eq!(status, 401, "{who} {method} {path}");
+            } else {
+                assert_eq!(status, 403, "{who} {method} {path}");
+            }
+        }
+    }
+}

@@ -193,7 +193,7 @@ async fn alerts(
     let sort = match one(&p, "sort") {
         None => AlertSort::default(),
         Some(s) => AlertSort::parse(s)
-            .ok_or_else(|| ApiError::bad_request("bad-request", "sort is one of: default, due, severity"))?,
+            .ok_or_else(|| ApiError::bad_request("bad-request", "sort is one of: default, due, severity, age"))?,
     };
     let limit = limit(&p, 50, 200)?;
     let cursor = one(&p, "cursor")
@@ -357,9 +357,11 @@ async fn acknowledge(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: AcknowledgeBody = parse_body(&headers, &body)?;
-    let act = Action::Acknowledge { reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? };
-    take_action(&state, peer, &headers, &id, act).await
+    take_action(&state, peer, &headers, &id, "acknowledge", || {
+        let b: AcknowledgeBody = parse_body(&headers, &body)?;
+        Ok(Action::Acknowledge { reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? })
+    })
+    .await
 }
 
 async fn snooze(
@@ -369,14 +371,16 @@ async fn snooze(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: SnoozeBody = parse_body(&headers, &body)?;
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let until = time::Date::parse(&b.until, format).map_err(|_| invalid("until", "a date (YYYY-MM-DD)"))?;
-    if until <= today(&state) {
-        return Err(invalid("until", "a date after today"));
-    }
-    let act = Action::Snooze { until, reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? };
-    take_action(&state, peer, &headers, &id, act).await
+    take_action(&state, peer, &headers, &id, "snooze", || {
+        let b: SnoozeBody = parse_body(&headers, &body)?;
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let until = time::Date::parse(&b.until, format).map_err(|_| invalid("until", "a date (YYYY-MM-DD)"))?;
+        if until <= today(&state) {
+            return Err(invalid("until", "a date after today"));
+        }
+        Ok(Action::Snooze { until, reason: reason(&b.reason)?, text: text(b.text, b.reason == "other")? })
+    })
+    .await
 }
 
 async fn assign(
@@ -386,8 +390,11 @@ async fn assign(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: AssignBody = parse_body(&headers, &body)?;
-    take_action(&state, peer, &headers, &id, Action::Assign { assignee: b.assignee }).await
+    take_action(&state, peer, &headers, &id, "assign", || {
+        let b: AssignBody = parse_body(&headers, &body)?;
+        Ok(Action::Assign { assignee: b.assignee })
+    })
+    .await
 }
 
 async fn note(
@@ -397,30 +404,35 @@ async fn note(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let b: NoteBody = parse_body(&headers, &body)?;
-    let t = text(Some(b.text), true)?.unwrap_or_default();
-    take_action(&state, peer, &headers, &id, Action::Note { text: t }).await
+    take_action(&state, peer, &headers, &id, "note", || {
+        let b: NoteBody = parse_body(&headers, &body)?;
+        Ok(Action::Note { text: text(Some(b.text), true)?.unwrap_or_default() })
+    })
+    .await
 }
 
-/// Every action: clinician role, CSRF for browser sessions, `If-Match`,
-/// the change and its audit event in one transaction; `201` with the new ETag.
+/// Every action, in this order: who (401), the clinician role (403), CSRF
+/// for browser sessions (403), the body (415, 422), `If-Match` (428), then the
+/// change and its audit event in one transaction; `201` with the new ETag.
 pub async fn take_action(
     state: &State,
     peer: SocketAddr,
     headers: &HeaderMap,
     id: &str,
-    act: Action,
+    kind: &'static str,
+    parse: impl FnOnce() -> Result<Action, ApiError>,
 ) -> Result<Response, ApiError> {
     let entity = format!("/api/alerts/{id}");
     let spec = |patient: Option<String>| AuditSpec {
         action: AuditAction::Update,
-        subtype: act.kind(),
+        subtype: kind,
         patient,
         entity: Some(entity.clone()),
         detail: None,
     };
     let mut ctx = Ctx::begin(state, headers, Some(peer), Role::Clinician, || spec(None)).await?;
     access::check_csrf(&state.auth, &ctx.principal, headers, None)?;
+    let act = parse()?;
     let Some(if_match) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
         return Err(ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,

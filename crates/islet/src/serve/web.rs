@@ -211,6 +211,10 @@ fn page_error(e: ApiError, path_and_query: &str) -> Response {
     r
 }
 
+fn parse_date(text: &str) -> Option<time::Date> {
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
 fn word<T: Serialize>(t: &T) -> String {
     serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
@@ -277,6 +281,11 @@ pub struct Filters {
     pub show: String,
     pub mine: bool,
     pub sort: String,
+    /// A rule id (exact), e.g. `followup.surveillance-imaging`.
+    pub rule: String,
+    /// Due window, `YYYY-MM-DD` (inclusive).
+    pub due_from: String,
+    pub due_to: String,
 }
 
 impl Filters {
@@ -294,6 +303,20 @@ impl Filters {
             s @ ("acknowledged" | "snoozed" | "all") => s.to_owned(),
             _ => "open".to_owned(),
         };
+        let rule = get("rule");
+        let rule = if rule.len() <= 128 && rule.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-') {
+            rule
+        } else {
+            String::new()
+        };
+        let date = |k: &str| {
+            let v = get(k);
+            if parse_date(&v).is_some() {
+                v
+            } else {
+                String::new()
+            }
+        };
         Filters {
             states,
             kind: get("kind"),
@@ -301,6 +324,9 @@ impl Filters {
             show,
             mine: get("mine") == "1",
             sort: get("sort"),
+            rule,
+            due_from: date("due_from"),
+            due_to: date("due_to"),
         }
     }
 
@@ -309,7 +335,15 @@ impl Filters {
         for s in &self.states {
             q.append_pair("state", s);
         }
-        for (k, v) in [("kind", &self.kind), ("severity", &self.severity), ("show", &self.show), ("sort", &self.sort)] {
+        for (k, v) in [
+            ("kind", &self.kind),
+            ("severity", &self.severity),
+            ("rule", &self.rule),
+            ("due_from", &self.due_from),
+            ("due_to", &self.due_to),
+            ("show", &self.show),
+            ("sort", &self.sort),
+        ] {
             if !v.is_empty() {
                 q.append_pair(k, v);
             }
@@ -346,6 +380,9 @@ impl Filters {
             snoozed,
             assignee: self.mine.then(|| principal.key.clone()),
             today: Some(today),
+            rules: if self.rule.is_empty() { Vec::new() } else { vec![self.rule.clone()] },
+            due_from: parse_date(&self.due_from),
+            due_to: parse_date(&self.due_to),
             ..AlertFilter::default()
         }
     }
@@ -822,6 +859,9 @@ mod tests {
         let f = Filters::parse(Some("state=due&state=bogus&show=all&mine=1&kind=safety"));
         assert_eq!(f.states, ["due"]);
         assert_eq!(f.query(), "state=due&kind=safety&show=all&mine=1");
+        let f = Filters::parse(Some("rule=followup.cga-surveillance&due_from=2024-01-01&due_to=someday&sort=age"));
+        assert_eq!(f.query(), "rule=followup.cga-surveillance&due_from=2024-01-01&show=open&sort=age");
+        assert_eq!(Filters::parse(Some("rule=a%27%3B")).rule, "", "only plain rule ids");
         assert_eq!(Filters::parse(None).show, "open", "the worklist shows what still needs someone");
     }
 }
