@@ -151,6 +151,8 @@ async fn nothing_is_open_when_sign_in_is_not_configured() {
     assert_eq!(r.status().as_u16(), 503);
     let r = app.client.post(format!("{}/auth/dev", app.base)).form(&[("return_to", "/")]).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 404, "no development sign-in unless configured");
+    let r = app.client.post(format!("{}/auth/dev", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
     // The API's description is public.
     let (status, _, spec) = app.get("/api/openapi.json", &Auth::None).await;
     assert_eq!(status, 200);
@@ -317,7 +319,11 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
 #[tokio::test]
 async fn logout_needs_the_csrf_token_and_ends_the_session() {
     let app = TestApp::dev("ana").await;
-    let cookie = dev_sign_in(&app).await;
+    // As the README's curl does it: no form body at all.
+    let r = app.client.post(format!("{}/auth/dev", app.base)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/worklist");
+    let cookie = set_cookies(r.headers()).into_iter().find(|c| c.starts_with("islet=")).unwrap();
     let (_, _, me) = app.get("/api/me", &Auth::Cookie(cookie.clone())).await;
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
     let logout = |form: Vec<(&'static str, String)>| {

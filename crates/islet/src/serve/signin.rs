@@ -274,17 +274,14 @@ async fn start_session(state: &State, who: &Principal, meta: &RequestMeta) -> Re
     Ok(auth::session_cookie(state.auth.secure_cookies, Some(&token), state.auth.max.whole_seconds() as u64))
 }
 
-#[derive(serde::Deserialize)]
-struct DevForm {
-    return_to: Option<String>,
-}
-
 async fn dev_sign_in(
     Extract(state): Extract<Arc<State>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<DevForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    // The sign-in button's form, or nothing at all (`curl -X POST`).
+    let return_to = url::form_urlencoded::parse(&body).find(|(k, _)| k == "return_to").map(|(_, v)| v.into_owned());
     let SignIn::Dev(user) = &state.auth.sign_in else {
         return ApiError::not_found("the development sign-in is not enabled").into_response();
     };
@@ -303,7 +300,7 @@ async fn dev_sign_in(
         credential: Credential::Session { id_hash: [0; 32], csrf: Vec::new() },
     };
     match start_session(&state, &principal, &RequestMeta::of(&headers, Some(peer))).await {
-        Ok(cookie) => redirect(&local_path(form.return_to.as_deref()), &[cookie]),
+        Ok(cookie) => redirect(&local_path(return_to.as_deref()), &[cookie]),
         Err(e) => e.into_response(),
     }
 }
