@@ -94,6 +94,7 @@ pub struct Actor<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PastAction {
     pub seq: i64,
+    pub alert_id: String,
     pub kind: String,
     pub reason: Option<String>,
     pub text: Option<String>,
@@ -187,7 +188,7 @@ pub async fn patient_history(conn: &mut PgConnection, patient_id: &str) -> Resul
 
 macro_rules! action_columns {
     () => {
-        "SELECT seq, kind, reason, text, snooze_until, assignee, actor, actor_name, source, at, change_seq \
+        "SELECT seq, alert_id, kind, reason, text, snooze_until, assignee, actor, actor_name, source, at, change_seq \
          FROM alert_action"
     };
 }
@@ -210,6 +211,7 @@ async fn history_rows(conn: &mut PgConnection, which: Which<'_>) -> Result<Vec<P
         .map(|r| {
             Ok(PastAction {
                 seq: r.try_get("seq")?,
+                alert_id: r.try_get("alert_id")?,
                 kind: r.try_get("kind")?,
                 reason: r.try_get("reason")?,
                 text: r.try_get("text")?,

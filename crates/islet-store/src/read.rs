@@ -128,6 +128,14 @@ pub struct WorkItem {
 const WORKLIST_FROM: &str = "FROM alert a JOIN alert_change c ON c.seq = a.change_seq \
      LEFT JOIN alert_status s ON s.alert_id = a.id";
 const ACKNOWLEDGED: &str = "(s.ack_material IS NOT NULL AND s.ack_material = c.material)";
+/// The same conditions as subqueries, for filtering: only the few alerts with
+/// a disposition row are looked at, so the filters need no join of every
+/// alert with its change-log row.
+const ACKNOWLEDGED_EXISTS: &str =
+    "EXISTS (SELECT 1 FROM alert_status sa JOIN alert_change ca ON ca.seq = a.change_seq \
+     WHERE sa.alert_id = a.id AND sa.ack_material = ca.material)";
+const SNOOZED_EXISTS: &str = "EXISTS (SELECT 1 FROM alert_status ss JOIN alert_change cs ON cs.seq = a.change_seq \
+     WHERE ss.alert_id = a.id AND ss.snooze_material = cs.material AND ss.snooze_until > ";
 
 /// One page of the worklist.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,18 +167,20 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &AlertFilter, with_states:
         q.push(" AND a.patient_id = ").push_bind(p.clone());
     }
     match f.acknowledged {
-        Some(true) => q.push(format_args!(" AND {ACKNOWLEDGED}")),
-        Some(false) => q.push(format_args!(" AND NOT {ACKNOWLEDGED}")),
+        Some(true) => q.push(format_args!(" AND {ACKNOWLEDGED_EXISTS}")),
+        Some(false) => q.push(format_args!(" AND NOT {ACKNOWLEDGED_EXISTS}")),
         None => q.push(""),
     };
     if let Some(wanted) = f.snoozed {
         q.push(if wanted { " AND " } else { " AND NOT " })
-            .push("coalesce(s.snooze_material = c.material AND s.snooze_until > ")
+            .push(SNOOZED_EXISTS)
             .push_bind(f.today.unwrap_or(time::Date::MIN))
-            .push(", false)");
+            .push(")");
     }
     if let Some(who) = &f.assignee {
-        q.push(" AND s.assignee = ").push_bind(who.clone());
+        q.push(" AND EXISTS (SELECT 1 FROM alert_status sw WHERE sw.alert_id = a.id AND sw.assignee = ")
+            .push_bind(who.clone())
+            .push(")");
     }
 }
 
@@ -183,6 +193,19 @@ pub async fn alert_page(
     after: Option<&AlertCursor>,
     limit: i64,
 ) -> Result<AlertPage, sqlx::Error> {
+    let (items, next) = alert_rows(conn, filter, sort, after, limit).await?;
+    let counts = state_counts(conn, filter).await?;
+    Ok(AlertPage { items, next, counts })
+}
+
+/// A page of the worklist without the counts.
+pub async fn alert_rows(
+    conn: &mut PgConnection,
+    filter: &AlertFilter,
+    sort: AlertSort,
+    after: Option<&AlertCursor>,
+    limit: i64,
+) -> Result<(Vec<WorkItem>, Option<AlertCursor>), sqlx::Error> {
     let [k1, k2, k3] = sort.keys();
     let mut q = QueryBuilder::<Postgres>::new(format!(
         "SELECT c.alert, a.id, {k1}::bigint AS k1, {k2}::bigint AS k2, {k3}::bigint AS k3, \
@@ -228,17 +251,48 @@ pub async fn alert_page(
             });
         }
     }
-    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT a.state, count(*) AS n {WORKLIST_FROM}"));
+    Ok((items, next))
+}
+
+/// Current alerts per state under the filter's other conditions. A count
+/// reads every matching alert: callers serving many users cache it briefly
+/// ([`CountsCache`]).
+pub async fn state_counts(conn: &mut PgConnection, filter: &AlertFilter) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut q = QueryBuilder::<Postgres>::new("SELECT a.state, count(*) AS n FROM alert a");
     push_filter(&mut q, filter, false);
     q.push(" GROUP BY a.state ORDER BY a.state");
-    let counts = q
-        .build()
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
-    Ok(AlertPage { items, next, counts })
+    q.build().fetch_all(&mut *conn).await?.iter().map(|r| Ok((r.try_get("state")?, r.try_get("n")?))).collect()
+}
+
+/// Counts per state, kept for a moment per filter: fifty clinicians paging
+/// the same worklist share one count every [`CountsCache::FRESH`].
+#[derive(Default)]
+pub struct CountsCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CountsAt>>,
+}
+
+/// Counts per state, and when they were read.
+type CountsAt = (std::time::Instant, Vec<(String, i64)>);
+
+impl CountsCache {
+    pub const FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The counts for `filter` (states excluded, as counts are per state).
+    pub async fn get(&self, conn: &mut PgConnection, filter: &AlertFilter) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let key = format!("{:?}", AlertFilter { states: Vec::new(), ..filter.clone() });
+        if let Some((at, counts)) = self.entries.lock().expect("not poisoned").get(&key) {
+            if at.elapsed() < Self::FRESH {
+                return Ok(counts.clone());
+            }
+        }
+        let counts = state_counts(conn, filter).await?;
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() > 1000 {
+            entries.retain(|_, (at, _)| at.elapsed() < Self::FRESH);
+        }
+        entries.insert(key, (std::time::Instant::now(), counts.clone()));
+        Ok(counts)
+    }
 }
 
 /// One current alert.
@@ -306,7 +360,7 @@ pub async fn patient_alerts(
     today: time::Date,
 ) -> Result<Vec<WorkItem>, sqlx::Error> {
     let filter = AlertFilter { patient: Some(id.to_owned()), today: Some(today), ..AlertFilter::default() };
-    Ok(alert_page(conn, &filter, AlertSort::Worklist, None, 10_000).await?.items)
+    Ok(alert_rows(conn, &filter, AlertSort::Worklist, None, 10_000).await?.0)
 }
 
 /// The newest stored version of a resource, as received (FHIR JSON text).

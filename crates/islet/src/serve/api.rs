@@ -210,7 +210,8 @@ async fn alerts(
         Some("me") => Some(ctx.principal.key.clone()),
         other => other.map(str::to_owned),
     };
-    let page = read::alert_page(&mut ctx.tx, &filter, sort, cursor.as_ref(), limit).await?;
+    let (items, next) = read::alert_rows(&mut ctx.tx, &filter, sort, cursor.as_ref(), limit).await?;
+    let page = read::AlertPage { items, next, counts: state.counts.get(&mut ctx.tx, &filter).await? };
     ctx.finish(spec()).await?;
     let counts: serde_json::Map<String, Value> = STATES
         .iter()

@@ -57,6 +57,8 @@ pub struct State {
     pub kafka_backoff: Backoff,
     /// Sign-in for the API and the dashboard.
     pub auth: access::AuthConfig,
+    /// The worklist's counts per state, shared between users for a moment.
+    pub counts: islet_store::read::CountsCache,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,7 @@ impl Application {
             kafka_joined: AtomicBool::new(false),
             kafka_backoff: Backoff { deadline: Duration::from_secs(100 * 365 * 86_400), ..Backoff::default() },
             auth,
+            counts: islet_store::read::CountsCache::default(),
         });
         Ok(Application { listener, state, settings })
     }

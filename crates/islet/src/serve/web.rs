@@ -425,7 +425,8 @@ async fn load_worklist(
     let spec = || AuditSpec::search("/worklist", None, detail.clone());
     let mut ctx = Ctx::begin(state, headers, Some(peer), Role::Viewer, spec).await?;
     let filter = filters.to_filter(&ctx.principal, today(state));
-    let page = read::alert_page(&mut ctx.tx, &filter, sort, cursor.as_ref(), PAGE_SIZE).await?;
+    let (items, next) = read::alert_rows(&mut ctx.tx, &filter, sort, cursor.as_ref(), PAGE_SIZE).await?;
+    let page = read::AlertPage { items, next, counts: state.counts.get(&mut ctx.tx, &filter).await? };
     let principal = ctx.finish(spec()).await?;
     Ok((principal, filters, page))
 }
@@ -585,17 +586,11 @@ async fn patient_page(
         };
         let today = today(&state);
         let items = read::patient_alerts(&mut ctx.tx, &reference, today).await?;
+        let actions = action::patient_history(&mut ctx.tx, &reference).await?;
         let mut alerts = Vec::new();
         for item in &items {
-            let disposition = action::alert_with_disposition(&mut ctx.tx, &item.alert.id, today).await?;
             let a = &item.alert;
-            let (acknowledgement, assignee) = match &disposition {
-                Some((_, d)) => (
-                    d.last_acknowledgement.as_ref().map(|l| acknowledgement_text(l, d.acknowledged)),
-                    d.assignee.clone(),
-                ),
-                None => (None, None),
-            };
+            let last_ack = actions.iter().rev().find(|p| p.kind == "acknowledge" && p.alert_id == a.id);
             alerts.push(AlertView {
                 row: Row::of(item),
                 detail: a.detail.clone(),
@@ -612,13 +607,12 @@ async fn patient_page(
                     .collect(),
                 etag: item.etag.clone(),
                 acknowledged: item.acknowledged,
-                acknowledgement,
+                acknowledgement: last_ack.map(|l| acknowledgement_text(l, item.acknowledged)),
                 snoozed_until: item.snoozed_until.clone(),
-                assigned_to_me: assignee.as_deref() == Some(ctx.principal.key.as_str()),
+                assigned_to_me: item.assignee.as_deref() == Some(ctx.principal.key.as_str()),
             });
         }
         let changes = read::changes(&mut ctx.tx, read::FeedCursor::default(), Some(&reference), 1000).await?;
-        let actions = action::patient_history(&mut ctx.tx, &reference).await?;
         let mut history: Vec<(time::OffsetDateTime, String)> = changes
             .iter()
             .map(|c| {
