@@ -1,9 +1,12 @@
 //! The audit trail: who saw or changed what, for which patient, appended in
 //! the same transaction as the read or action it records, hash-chained.
 //!
-//! **Chain.** `hash(n) = SHA-256(hash(n−1) ‖ canonical(n))`, `hash(0)` = 32
-//! zero bytes, where `canonical(n)` is the compact JSON of [`Canonical`]:
-//! every column of the row in a fixed order, absent values as `null`. Each
+//! **Chains.** The trail is [`LANES`] chains ("lanes"); each event goes to
+//! one, so concurrent requests do not all queue on one head row. In each
+//! lane, `hash(n) = SHA-256(hash(n−1) ‖ canonical(n))`, `hash(0)` = 32 zero
+//! bytes, where `canonical(n)` is the compact JSON of [`Canonical`]: every
+//! column of the row in a fixed order, absent values as `null` (the lane
+//! too, except in lane 0, whose rows keep the form they had before lanes). Each
 //! value round-trips through its column exactly (times are kept to the
 //! microsecond, PostgreSQL's precision), so [`verify`] recomputes every hash
 //! from what is stored.
@@ -72,9 +75,13 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
-/// The chain's end: the last row's sequence number and hash.
+/// How many chains the trail has (`audit_head` rows, migration `…_audit_lanes`).
+pub const LANES: i16 = 8;
+
+/// A lane's end: its last row's sequence number and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Head {
+    pub lane: i16,
     pub seq: i64,
     pub hash: [u8; 32],
 }
@@ -83,12 +90,19 @@ impl Head {
     pub fn hex(&self) -> String {
         self.hash.iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// `LANE:SEQ:HASH`, what `--anchor` takes back.
+    pub fn anchor(&self) -> String {
+        format!("{}:{}:{}", self.lane, self.seq, self.hex())
+    }
 }
 
 /// What the hash of a row covers, in this order.
 #[derive(serde::Serialize)]
 struct Canonical<'a> {
     v: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lane: Option<i16>,
     seq: i64,
     recorded: String,
     actor: &'a str,
@@ -126,9 +140,10 @@ fn to_micros(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(t.microsecond() * 1000).expect("microseconds fit")
 }
 
-fn row_hash(prev: &[u8; 32], seq: i64, recorded: OffsetDateTime, e: &StoredFields<'_>) -> [u8; 32] {
+fn row_hash(prev: &[u8; 32], lane: i16, seq: i64, recorded: OffsetDateTime, e: &StoredFields<'_>) -> [u8; 32] {
     let canonical = Canonical {
-        v: 1,
+        v: if lane == 0 { 1 } else { 2 },
+        lane: (lane != 0).then_some(lane),
         seq,
         recorded: instant_text(recorded),
         actor: e.actor,
@@ -189,26 +204,31 @@ impl<'a> StoredFields<'a> {
     }
 }
 
-/// Appends `entry` recorded at `recorded` (wall clock). Call it last in the
-/// transaction, just before `COMMIT` (see the module's notes). Returns the
-/// new head.
+/// Appends `entry` recorded at `recorded` (wall clock) to lane `lane`
+/// (taken modulo [`LANES`]). Call it last in the transaction, just before
+/// `COMMIT` (see the module's notes). Returns the lane's new head.
 pub async fn append(
     conn: &mut PgConnection,
     entry: &AuditEntry,
     recorded: OffsetDateTime,
+    lane: u32,
 ) -> Result<Head, sqlx::Error> {
+    let lane = (lane % LANES as u32) as i16;
     let recorded = to_micros(recorded);
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = 0 FOR UPDATE").fetch_one(&mut *conn).await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = $1 FOR UPDATE")
+        .bind(lane)
+        .fetch_one(&mut *conn)
+        .await?;
     let prev_seq: i64 = head.try_get("seq")?;
     let prev: Vec<u8> = head.try_get("hash")?;
     let prev: [u8; 32] =
         prev.try_into().map_err(|_| sqlx::Error::Protocol("audit_head.hash is not 32 bytes".into()))?;
     let seq = prev_seq + 1;
-    let hash = row_hash(&prev, seq, recorded, &StoredFields::of(entry));
+    let hash = row_hash(&prev, lane, seq, recorded, &StoredFields::of(entry));
     sqlx::query(
         "INSERT INTO audit_event (seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, \
-         entity, source_ip, user_agent, request_id, credential, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         entity, source_ip, user_agent, request_id, credential, detail, prev_hash, hash, lane) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(seq)
     .bind(recorded)
@@ -227,31 +247,39 @@ pub async fn append(
     .bind(&entry.detail)
     .bind(&prev[..])
     .bind(&hash[..])
+    .bind(lane)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE lane = 0")
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE lane = $3")
         .bind(seq)
         .bind(&hash[..])
+        .bind(lane)
         .execute(&mut *conn)
         .await?;
-    Ok(Head { seq, hash })
+    Ok(Head { lane, seq, hash })
 }
 
 /// Why the chain does not verify, at the first row where it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Broken {
-    #[error("row {seq}: expected sequence number {expected} (a row is missing or was inserted)")]
-    Gap { seq: i64, expected: i64 },
-    #[error("row {seq}: its prev_hash is not the hash of the row before it")]
-    Link { seq: i64 },
-    #[error("row {seq}: its content does not match its hash (it was changed)")]
-    Content { seq: i64 },
-    #[error("the head says seq {head_seq}, but the chain ends at {last_seq} (rows at the end were removed or added)")]
-    Head { head_seq: i64, last_seq: i64 },
-    #[error("the head's hash is not the last row's hash")]
-    HeadHash,
-    #[error("the anchor seq {seq} is not in the chain with hash {expected} (found {found})")]
-    Anchor { seq: i64, expected: String, found: String },
+    #[error("lane {lane} row {seq}: expected sequence number {expected} (a row is missing or was inserted)")]
+    Gap { lane: i16, seq: i64, expected: i64 },
+    #[error("lane {lane} row {seq}: its prev_hash is not the hash of the row before it")]
+    Link { lane: i16, seq: i64 },
+    #[error("lane {lane} row {seq}: its content does not match its hash (it was changed)")]
+    Content { lane: i16, seq: i64 },
+    #[error(
+        "lane {lane}: the head says seq {head_seq}, but the chain ends at {last_seq} (rows at the end were removed or added)"
+    )]
+    Head { lane: i16, head_seq: i64, last_seq: i64 },
+    #[error("lane {lane}: the head's hash is not the last row's hash")]
+    HeadHash { lane: i16 },
+    #[error("lane {lane}: no head row")]
+    NoHead { lane: i16 },
+    #[error("row {seq} of lane {lane}, outside the lanes there are")]
+    UnknownLane { lane: i16, seq: i64 },
+    #[error("the anchor {lane}:{seq} is not in the chain with hash {expected} (found {found})")]
+    Anchor { lane: i16, seq: i64, expected: String, found: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,19 +290,45 @@ pub enum VerifyError {
     Db(#[from] sqlx::Error),
 }
 
-/// Reads the whole chain in order and checks every link, every hash and the
-/// head; with `anchor`, also that an earlier head (seq, hash) is still in it
-/// (the one defence against rewriting the chain and its head together).
-pub async fn verify(pool: &PgPool, anchor: Option<Head>) -> Result<Head, VerifyError> {
+/// Reads every lane's chain in order and checks every link, every hash and
+/// the heads; with `anchor`, also that an earlier head (lane, seq, hash) is
+/// still in its chain (the one defence against rewriting a chain and its
+/// head together). Returns the heads, lane by lane.
+pub async fn verify(pool: &PgPool, anchor: Option<Head>) -> Result<Vec<Head>, VerifyError> {
+    let stray: Option<(i16, i64)> =
+        sqlx::query_as("SELECT lane, seq FROM audit_event WHERE lane < 0 OR lane >= $1 ORDER BY lane, seq LIMIT 1")
+            .bind(LANES)
+            .fetch_optional(pool)
+            .await?;
+    if let Some((lane, seq)) = stray {
+        return Err(VerifyError::Broken(Broken::UnknownLane { lane, seq }));
+    }
+    let mut heads = Vec::new();
+    for lane in 0..LANES {
+        heads.push(verify_lane(pool, lane, anchor.filter(|a| a.lane == lane)).await?);
+    }
+    if let Some(a) = anchor.filter(|a| !(0..LANES).contains(&a.lane)) {
+        return Err(VerifyError::Broken(Broken::Anchor {
+            lane: a.lane,
+            seq: a.seq,
+            expected: a.hex(),
+            found: "no such lane".into(),
+        }));
+    }
+    Ok(heads)
+}
+
+async fn verify_lane(pool: &PgPool, lane: i16, anchor: Option<Head>) -> Result<Head, VerifyError> {
     const PAGE: i64 = 10_000;
-    let mut running = Head { seq: 0, hash: [0; 32] };
+    let mut running = Head { lane, seq: 0, hash: [0; 32] };
     let mut anchor_found = anchor.map(|a| a.seq == 0 && a.hash == [0; 32]).unwrap_or(true);
     loop {
         let rows = sqlx::query(
             "SELECT seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, \
              source_ip, user_agent, request_id, credential, detail, prev_hash, hash \
-             FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT $2",
+             FROM audit_event WHERE lane = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
+        .bind(lane)
         .bind(running.seq)
         .bind(PAGE)
         .fetch_all(pool)
@@ -286,11 +340,11 @@ pub async fn verify(pool: &PgPool, anchor: Option<Head>) -> Result<Head, VerifyE
             let seq: i64 = r.try_get("seq")?;
             let expected = running.seq + 1;
             if seq != expected {
-                return Err(VerifyError::Broken(Broken::Gap { seq, expected }));
+                return Err(VerifyError::Broken(Broken::Gap { lane, seq, expected }));
             }
             let prev: Vec<u8> = r.try_get("prev_hash")?;
             if prev != running.hash {
-                return Err(VerifyError::Broken(Broken::Link { seq }));
+                return Err(VerifyError::Broken(Broken::Link { lane, seq }));
             }
             let roles: Vec<String> = r.try_get("roles")?;
             let action: String = r.try_get("action")?;
@@ -326,45 +380,58 @@ pub async fn verify(pool: &PgPool, anchor: Option<Head>) -> Result<Head, VerifyE
                 detail: s(9),
             };
             let recorded: OffsetDateTime = r.try_get("recorded")?;
-            let computed = row_hash(&running.hash, seq, recorded, &fields);
+            let computed = row_hash(&running.hash, lane, seq, recorded, &fields);
             let stored: Vec<u8> = r.try_get("hash")?;
             if stored != computed {
-                return Err(VerifyError::Broken(Broken::Content { seq }));
+                return Err(VerifyError::Broken(Broken::Content { lane, seq }));
             }
-            running = Head { seq, hash: computed };
-            if let Some(a) = anchor {
-                if a.seq == seq {
-                    if a.hash != computed {
-                        return Err(VerifyError::Broken(Broken::Anchor {
-                            seq,
-                            expected: a.hex(),
-                            found: running.hex(),
-                        }));
-                    }
-                    anchor_found = true;
+            running = Head { lane, seq, hash: computed };
+            if let Some(a) = anchor.filter(|a| a.seq == seq) {
+                if a.hash != computed {
+                    return Err(VerifyError::Broken(Broken::Anchor {
+                        lane,
+                        seq,
+                        expected: a.hex(),
+                        found: running.hex(),
+                    }));
                 }
+                anchor_found = true;
             }
         }
     }
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = 0").fetch_one(pool).await?;
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE lane = $1").bind(lane).fetch_optional(pool).await?;
+    let Some(head) = head else {
+        return Err(VerifyError::Broken(Broken::NoHead { lane }));
+    };
     let head_seq: i64 = head.try_get("seq")?;
     let head_hash: Vec<u8> = head.try_get("hash")?;
     if head_seq != running.seq {
-        return Err(VerifyError::Broken(Broken::Head { head_seq, last_seq: running.seq }));
+        return Err(VerifyError::Broken(Broken::Head { lane, head_seq, last_seq: running.seq }));
     }
     if head_hash != running.hash {
-        return Err(VerifyError::Broken(Broken::HeadHash));
+        return Err(VerifyError::Broken(Broken::HeadHash { lane }));
     }
     if !anchor_found {
         let a = anchor.expect("only unset with an anchor");
-        return Err(VerifyError::Broken(Broken::Anchor { seq: a.seq, expected: a.hex(), found: "no such row".into() }));
+        return Err(VerifyError::Broken(Broken::Anchor {
+            lane,
+            seq: a.seq,
+            expected: a.hex(),
+            found: "no such row".into(),
+        }));
     }
     Ok(running)
 }
 
-/// `SEQ:HEX` (what `verify` prints as the head) as an anchor.
+/// `LANE:SEQ:HEX` (what `verify` prints for each lane) as an anchor;
+/// `SEQ:HEX` means lane 0.
 pub fn parse_anchor(text: &str) -> Result<Head, String> {
-    let (seq, hex) = text.split_once(':').ok_or_else(|| format!("{text:?} is not SEQ:HEX"))?;
+    let parts: Vec<&str> = text.split(':').collect();
+    let (lane, seq, hex) = match parts[..] {
+        [lane, seq, hex] => (lane.trim().parse::<i16>().map_err(|_| format!("{lane:?} is not a lane"))?, seq, hex),
+        [seq, hex] => (0, seq, hex),
+        _ => return Err(format!("{text:?} is not LANE:SEQ:HEX")),
+    };
     let seq: i64 = seq.trim().parse().map_err(|_| format!("{seq:?} is not a sequence number"))?;
     let hex = hex.trim();
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -374,7 +441,7 @@ pub fn parse_anchor(text: &str) -> Result<Head, String> {
     for (i, byte) in hash.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("checked hex");
     }
-    Ok(Head { seq, hash })
+    Ok(Head { lane, seq, hash })
 }
 
 #[cfg(test)]
@@ -391,8 +458,10 @@ mod tests {
 
     #[test]
     fn anchors_parse_and_print_the_same() {
-        let h = Head { seq: 12, hash: [0xab; 32] };
+        let h = Head { lane: 0, seq: 12, hash: [0xab; 32] };
         assert_eq!(parse_anchor(&format!("12:{}", h.hex())), Ok(h));
+        let h = Head { lane: 3, seq: 12, hash: [0xab; 32] };
+        assert_eq!(parse_anchor(&h.anchor()), Ok(h));
         assert!(parse_anchor("12").is_err());
         assert!(parse_anchor("x:00").is_err());
         assert!(parse_anchor(&format!("1:{}", "g".repeat(64))).is_err());
@@ -417,20 +486,23 @@ mod tests {
             detail: None,
         };
         let t = time::macros::datetime!(2027-01-01 00:00 UTC);
-        let h = row_hash(&[0; 32], 1, t, &base);
-        assert_ne!(h, row_hash(&[1; 32], 1, t, &base), "the previous hash");
-        assert_ne!(h, row_hash(&[0; 32], 2, t, &base), "the sequence number");
-        assert_ne!(h, row_hash(&[0; 32], 1, t + time::Duration::microseconds(1), &base), "the time");
-        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { patient_id: Some("Patient/2"), ..base }));
+        let h = row_hash(&[0; 32], 0, 1, t, &base);
+        assert_ne!(h, row_hash(&[1; 32], 0, 1, t, &base), "the previous hash");
+        assert_ne!(h, row_hash(&[0; 32], 0, 2, t, &base), "the sequence number");
+        assert_ne!(h, row_hash(&[0; 32], 1, 1, t, &base), "the lane");
+        assert_ne!(row_hash(&[0; 32], 1, 1, t, &base), row_hash(&[0; 32], 2, 1, t, &base), "the lane");
+        assert_ne!(h, row_hash(&[0; 32], 0, 1, t + time::Duration::microseconds(1), &base), "the time");
+        assert_ne!(h, row_hash(&[0; 32], 0, 1, t, &StoredFields { patient_id: Some("Patient/2"), ..base }));
         // None and an empty string are different values.
-        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { entity: Some(""), ..base }), "None is not \"\"");
-        assert_ne!(h, row_hash(&[0; 32], 1, t, &StoredFields { roles: &[], ..base }), "the roles");
+        assert_ne!(h, row_hash(&[0; 32], 0, 1, t, &StoredFields { entity: Some(""), ..base }), "None is not \"\"");
+        assert_ne!(h, row_hash(&[0; 32], 0, 1, t, &StoredFields { roles: &[], ..base }), "the roles");
     }
 }
 
 /// One stored event, as read back for export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
+    pub lane: i16,
     pub seq: i64,
     pub recorded: OffsetDateTime,
     pub actor: String,
@@ -458,31 +530,64 @@ pub struct EventFilter {
     pub actor: Option<String>,
 }
 
-/// Up to `limit` events after `after_seq`, in chain order.
+/// Where an export page ended: the last event's (recorded, lane, seq).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCursor {
+    pub recorded: OffsetDateTime,
+    pub lane: i16,
+    pub seq: i64,
+}
+
+impl EventCursor {
+    pub fn of(e: &StoredEvent) -> EventCursor {
+        EventCursor { recorded: e.recorded, lane: e.lane, seq: e.seq }
+    }
+
+    /// `MICROS.LANE.SEQ`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}", self.recorded.unix_timestamp_nanos() / 1000, self.lane, self.seq)
+    }
+
+    pub fn decode(text: &str) -> Option<EventCursor> {
+        let mut parts = text.split('.');
+        let micros: i128 = parts.next()?.parse().ok()?;
+        let lane = parts.next()?.parse().ok()?;
+        let seq = parts.next()?.parse().ok()?;
+        let recorded = OffsetDateTime::from_unix_timestamp_nanos(micros.checked_mul(1000)?).ok()?;
+        parts.next().is_none().then_some(EventCursor { recorded, lane, seq })
+    }
+}
+
+/// Up to `limit` events after `after`, in time order (then lane, then seq).
 pub async fn events(
     conn: &mut PgConnection,
     filter: &EventFilter,
-    after_seq: i64,
+    after: Option<EventCursor>,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let start = after.unwrap_or(EventCursor { recorded: OffsetDateTime::UNIX_EPOCH, lane: -1, seq: 0 });
     let rows = sqlx::query(
-        "SELECT seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, source_ip, \
+        "SELECT lane, seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, source_ip, \
          user_agent, request_id, credential, detail FROM audit_event \
-         WHERE seq > $1 AND ($2::timestamptz IS NULL OR recorded >= $2) AND ($3::timestamptz IS NULL OR recorded < $3) \
+         WHERE (recorded, lane, seq) > ($1, $7, $8) \
+           AND ($2::timestamptz IS NULL OR recorded >= $2) AND ($3::timestamptz IS NULL OR recorded < $3) \
            AND ($4::text IS NULL OR patient_id = $4) AND ($5::text IS NULL OR actor = $5) \
-         ORDER BY seq LIMIT $6",
+         ORDER BY recorded, lane, seq LIMIT $6",
     )
-    .bind(after_seq)
+    .bind(start.recorded)
     .bind(filter.from)
     .bind(filter.to)
     .bind(&filter.patient)
     .bind(&filter.actor)
     .bind(limit)
+    .bind(start.lane)
+    .bind(start.seq)
     .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|r| {
             Ok(StoredEvent {
+                lane: r.try_get("lane")?,
                 seq: r.try_get("seq")?,
                 recorded: r.try_get("recorded")?,
                 actor: r.try_get("actor")?,

@@ -149,16 +149,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain from the first event to the head. Prints
-    /// `head seq=N hash=H` and exits 0 when intact; exits 1 naming the first
-    /// broken event; 2 when it cannot be read.
+    /// Recompute every lane's hash chain from its first event to its head.
+    /// Prints `head lane=L seq=N hash=H anchor=L:N:H` per lane and exits 0
+    /// when intact; exits 1 naming the first broken event; 2 when it cannot
+    /// be read.
     Verify {
         #[arg(long, value_name = "URL")]
         database_url: Option<String>,
-        /// An earlier head (`SEQ:HASH`, as printed by verify or logged by the
-        /// service) that must still be in the chain: the check that catches a
-        /// rewrite of the chain and its head together.
-        #[arg(long, value_name = "SEQ:HASH")]
+        /// An earlier head (`LANE:SEQ:HASH`, the `anchor=` verify printed)
+        /// that must still be in its chain: the check that catches a rewrite
+        /// of a chain and its head together.
+        #[arg(long, value_name = "LANE:SEQ:HASH")]
         anchor: Option<String>,
     },
     /// Print the audit trail as FHIR AuditEvents (IHE BALP), one per line,
@@ -319,8 +320,10 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
             runtime()?.block_on(async move {
                 let pool = islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?;
                 match islet_store::audit::verify(&pool, anchor).await {
-                    Ok(head) => {
-                        println!("head seq={} hash={}", head.seq, head.hex());
+                    Ok(heads) => {
+                        for h in heads {
+                            println!("head lane={} seq={} hash={} anchor={}", h.lane, h.seq, h.hex(), h.anchor());
+                        }
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(islet_store::audit::VerifyError::Broken(b)) => {
@@ -348,13 +351,13 @@ fn execute(cli: Cli, err: &mut Printer<io::Stderr>) -> Result<ExitCode, String> 
                 let pool = islet_store::connect(&url, 1).await.map_err(|e| e.to_string())?;
                 let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
                 let mut out = io::BufWriter::new(io::stdout().lock());
-                let mut after = 0;
+                let mut after = None;
                 loop {
                     let page = islet_store::audit::events(&mut conn, &filter, after, 10_000)
                         .await
                         .map_err(|e| e.to_string())?;
                     let Some(last) = page.last() else { break };
-                    after = last.seq;
+                    after = Some(islet_store::audit::EventCursor::of(last));
                     for e in &page {
                         let line = crate::serve::audit_event::audit_event(e).to_string();
                         if let Err(e) = io::Write::write_all(&mut out, line.as_bytes())

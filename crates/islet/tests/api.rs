@@ -88,7 +88,7 @@ impl TestApp {
     }
 
     async fn audit_rows(&self) -> Vec<(i64, String, String, Option<String>, Option<String>)> {
-        sqlx::query_as("SELECT seq, actor, subtype, patient_id, entity FROM audit_event ORDER BY seq")
+        sqlx::query_as("SELECT seq, actor, subtype, patient_id, entity FROM audit_event ORDER BY recorded, lane, seq")
             .fetch_all(&self.db.pool)
             .await
             .unwrap()
@@ -309,11 +309,16 @@ async fn signed_in_reads_are_answered_and_audited_with_their_patient() {
     let patient_reads: Vec<_> = rows.iter().filter(|r| r.3.as_deref() == Some(patient)).collect();
     assert!(patient_reads.len() >= 6, "{rows:?}");
     assert!(rows.iter().all(|r| r.1 == "dev|ana"));
-    let head = audit::verify(&app.db.pool, None).await.expect("the chain verifies");
-    assert_eq!(head.seq, rows.len() as i64);
+    let heads = audit::verify(&app.db.pool, None).await.expect("the chains verify");
+    assert_eq!(heads.iter().map(|h| h.seq).sum::<i64>(), rows.len() as i64, "every event is in one lane");
+    assert!(heads.iter().filter(|h| h.seq > 0).count() > 1, "requests spread over lanes");
     let out = common::islet().args(["audit", "verify", "--database-url", &app.db.url]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("head seq={} hash={}\n", head.seq, head.hex()));
+    let printed: String = heads
+        .iter()
+        .map(|h| format!("head lane={} seq={} hash={} anchor={}\n", h.lane, h.seq, h.hex(), h.anchor()))
+        .collect();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), printed);
 }
 
 #[tokio::test]
@@ -508,44 +513,83 @@ async fn concurrent_reads_keep_the_chain_whole_and_tampering_is_found() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 404, "unknown patients, but each read is audited");
     }
-    let rows = app.audit_rows().await;
-    assert_eq!(rows.len(), 41);
-    assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), (1..=41).collect::<Vec<i64>>(), "gap-free");
-    let head = audit::verify(&app.db.pool, None).await.unwrap();
-    let anchor = format!("{}:{}", head.seq, head.hex());
+    let lanes: Vec<(i16, i64)> =
+        sqlx::query_as("SELECT lane, seq FROM audit_event ORDER BY lane, seq").fetch_all(&app.db.pool).await.unwrap();
+    assert_eq!(lanes.len(), 41);
+    for lane in 0..audit::LANES {
+        let seqs: Vec<i64> = lanes.iter().filter(|(l, _)| *l == lane).map(|(_, s)| *s).collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "lane {lane} is gap-free");
+    }
+    let heads = audit::verify(&app.db.pool, None).await.unwrap();
+    // The busiest lane is the one tampered with below.
+    let busiest = *heads.iter().max_by_key(|h| h.seq).unwrap();
+    let (lane, n) = (busiest.lane, busiest.seq);
+    assert!(n >= 3, "{heads:?}");
+    let anchor = busiest.anchor();
 
     // The service's own role cannot rewrite history.
-    let e = sqlx::query("UPDATE audit_event SET entity = 'x' WHERE seq = 7").execute(&app.db.pool).await.unwrap_err();
+    let e = sqlx::query("UPDATE audit_event SET entity = 'x' WHERE lane = $1 AND seq = 2")
+        .bind(lane)
+        .execute(&app.db.pool)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    assert!(sqlx::query("DELETE FROM audit_event WHERE seq = 41").execute(&app.db.pool).await.is_err());
+    assert!(sqlx::query("DELETE FROM audit_event WHERE lane = $1 AND seq = $2")
+        .bind(lane)
+        .bind(n)
+        .execute(&app.db.pool)
+        .await
+        .is_err());
 
     // A database owner can; the chain shows where.
     sqlx::query("ALTER TABLE audit_event DISABLE TRIGGER USER").execute(&app.db.pool).await.unwrap();
-    let original: String =
-        sqlx::query_scalar("SELECT patient_id FROM audit_event WHERE seq = 7").fetch_one(&app.db.pool).await.unwrap();
-    sqlx::query("UPDATE audit_event SET patient_id = 'Patient/p99' WHERE seq = 7").execute(&app.db.pool).await.unwrap();
-    assert!(matches!(audit::verify(&app.db.pool, None).await, Err(VerifyError::Broken(Broken::Content { seq: 7 }))));
+    let original: String = sqlx::query_scalar("SELECT patient_id FROM audit_event WHERE lane = $1 AND seq = 2")
+        .bind(lane)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_event SET patient_id = 'Patient/p99' WHERE lane = $1 AND seq = 2")
+        .bind(lane)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let found = audit::verify(&app.db.pool, None).await;
+    assert!(matches!(found, Err(VerifyError::Broken(Broken::Content { lane: l, seq: 2 })) if l == lane), "{found:?}");
     let out = common::islet().args(["audit", "verify", "--database-url", &app.db.url]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("row 7"), "{}", String::from_utf8_lossy(&out.stderr));
-    sqlx::query("UPDATE audit_event SET patient_id = $1 WHERE seq = 7")
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains(&format!("lane {lane} row 2")), "{said}");
+    sqlx::query("UPDATE audit_event SET patient_id = $1 WHERE lane = $2 AND seq = 2")
         .bind(&original)
+        .bind(lane)
         .execute(&app.db.pool)
         .await
         .unwrap();
     audit::verify(&app.db.pool, None).await.expect("restored");
 
-    // Removing the newest events (and moving the head back to match) is
-    // caught only by an anchor taken earlier.
-    sqlx::query("DELETE FROM audit_event WHERE seq > 39").execute(&app.db.pool).await.unwrap();
-    assert!(matches!(
-        audit::verify(&app.db.pool, None).await,
-        Err(VerifyError::Broken(Broken::Head { head_seq: 41, last_seq: 39 }))
-    ));
-    sqlx::query("UPDATE audit_head SET seq = 39, hash = (SELECT hash FROM audit_event WHERE seq = 39)")
+    // Removing the newest events of a lane (and moving its head back to
+    // match) is caught only by an anchor taken earlier.
+    sqlx::query("DELETE FROM audit_event WHERE lane = $1 AND seq > $2")
+        .bind(lane)
+        .bind(n - 2)
         .execute(&app.db.pool)
         .await
         .unwrap();
+    let found = audit::verify(&app.db.pool, None).await;
+    assert!(
+        matches!(found, Err(VerifyError::Broken(Broken::Head { lane: l, head_seq, last_seq }))
+            if l == lane && head_seq == n && last_seq == n - 2),
+        "{found:?}"
+    );
+    sqlx::query(
+        "UPDATE audit_head SET seq = $2, hash = (SELECT hash FROM audit_event WHERE lane = $1 AND seq = $2) \
+         WHERE lane = $1",
+    )
+    .bind(lane)
+    .bind(n - 2)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
     audit::verify(&app.db.pool, None).await.expect("a consistent shorter chain");
     let out =
         common::islet().args(["audit", "verify", "--anchor", &anchor, "--database-url", &app.db.url]).output().unwrap();

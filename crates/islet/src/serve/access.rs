@@ -168,10 +168,16 @@ pub fn entry(principal: Option<&Principal>, meta: &RequestMeta, spec: AuditSpec,
     }
 }
 
+/// The audit lane of an event: spread by its (random) request id, so
+/// concurrent requests append to different chains.
+pub fn lane_of(entry: &AuditEntry) -> u32 {
+    entry.request_id.as_deref().and_then(|r| u32::from_str_radix(r.get(..8)?, 16).ok()).unwrap_or(0)
+}
+
 /// Appends one event in its own transaction (sign-in, refusals).
 pub async fn audit_alone(state: &State, entry: &AuditEntry) -> Result<(), ApiError> {
     let mut tx = state.store.pool().begin().await?;
-    audit::append(&mut tx, entry, OffsetDateTime::now_utc()).await?;
+    audit::append(&mut tx, entry, OffsetDateTime::now_utc(), lane_of(entry)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -213,7 +219,7 @@ impl Ctx {
     /// Appends the audit event and commits.
     pub async fn finish(mut self, spec: AuditSpec) -> Result<Principal, ApiError> {
         let e = entry(Some(&self.principal), &self.meta, spec, AuditOutcome::Success);
-        audit::append(&mut self.tx, &e, OffsetDateTime::now_utc()).await?;
+        audit::append(&mut self.tx, &e, OffsetDateTime::now_utc(), lane_of(&e)).await?;
         self.tx.commit().await?;
         Ok(self.principal)
     }

@@ -538,11 +538,15 @@ async fn audit_export(
         actor: one(&p, "actor").map(str::to_owned),
     };
     let limit = limit(&p, 100, 1000)?;
-    let after: i64 = match one(&p, "cursor") {
-        None => 0,
-        Some(c) => c.parse().map_err(|_| ApiError::bad_request("bad-cursor", "this cursor is not valid"))?,
+    let after = match one(&p, "cursor") {
+        None => None,
+        Some(c) => Some(
+            islet_store::audit::EventCursor::decode(c)
+                .ok_or_else(|| ApiError::bad_request("bad-cursor", "this cursor is not valid"))?,
+        ),
     };
-    let detail = json!({"from": one(&p, "from"), "to": one(&p, "to"), "actor": filter.actor, "cursor": after});
+    let detail =
+        json!({"from": one(&p, "from"), "to": one(&p, "to"), "actor": filter.actor, "cursor": one(&p, "cursor")});
     let spec = || AuditSpec {
         action: AuditAction::Execute,
         subtype: "export",
@@ -556,7 +560,7 @@ async fn audit_export(
     let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
-        "entry": events.iter().map(|e| json!({"fullUrl": format!("AuditEvent/{}", e.seq),
+        "entry": events.iter().map(|e| json!({"fullUrl": format!("AuditEvent/{}-{}", e.lane, e.seq),
             "resource": super::audit_event::audit_event(e), "search": {"mode": "match"}})).collect::<Vec<_>>(),
     });
     if let (Some(last), true) = (events.last(), events.len() as i64 == limit) {
@@ -564,7 +568,7 @@ async fn audit_export(
         for (k, v) in p.iter().filter(|(k, _)| k != "cursor") {
             q.append_pair(k, v);
         }
-        q.append_pair("cursor", &last.seq.to_string());
+        q.append_pair("cursor", &islet_store::audit::EventCursor::of(last).encode());
         bundle["link"] = json!([{"relation": "next", "url": format!("/api/audit?{}", q.finish())}]);
     }
     let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, FHIR_JSON)], bundle.to_string()).into_response();

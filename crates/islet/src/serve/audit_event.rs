@@ -19,7 +19,7 @@ const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
 /// Islet's own subtypes (the actions on alerts, refusals).
 pub const ISLET_AUDIT_SUBTYPE: &str = "https://islet.dev/fhir/CodeSystem/audit-subtype";
 
-/// The event as an AuditEvent resource (id = its sequence number).
+/// The event as an AuditEvent resource (id = `{lane}-{seq}`).
 pub fn audit_event(e: &StoredEvent) -> Value {
     let (event_type, subtype, profile) = match e.subtype.as_str() {
         "login" | "login-failed" => (
@@ -90,7 +90,7 @@ pub fn audit_event(e: &StoredEvent) -> Value {
     }
     let mut event = json!({
         "resourceType": "AuditEvent",
-        "id": e.seq.to_string(),
+        "id": format!("{}-{}", e.lane, e.seq),
         "type": event_type,
         "subtype": subtypes,
         "action": e.action,
@@ -121,6 +121,7 @@ mod tests {
 
     fn event(subtype: &str, patient: Option<&str>) -> StoredEvent {
         StoredEvent {
+            lane: 3,
             seq: 7,
             recorded: time::macros::datetime!(2027-01-02 03:04:05.123456 UTC),
             actor: "https://idp|u-1".into(),
@@ -148,6 +149,7 @@ mod tests {
         assert_eq!(v["agent"][0]["network"]["address"], "10.0.0.5");
         assert_eq!(v["recorded"], "2027-01-02T03:04:05.123456Z");
         assert_eq!(v["outcome"], "0");
+        assert_eq!(v["id"], "3-7");
     }
 
     #[test]

@@ -268,8 +268,8 @@ async fn start_session(state: &State, who: &Principal, meta: &RequestMeta) -> Re
     session::create_session(&mut tx, &id_hash, &who.key, &roles, &csrf, now, now + state.auth.max).await?;
     let principal = Principal { credential: Credential::Session { id_hash, csrf }, ..who.clone() };
     let spec = AuditSpec { action: AuditAction::Execute, subtype: "login", patient: None, entity: None, detail: None };
-    islet_store::audit::append(&mut tx, &access::entry(Some(&principal), meta, spec, AuditOutcome::Success), now)
-        .await?;
+    let e = access::entry(Some(&principal), meta, spec, AuditOutcome::Success);
+    islet_store::audit::append(&mut tx, &e, now, access::lane_of(&e)).await?;
     tx.commit().await?;
     Ok(auth::session_cookie(state.auth.secure_cookies, Some(&token), state.auth.max.whole_seconds() as u64))
 }
