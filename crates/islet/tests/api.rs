@@ -883,6 +883,30 @@ async fn the_dashboard_shows_the_worklist_and_a_patient_and_takes_an_acknowledge
     let (_, _, acked) = page(&app, "/worklist?show=acknowledged", &cookie).await;
     assert!(acked.contains(&format!("#alert-{id}\"")));
 
+    // Assign through the form: to the signed-in user ("me"), then to nobody.
+    let (_, _, fresh) = page(&app, "/patients/sc-watch", &cookie).await;
+    let assign_form = fresh.split(&format!("/alerts/{id}/assign")).nth(1).unwrap();
+    assert!(assign_form.contains("<option value=\"dev|ana\">ana</option>"), "known clinicians are offered");
+    let etag = assign_form.split("name=\"etag\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let etag = etag.replace("&#34;", "\"");
+    let assign = |assignee: &str, etag: String| {
+        let f = vec![
+            ("_csrf", csrf.clone()),
+            ("etag", etag),
+            ("patient", "Patient/sc-watch".to_owned()),
+            ("assignee", assignee.to_owned()),
+        ];
+        app.client.post(format!("{}/alerts/{id}/assign", app.base)).header("cookie", &cookie).form(&f).send()
+    };
+    let r = assign("me", etag).await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("notice=assigned"));
+    let assignee: Option<String> = sqlx::query_scalar("SELECT assignee FROM alert_status WHERE alert_id = $1")
+        .bind(&id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(assignee.as_deref(), Some("dev|ana"));
+
     let audited: Vec<String> = app.audit_rows().await.into_iter().filter_map(|r| r.4).collect();
     assert!(audited.contains(&"/patients/sc-watch".to_owned()));
     assert!(audited.contains(&"Observation/watch-size-0".to_owned()));

@@ -522,6 +522,8 @@ struct PatientPage<'a> {
     chart: Chart,
     chart_json: String,
     reasons: &'static [(&'static str, &'static str)],
+    /// Who an alert can be assigned to: (key, name) of users who signed in.
+    users: Vec<(String, String)>,
     notice: Option<String>,
     today: String,
 }
@@ -613,6 +615,12 @@ async fn patient_page(
             });
         }
         let changes = read::changes(&mut ctx.tx, read::FeedCursor::default(), Some(&reference), 1000).await?;
+        let users: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, coalesce(name, key) FROM app_user WHERE roles && ARRAY['clinician', 'admin'] \
+             ORDER BY 2 LIMIT 500",
+        )
+        .fetch_all(&mut *ctx.tx)
+        .await?;
         let mut history: Vec<(time::OffsetDateTime, String)> = changes
             .iter()
             .map(|c| {
@@ -662,6 +670,7 @@ async fn patient_page(
             chart_json: serde_json::to_string(&chart).unwrap_or_else(|_| "{}".into()).replace('<', "\\u003c"),
             chart,
             reasons: REASONS,
+            users,
             notice,
             today: today.to_string(),
         })
@@ -798,9 +807,12 @@ async fn alert_form(
         let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Clinician, || spec(None)).await?;
         access::check_csrf(&state.auth, &ctx.principal, &headers, form.csrf.as_deref())?;
         let act = match &act {
-            Action::Assign { .. } if form.assignee.as_deref() == Some("me") => {
-                Action::Assign { assignee: Some(ctx.principal.key.clone()) }
-            }
+            Action::Assign { .. } => match form.assignee.as_deref().map(str::trim) {
+                Some("me") => Action::Assign { assignee: Some(ctx.principal.key.clone()) },
+                Some("") | None => Action::Assign { assignee: None },
+                // Another user who has signed in before (checked in `act`).
+                Some(key) => Action::Assign { assignee: Some(key.to_owned()) },
+            },
             other => other.clone(),
         };
         let actor =
