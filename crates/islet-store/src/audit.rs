@@ -184,7 +184,47 @@ struct StoredFields<'a> {
     detail: Option<&'a str>,
 }
 
+/// A stored row's columns (as the export and the verification read them).
+fn stored_event(r: &sqlx::postgres::PgRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        lane: r.try_get("lane")?,
+        seq: r.try_get("seq")?,
+        recorded: r.try_get("recorded")?,
+        actor: r.try_get("actor")?,
+        actor_name: r.try_get("actor_name")?,
+        roles: r.try_get("roles")?,
+        action: r.try_get("action")?,
+        subtype: r.try_get("subtype")?,
+        outcome: r.try_get("outcome")?,
+        patient_id: r.try_get("patient_id")?,
+        entity: r.try_get("entity")?,
+        source_ip: r.try_get("source_ip")?,
+        user_agent: r.try_get("user_agent")?,
+        request_id: r.try_get("request_id")?,
+        credential: r.try_get("credential")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
 impl<'a> StoredFields<'a> {
+    fn of_stored(e: &'a StoredEvent) -> Self {
+        StoredFields {
+            actor: &e.actor,
+            actor_name: e.actor_name.as_deref(),
+            roles: &e.roles,
+            action: &e.action,
+            subtype: &e.subtype,
+            outcome: e.outcome,
+            patient_id: e.patient_id.as_deref(),
+            entity: e.entity.as_deref(),
+            source_ip: e.source_ip.as_deref(),
+            user_agent: e.user_agent.as_deref(),
+            request_id: e.request_id.as_deref(),
+            credential: e.credential.as_deref(),
+            detail: e.detail.as_deref(),
+        }
+    }
+
     fn of(e: &'a AuditEntry) -> Self {
         StoredFields {
             actor: &e.actor,
@@ -324,7 +364,7 @@ async fn verify_lane(pool: &PgPool, lane: i16, anchor: Option<Head>) -> Result<H
     let mut anchor_found = anchor.map(|a| a.seq == 0 && a.hash == [0; 32]).unwrap_or(true);
     loop {
         let rows = sqlx::query(
-            "SELECT seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, \
+            "SELECT lane, seq, recorded, actor, actor_name, roles, action, subtype, outcome, patient_id, entity, \
              source_ip, user_agent, request_id, credential, detail, prev_hash, hash \
              FROM audit_event WHERE lane = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
@@ -346,41 +386,9 @@ async fn verify_lane(pool: &PgPool, lane: i16, anchor: Option<Head>) -> Result<H
             if prev != running.hash {
                 return Err(VerifyError::Broken(Broken::Link { lane, seq }));
             }
-            let roles: Vec<String> = r.try_get("roles")?;
-            let action: String = r.try_get("action")?;
-            let strings: Vec<Option<String>> = [
-                "actor",
-                "actor_name",
-                "subtype",
-                "patient_id",
-                "entity",
-                "source_ip",
-                "user_agent",
-                "request_id",
-                "credential",
-                "detail",
-            ]
-            .iter()
-            .map(|c| r.try_get::<Option<String>, _>(*c))
-            .collect::<Result<_, _>>()?;
-            let s = |i: usize| strings[i].as_deref();
-            let fields = StoredFields {
-                actor: s(0).unwrap_or(""),
-                actor_name: s(1),
-                roles: &roles,
-                action: &action,
-                subtype: s(2).unwrap_or(""),
-                outcome: r.try_get("outcome")?,
-                patient_id: s(3),
-                entity: s(4),
-                source_ip: s(5),
-                user_agent: s(6),
-                request_id: s(7),
-                credential: s(8),
-                detail: s(9),
-            };
-            let recorded: OffsetDateTime = r.try_get("recorded")?;
-            let computed = row_hash(&running.hash, lane, seq, recorded, &fields);
+            let event = stored_event(r)?;
+            let fields = StoredFields::of_stored(&event);
+            let computed = row_hash(&running.hash, lane, seq, event.recorded, &fields);
             let stored: Vec<u8> = r.try_get("hash")?;
             if stored != computed {
                 return Err(VerifyError::Broken(Broken::Content { lane, seq }));
@@ -584,26 +592,5 @@ pub async fn events(
     .bind(start.seq)
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                lane: r.try_get("lane")?,
-                seq: r.try_get("seq")?,
-                recorded: r.try_get("recorded")?,
-                actor: r.try_get("actor")?,
-                actor_name: r.try_get("actor_name")?,
-                roles: r.try_get("roles")?,
-                action: r.try_get("action")?,
-                subtype: r.try_get("subtype")?,
-                outcome: r.try_get("outcome")?,
-                patient_id: r.try_get("patient_id")?,
-                entity: r.try_get("entity")?,
-                source_ip: r.try_get("source_ip")?,
-                user_agent: r.try_get("user_agent")?,
-                request_id: r.try_get("request_id")?,
-                credential: r.try_get("credential")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+    rows.iter().map(stored_event).collect()
 }

@@ -364,8 +364,21 @@ pub async fn patient_alerts(
     Ok(alert_rows(conn, &filter, AlertSort::Worklist, None, 10_000).await?.0)
 }
 
+/// The newest stored version of a resource of `patient`, as received (FHIR
+/// JSON text). `None` also when the newest version belongs to another
+/// patient (a wrong-patient correction moved it): an older version filed
+/// under this patient is not shown.
+pub async fn patient_resource(
+    conn: &mut PgConnection,
+    patient: &str,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, sqlx::Error> {
+    Ok(resource(conn, resource_type, id).await?.filter(|s| s.patient_id == patient))
+}
+
 /// The newest stored version of a resource, as received (FHIR JSON text).
-pub async fn resource(
+async fn resource(
     conn: &mut PgConnection,
     resource_type: &str,
     id: &str,

@@ -140,7 +140,7 @@ const SEVERITIES: &[&str] = &["info", "warning", "critical"];
 const STATES: &[&str] = &["active", "scheduled", "due", "overdue"];
 
 /// A FHIR id (`[A-Za-z0-9\-\.]{1,64}`) as `Patient/{id}`.
-fn patient_ref(id: &str) -> Result<String, ApiError> {
+pub(super) fn patient_ref(id: &str) -> Result<String, ApiError> {
     if fhir_id(id) {
         Ok(format!("Patient/{id}"))
     } else {
@@ -267,7 +267,7 @@ async fn alert_actions(
 }
 
 /// The service clock's date: snoozes end there.
-fn today(state: &State) -> time::Date {
+pub(super) fn today(state: &State) -> time::Date {
     state.clock.now().date()
 }
 
@@ -812,9 +812,8 @@ async fn patient_resource(
     let entity = format!("{resource_type}/{resource_id}");
     let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
     let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
-    let stored = read::resource(&mut ctx.tx, &resource_type, &resource_id).await?;
     // Another patient's resource is "not found" here: the path names the patient.
-    let Some(stored) = stored.filter(|s| s.patient_id == reference) else {
+    let Some(stored) = read::patient_resource(&mut ctx.tx, &reference, &resource_type, &resource_id).await? else {
         return Err(ApiError::not_found("this patient has no such resource"));
     };
     ctx.finish(spec()).await?;

@@ -4,7 +4,7 @@
 //! timeline of every fact. Pure: built from the stored record.
 
 use islet_engine::record::PatientRecord;
-use islet_guideline::facts::{CgaValue, Fact, FactKind, Tense, TherapyClass, TumourSite};
+use islet_guideline::facts::{CgaValue, Fact, FactKind, Tense, TumourSite};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
@@ -81,25 +81,6 @@ fn when(f: &Fact) -> (String, i64) {
     (f.at.format(&Rfc3339).unwrap_or_default(), f.at.unix_timestamp())
 }
 
-pub fn therapy_name(class: TherapyClass) -> &'static str {
-    match class {
-        TherapyClass::Ssa => "somatostatin analogue",
-        TherapyClass::Interferon => "interferon-α",
-        TherapyClass::Chemotherapy => "chemotherapy",
-        TherapyClass::Everolimus => "everolimus",
-        TherapyClass::Sunitinib => "sunitinib",
-        TherapyClass::Prrt => "PRRT",
-        TherapyClass::PrimaryResection => "resection of the primary",
-        TherapyClass::LiverAblation => "liver ablation",
-        TherapyClass::Tae => "TAE",
-        TherapyClass::Tace => "TACE",
-        TherapyClass::Sirt => "SIRT",
-        TherapyClass::LiverTransplant => "liver transplantation",
-        TherapyClass::ProtonPumpInhibitor => "proton pump inhibitor",
-        TherapyClass::Diazoxide => "diazoxide",
-    }
-}
-
 impl Chart {
     /// The chart of a record: every fact on the timeline (oldest first), the
     /// plotted series in time order.
@@ -137,7 +118,7 @@ impl Chart {
                     source: source.clone(),
                 }),
                 FactKind::Therapy(therapy) => chart.therapies.push(Course {
-                    therapy: therapy_name(therapy.class),
+                    therapy: therapy.class.label(),
                     tense: match therapy.tense {
                         Tense::Planned => "planned",
                         Tense::Running => "running",

@@ -140,17 +140,10 @@ fn is_fhir_json(headers: &HeaderMap) -> bool {
     essence == FHIR_JSON || essence == "application/json"
 }
 
-/// Compares in time independent of where the strings differ (a token is a secret).
+/// The configured ingest token, compared in time independent of where the
+/// strings differ (a token is a secret).
 fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
-        return false;
-    };
-    let (a, b) = (given.trim().as_bytes(), token.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    super::auth::bearer(headers).is_some_and(|given| super::auth::same_secret(given.as_bytes(), token.as_bytes()))
 }
 
 /// The process is alive (no dependencies: a failing database must not get it restarted).

@@ -48,20 +48,15 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
          <body><main><h1>{title}</h1>{body_html}</main></body></html>"
     );
-    let mut r = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    );
-    r
+    super::web::html(status, html)
 }
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn redirect(to: &str, cookies: &[String]) -> Response {
+/// A 303 to `to`, setting `cookies`.
+pub(super) fn redirect(to: &str, cookies: &[String]) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);

@@ -124,7 +124,7 @@ async fn asset(Path((hash, file)): Path<(String, String)>) -> Response {
 // ---------------------------------------------------------------- page plumbing
 
 /// Security headers of every page: nothing but our own scripts and styles.
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     let mut r = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -145,11 +145,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 fn redirect(to: &str) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
+    super::signin::redirect(to, &[])
 }
 
 fn render<T: Template>(t: &T) -> Response {
@@ -219,9 +215,7 @@ fn word<T: Serialize>(t: &T) -> String {
     serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-fn today(state: &State) -> time::Date {
-    state.clock.now().date()
-}
+use super::api::today;
 
 fn pid_of(patient: &str) -> &str {
     patient.strip_prefix("Patient/").unwrap_or(patient)
@@ -577,10 +571,7 @@ async fn patient_page(
 ) -> Response {
     let here = format!("/patients/{id}");
     let result = async {
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
-            return Err(ApiError::not_found("no such patient"));
-        }
-        let reference = format!("Patient/{id}");
+        let reference = super::api::patient_ref(&id)?;
         let spec = || AuditSpec::read(format!("/patients/{id}"), Some(reference.clone()));
         let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
         let Some(chart) = load_chart(&mut ctx.tx, &reference).await? else {
@@ -708,12 +699,11 @@ async fn resource_page(
 ) -> Response {
     let here = format!("/patients/{id}/resources/{resource_type}/{resource_id}");
     let result = async {
-        let reference = format!("Patient/{id}");
+        let reference = super::api::patient_ref(&id)?;
         let entity = format!("{resource_type}/{resource_id}");
         let spec = || AuditSpec::read(entity.clone(), Some(reference.clone()));
         let mut ctx = Ctx::begin(&state, &headers, Some(peer), Role::Viewer, spec).await?;
-        let stored = read::resource(&mut ctx.tx, &resource_type, &resource_id).await?;
-        let Some(stored) = stored.filter(|s| s.patient_id == reference) else {
+        let Some(stored) = read::patient_resource(&mut ctx.tx, &reference, &resource_type, &resource_id).await? else {
             return Err(ApiError::not_found("this patient has no such resource"));
         };
         let principal = ctx.finish(spec()).await?;
