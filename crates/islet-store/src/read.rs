@@ -185,21 +185,8 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, f: &AlertFilter, with_states:
     }
 }
 
-/// Up to `limit` current alerts after `after`, in `sort` order, with the
-/// counts per state.
-pub async fn alert_page(
-    conn: &mut PgConnection,
-    filter: &AlertFilter,
-    sort: AlertSort,
-    after: Option<&AlertCursor>,
-    limit: i64,
-) -> Result<AlertPage, sqlx::Error> {
-    let (items, next) = alert_rows(conn, filter, sort, after, limit).await?;
-    let counts = state_counts(conn, filter).await?;
-    Ok(AlertPage { items, next, counts })
-}
-
-/// A page of the worklist without the counts.
+/// Up to `limit` current alerts after `after`, in `sort` order (the counts
+/// per state are [`state_counts`], or [`CountsCache`]).
 pub async fn alert_rows(
     conn: &mut PgConnection,
     filter: &AlertFilter,
