@@ -1052,7 +1052,11 @@ async fn the_api_holds_to_its_openapi_file_under_fuzzing() {
     let st = String::from_utf8(st.stdout).unwrap().trim().to_owned();
     let reports = std::path::PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
         .join("schemathesis");
+    std::fs::create_dir_all(&reports).unwrap();
+    let reports = reports.canonicalize().unwrap();
     let mut cmd = std::process::Command::new(st);
+    // Its example cache (`.schemathesis/`) goes into the build folder, not the checkout.
+    cmd.current_dir(&reports);
     cmd.arg("run")
         .arg(root.join("schemas/openapi.json"))
         .args(["--url", &app.base, "-H", &format!("Authorization: Bearer {token}")])
